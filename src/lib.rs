@@ -1,0 +1,5 @@
+//! The project's root crate: re-exports the engine's layers so that examples and the
+//! cross-crate integration tests in `tests/` can use one import.
+pub use autograd;
+pub use kernels;
+pub use tensor;
