@@ -1,1 +1,684 @@
-//! placeholder
+//! 2-D convolution (cross-correlation, as in PyTorch) by im2col + GEMM.
+//!
+//! For one image, `im2col` unrolls every receptive field into a column: the matrix
+//! `cols: [C_in·kh·kw, Ho·Wo]` has row `(c, ki, kj)` and column `(oh, ow)` holding
+//! `x[c, oh·sh − ph + ki·dh, ow·sw − pw + kj·dw]` (zero where that falls in the padding).
+//! Rows are ordered exactly like a flattened weight `w: [C_out, C_in/groups, kh, kw]`, so with
+//! `K = C_in/groups·kh·kw` and `P = Ho·Wo` each group `g` is one matrix product:
+//!
+//! * forward:          `y_g  [C_out/g, P] = W_g [C_out/g, K] · cols_g [K, P]`
+//! * backward (input): `dcols_g [K, P]    = W_gᵀ · dy_g`, then `col2im` scatters-adds `dcols`
+//!   back onto the input positions it was read from (the adjoint of `im2col`);
+//! * backward (weight): `dW_g [C_out/g, K] = Σ_n dy_{n,g} · cols_{n,g}ᵀ`.
+//!
+//! Images are independent in the forward and backward-input passes, so those run in parallel
+//! over the batch (each output element is written by exactly one task: deterministic). The
+//! weight gradient is a sum over the batch; it is accumulated over fixed chunks of images whose
+//! boundaries depend only on the shapes, and the chunk partials are added in chunk order, so the
+//! result is bit-identical for any number of threads.
+//!
+//! A 1×1 kernel with stride 1 and no padding needs no unrolling: `cols` is the image itself.
+use crate::gemm::{gemm, MatRef};
+use crate::Real;
+use rayon::prelude::*;
+
+/// Shape and hyper-parameters of a 2-D convolution. `stride`, `padding` and `dilation` are
+/// `(vertical, horizontal)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv2dGeom {
+    pub n: usize,
+    pub c_in: usize,
+    pub h: usize,
+    pub w: usize,
+    pub c_out: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub stride: (usize, usize),
+    pub padding: (usize, usize),
+    pub dilation: (usize, usize),
+    pub groups: usize,
+}
+
+impl Conv2dGeom {
+    /// Output height, PyTorch formula `(h + 2p − d·(k−1) − 1) / s + 1` (the caller has checked it is ≥ 1).
+    pub fn out_h(&self) -> usize {
+        (self.h + 2 * self.padding.0 - self.dilation.0 * (self.kh - 1) - 1) / self.stride.0 + 1
+    }
+
+    /// Output width, same formula as [`Conv2dGeom::out_h`] along the horizontal axis.
+    pub fn out_w(&self) -> usize {
+        (self.w + 2 * self.padding.1 - self.dilation.1 * (self.kw - 1) - 1) / self.stride.1 + 1
+    }
+
+    /// Rows of the im2col matrix of one image: `C_in · kh · kw`.
+    pub fn col_rows(&self) -> usize {
+        self.c_in * self.kh * self.kw
+    }
+
+    /// Columns of the im2col matrix: `Ho · Wo`.
+    pub fn col_cols(&self) -> usize {
+        self.out_h() * self.out_w()
+    }
+
+    /// Number of elements of the weight: `C_out · C_in/groups · kh · kw`.
+    pub fn weight_len(&self) -> usize {
+        self.c_out * (self.c_in / self.groups) * self.kh * self.kw
+    }
+
+    /// 1×1 kernel, stride 1, no padding: the im2col matrix is the image itself.
+    fn is_pointwise(&self) -> bool {
+        self.kh == 1 && self.kw == 1 && self.stride == (1, 1) && self.padding == (0, 0)
+    }
+
+    fn check(&self, x_len: usize, w_len: usize, y_len: usize) {
+        let (g, s, d) = (self.groups, self.stride, self.dilation);
+        // groups ≥ 1 and divides both channel counts.
+        let divides = |c: usize| g >= 1 && c / g * g == c;
+        assert!(
+            divides(self.c_in) && divides(self.c_out),
+            "conv2d: bad groups {g}"
+        );
+        assert!(
+            s.0 >= 1 && s.1 >= 1 && d.0 >= 1 && d.1 >= 1,
+            "conv2d: stride/dilation < 1"
+        );
+        assert_eq!(
+            x_len,
+            self.n * self.c_in * self.h * self.w,
+            "conv2d: input length"
+        );
+        assert_eq!(w_len, self.weight_len(), "conv2d: weight length");
+        assert_eq!(
+            y_len,
+            self.n * self.c_out * self.col_cols(),
+            "conv2d: output length"
+        );
+    }
+}
+
+/// The strided matrix whose element (i, j) is `data[offset + i·row_stride + j·col_stride]`.
+fn mat<T>(data: &[T], offset: usize, row_stride: usize, col_stride: usize) -> MatRef<'_, T> {
+    MatRef {
+        data,
+        offset,
+        row_stride,
+        col_stride,
+    }
+}
+
+/// Output indices `o` in `[lo, hi)` for which the input index `o·stride + koff − pad` lies in
+/// `[0, len)`; outside that range the tap reads padding.
+fn valid_range(out: usize, len: usize, stride: usize, koff: usize, pad: usize) -> (usize, usize) {
+    // o·stride + koff ≥ pad  and  o·stride + koff < len + pad
+    let lo = pad.saturating_sub(koff).div_ceil(stride);
+    let hi = (len + pad).saturating_sub(koff).div_ceil(stride).min(out);
+    (lo.min(hi), hi)
+}
+
+/// Unrolls one image. `x_img: [C_in, H, W]` → `cols: [C_in·kh·kw, Ho·Wo]` (overwritten), row
+/// `(c·kh + ki)·kw + kj`, column `oh·Wo + ow`; zero where the tap falls in the padding.
+pub fn im2col<T: Real>(g: &Conv2dGeom, x_img: &[T], cols: &mut [T]) {
+    assert_eq!(x_img.len(), g.c_in * g.h * g.w, "im2col: image length");
+    assert_eq!(
+        cols.len(),
+        g.col_rows() * g.col_cols(),
+        "im2col: cols length"
+    );
+    if !cols.is_empty() {
+        im2col_band(g, x_img, 0, cols);
+    }
+}
+
+/// Adjoint of [`im2col`]: `cols: [C_in·kh·kw, Ho·Wo]` → `dx_img: [C_in, H, W]` (overwritten), each
+/// column entry added onto the input position it was read from; padding taps are dropped.
+pub fn col2im<T: Real>(g: &Conv2dGeom, cols: &[T], dx_img: &mut [T]) {
+    assert_eq!(dx_img.len(), g.c_in * g.h * g.w, "col2im: image length");
+    assert_eq!(
+        cols.len(),
+        g.col_rows() * g.col_cols(),
+        "col2im: cols length"
+    );
+    dx_img.fill(T::zero());
+    if !cols.is_empty() {
+        col2im_band_add(g, cols, 0, dx_img);
+    }
+}
+
+/// [`im2col`] restricted to the band of output rows starting at `oh0`: `cols: [C_in·kh·kw, nb·Wo]`
+/// for the `nb = cols.len() / (C_in·kh·kw·Wo)` output rows `oh0..oh0 + nb`.
+fn im2col_band<T: Real>(g: &Conv2dGeom, x_img: &[T], oh0: usize, cols: &mut [T]) {
+    let ((sh, sw), (ph, pw), (dh, dw)) = (g.stride, g.padding, g.dilation);
+    let (h, w, wo) = (g.h, g.w, g.out_w());
+    for (r, row) in cols.chunks_exact_mut(cols.len() / g.col_rows()).enumerate() {
+        let (c, ki, kj) = (r / (g.kh * g.kw), (r / g.kw) % g.kh, r % g.kw);
+        let plane = &x_img[c * h * w..(c + 1) * h * w];
+        let (lo, hi) = valid_range(wo, w, sw, kj * dw, pw);
+        for (i, out) in row.chunks_exact_mut(wo).enumerate() {
+            let ih = ((oh0 + i) * sh + ki * dh).wrapping_sub(ph);
+            if ih >= h || lo >= hi {
+                // Above the image (wrapped to a huge value), below it, or all columns in padding.
+                out.fill(T::zero());
+                continue;
+            }
+            out[..lo].fill(T::zero());
+            out[hi..].fill(T::zero());
+            // iw = ow·sw + kj·dw − pw, which is ≥ 0 from ow = lo on.
+            let src = &plane[ih * w + lo * sw + kj * dw - pw..(ih + 1) * w];
+            if sw == 1 {
+                out[lo..hi].copy_from_slice(&src[..hi - lo]);
+            } else {
+                for (o, s) in out[lo..hi].iter_mut().zip(src.iter().step_by(sw)) {
+                    *o = *s;
+                }
+            }
+        }
+    }
+}
+
+/// Adjoint of [`im2col_band`]: adds the band's columns onto `dx_img: [C_in, H, W]`.
+fn col2im_band_add<T: Real>(g: &Conv2dGeom, cols: &[T], oh0: usize, dx_img: &mut [T]) {
+    let ((sh, sw), (ph, pw), (dh, dw)) = (g.stride, g.padding, g.dilation);
+    let (h, w, wo) = (g.h, g.w, g.out_w());
+    for (r, row) in cols.chunks_exact(cols.len() / g.col_rows()).enumerate() {
+        let (c, ki, kj) = (r / (g.kh * g.kw), (r / g.kw) % g.kh, r % g.kw);
+        let plane = &mut dx_img[c * h * w..(c + 1) * h * w];
+        let (lo, hi) = valid_range(wo, w, sw, kj * dw, pw);
+        for (i, src) in row.chunks_exact(wo).enumerate() {
+            let ih = ((oh0 + i) * sh + ki * dh).wrapping_sub(ph);
+            if ih >= h || lo >= hi {
+                continue;
+            }
+            let dst = &mut plane[ih * w + lo * sw + kj * dw - pw..(ih + 1) * w];
+            for (d, s) in dst.iter_mut().step_by(sw).zip(&src[lo..hi]) {
+                *d += *s;
+            }
+        }
+    }
+}
+
+/// Elements an im2col band may hold (16 MiB of f32): bounds the scratch memory per task.
+const COLS_BUDGET: usize = 1 << 22;
+
+/// Output rows per im2col band under [`COLS_BUDGET`] (at least 1, at most `Ho`). Depends only on
+/// the shapes, so banding never changes results between runs.
+fn band_rows(g: &Conv2dGeom) -> usize {
+    (COLS_BUDGET / (g.col_rows() * g.out_w()).max(1)).clamp(1, g.out_h())
+}
+
+/// The bands `(oh0, nb)` covering the output rows `0..Ho`.
+fn bands(g: &Conv2dGeom, band: usize) -> impl Iterator<Item = (usize, usize)> {
+    let ho = g.out_h();
+    (0..ho)
+        .step_by(band)
+        .map(move |oh0| (oh0, band.min(ho - oh0)))
+}
+
+/// Forward convolution (no bias).
+// x: [N, C_in, H, W], w: [C_out, C_in/groups, kh, kw], y: [N, C_out, Ho, Wo] (overwritten)
+pub fn conv2d_forward<T: Real>(g: &Conv2dGeom, x: &[T], w: &[T], y: &mut [T]) {
+    forward_banded(g, x, w, y, band_rows(g));
+}
+
+fn forward_banded<T: Real>(g: &Conv2dGeom, x: &[T], w: &[T], y: &mut [T], band: usize) {
+    g.check(x.len(), w.len(), y.len());
+    let x_img_len = g.c_in * g.h * g.w;
+    if y.is_empty() || x_img_len == 0 {
+        y.fill(T::zero());
+        return;
+    }
+    let (p, wo, ho) = (g.col_cols(), g.out_w(), g.out_h());
+    let (k, cog) = (g.col_rows() / g.groups, g.c_out / g.groups);
+    let pointwise = g.is_pointwise();
+    let cols_len = if pointwise {
+        0
+    } else {
+        g.col_rows() * band * wo
+    };
+    let tmp_len = if band < ho { cog * band * wo } else { 0 };
+    let chunks = y.par_chunks_mut(g.c_out * p).zip(x.par_chunks(x_img_len));
+    chunks.for_each_init(
+        || (vec![T::zero(); cols_len], vec![T::zero(); tmp_len]),
+        |(buf, tmp), (y_img, x_img)| {
+            // W_g: [cog, K], row-major
+            let wg = |gi: usize| mat(w, gi * cog * k, k, 1);
+            if pointwise {
+                for gi in 0..g.groups {
+                    let c = &mut y_img[gi * cog * p..(gi + 1) * cog * p];
+                    gemm(cog, p, k, wg(gi), mat(x_img, gi * k * p, p, 1), c, false);
+                }
+                return;
+            }
+            for (oh0, nb) in bands(g, band) {
+                let bp = nb * wo;
+                let cols = &mut buf[..g.col_rows() * bp];
+                im2col_band(g, x_img, oh0, cols);
+                for gi in 0..g.groups {
+                    // y_g band [cog, bp] = W_g · cols_g [K, bp]
+                    let b = mat(cols, gi * k * bp, bp, 1);
+                    if nb == ho {
+                        let c = &mut y_img[gi * cog * p..(gi + 1) * cog * p];
+                        gemm(cog, p, k, wg(gi), b, c, false);
+                        continue;
+                    }
+                    // A band of output rows is strided in y: compute it contiguously, then copy.
+                    let t = &mut tmp[..cog * bp];
+                    gemm(cog, bp, k, wg(gi), b, t, false);
+                    for (co, trow) in t.chunks_exact(bp).enumerate() {
+                        let off = (gi * cog + co) * p + oh0 * wo;
+                        y_img[off..off + bp].copy_from_slice(trow);
+                    }
+                }
+            }
+        },
+    );
+}
+
+/// Gradient of the convolution with respect to its input: `dx = col2im(Wᵀ · dy)`.
+// dy: [N, C_out, Ho, Wo], w: [C_out, C_in/groups, kh, kw], dx: [N, C_in, H, W] (overwritten)
+pub fn conv2d_backward_input<T: Real>(g: &Conv2dGeom, dy: &[T], w: &[T], dx: &mut [T]) {
+    backward_input_banded(g, dy, w, dx, band_rows(g));
+}
+
+fn backward_input_banded<T: Real>(g: &Conv2dGeom, dy: &[T], w: &[T], dx: &mut [T], band: usize) {
+    g.check(dx.len(), w.len(), dy.len());
+    if dx.is_empty() || g.c_out == 0 {
+        dx.fill(T::zero());
+        return;
+    }
+    let (p, wo) = (g.col_cols(), g.out_w());
+    let (k, cog) = (g.col_rows() / g.groups, g.c_out / g.groups);
+    let pointwise = g.is_pointwise();
+    let cols_len = if pointwise {
+        0
+    } else {
+        g.col_rows() * band * wo
+    };
+    let chunks = dx
+        .par_chunks_mut(g.c_in * g.h * g.w)
+        .zip(dy.par_chunks(g.c_out * p));
+    chunks.for_each_init(
+        || vec![T::zero(); cols_len],
+        |buf, (dx_img, dy_img)| {
+            // W_gᵀ: [K, cog], read transposed from W_g [cog, K]
+            let wt = |gi: usize| mat(w, gi * cog * k, 1, k);
+            if pointwise {
+                // The gradient of the "cols" is the input gradient itself.
+                for gi in 0..g.groups {
+                    let c = &mut dx_img[gi * k * p..(gi + 1) * k * p];
+                    gemm(k, p, cog, wt(gi), mat(dy_img, gi * cog * p, p, 1), c, false);
+                }
+                return;
+            }
+            dx_img.fill(T::zero());
+            for (oh0, nb) in bands(g, band) {
+                let bp = nb * wo;
+                let dcols = &mut buf[..g.col_rows() * bp];
+                for gi in 0..g.groups {
+                    // dcols_g [K, bp] = W_gᵀ · dy_g band [cog, bp]
+                    let b = mat(dy_img, gi * cog * p + oh0 * wo, p, 1);
+                    let c = &mut dcols[gi * k * bp..(gi + 1) * k * bp];
+                    gemm(k, bp, cog, wt(gi), b, c, false);
+                }
+                col2im_band_add(g, dcols, oh0, dx_img);
+            }
+        },
+    );
+}
+
+/// Gradient of the convolution with respect to its weight: `dW = Σ_n dy_n · cols_nᵀ`.
+/// Bit-identical for any thread count (fixed chunking, partials reduced in chunk order).
+// x: [N, C_in, H, W], dy: [N, C_out, Ho, Wo], dw: [C_out, C_in/groups, kh, kw] (overwritten)
+pub fn conv2d_backward_weight<T: Real>(g: &Conv2dGeom, x: &[T], dy: &[T], dw: &mut [T]) {
+    backward_weight_banded(g, x, dy, dw, band_rows(g));
+}
+
+fn backward_weight_banded<T: Real>(g: &Conv2dGeom, x: &[T], dy: &[T], dw: &mut [T], band: usize) {
+    g.check(x.len(), dw.len(), dy.len());
+    dw.fill(T::zero());
+    if dw.is_empty() || g.n == 0 {
+        return;
+    }
+    let dw_len = dw.len();
+    // The number of chunks depends only on the shapes: at most 8, and the partial buffers stay
+    // under ~8M elements in total.
+    let nchunks = g.n.min(8).min((1usize << 23) / dw_len).max(1);
+    let mut partials = vec![T::zero(); (nchunks - 1) * dw_len];
+    let targets: Vec<&mut [T]> = std::iter::once(&mut *dw)
+        .chain(partials.chunks_exact_mut(dw_len))
+        .collect();
+    targets
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(ci, target)| {
+            let images = ci * g.n / nchunks..(ci + 1) * g.n / nchunks;
+            accumulate_weight_grad(g, x, dy, images, target, band);
+        });
+    for part in partials.chunks_exact(dw_len) {
+        for (d, p) in dw.iter_mut().zip(part) {
+            *d += *p;
+        }
+    }
+}
+
+/// `target = Σ_{n in images} dy_n · cols_nᵀ`, images (and bands) taken sequentially in order.
+fn accumulate_weight_grad<T: Real>(
+    g: &Conv2dGeom,
+    x: &[T],
+    dy: &[T],
+    images: std::ops::Range<usize>,
+    target: &mut [T],
+    band: usize,
+) {
+    let (p, wo) = (g.col_cols(), g.out_w());
+    let (k, cog) = (g.col_rows() / g.groups, g.c_out / g.groups);
+    let pointwise = g.is_pointwise();
+    let x_img_len = g.c_in * g.h * g.w;
+    let band = if pointwise { g.out_h() } else { band };
+    let mut buf = vec![
+        T::zero();
+        if pointwise {
+            0
+        } else {
+            g.col_rows() * band * wo
+        }
+    ];
+    let mut accumulate = false;
+    for n in images {
+        let x_img = &x[n * x_img_len..(n + 1) * x_img_len];
+        for (oh0, nb) in bands(g, band) {
+            let bp = nb * wo;
+            let cols: &[T] = if pointwise {
+                x_img
+            } else {
+                im2col_band(g, x_img, oh0, &mut buf[..g.col_rows() * bp]);
+                &buf[..g.col_rows() * bp]
+            };
+            for gi in 0..g.groups {
+                // dy_g band: [cog, bp]; cols_gᵀ: [bp, K] read transposed from cols_g [K, bp]
+                let a = mat(dy, n * g.c_out * p + gi * cog * p + oh0 * wo, p, 1);
+                let b = mat(cols, gi * k * bp, 1, bp);
+                let c = &mut target[gi * cog * k..(gi + 1) * cog * k];
+                gemm(cog, k, bp, a, b, c, accumulate);
+            }
+            accumulate = true;
+        }
+    }
+}
+
+/// Naive direct convolution (seven nested loops), the reference the im2col path is tested against.
+// x: [N, C_in, H, W], w: [C_out, C_in/groups, kh, kw], y: [N, C_out, Ho, Wo] (overwritten)
+pub fn conv2d_reference<T: Real>(g: &Conv2dGeom, x: &[T], w: &[T], y: &mut [T]) {
+    g.check(x.len(), w.len(), y.len());
+    let (ho, wo) = (g.out_h(), g.out_w());
+    let (cig, cog) = (g.c_in / g.groups, g.c_out / g.groups);
+    for n in 0..g.n {
+        for co in 0..g.c_out {
+            let grp = co / cog;
+            for oh in 0..ho {
+                for ow in 0..wo {
+                    let mut acc = T::zero();
+                    for ci in 0..cig {
+                        let c = grp * cig + ci;
+                        for ki in 0..g.kh {
+                            for kj in 0..g.kw {
+                                let ih = (oh * g.stride.0 + ki * g.dilation.0) as isize
+                                    - g.padding.0 as isize;
+                                let iw = (ow * g.stride.1 + kj * g.dilation.1) as isize
+                                    - g.padding.1 as isize;
+                                if ih < 0 || iw < 0 || ih >= g.h as isize || iw >= g.w as isize {
+                                    continue;
+                                }
+                                let xv =
+                                    x[((n * g.c_in + c) * g.h + ih as usize) * g.w + iw as usize];
+                                let wv = w[((co * cig + ci) * g.kh + ki) * g.kw + kj];
+                                acc += xv * wv;
+                            }
+                        }
+                    }
+                    y[((n * g.c_out + co) * ho + oh) * wo + ow] = acc;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Deterministic values in [-1, 1) from a seed (splitmix64).
+    fn rand_vec(seed: u64, len: usize) -> Vec<f64> {
+        let mut s = seed;
+        (0..len)
+            .map(|_| {
+                s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                let mut z = s;
+                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                z ^= z >> 31;
+                (z >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+            })
+            .collect()
+    }
+
+    fn assert_close(a: f64, b: f64, rel: f64, g: &Conv2dGeom, what: &str) {
+        assert!(
+            (a - b).abs() <= rel * (1.0 + b.abs()),
+            "{g:?} {what}: {a} vs {b}"
+        );
+    }
+
+    fn dot(a: &[f64], b: &[f64]) -> f64 {
+        a.iter().zip(b).map(|(x, y)| x * y).sum()
+    }
+
+    /// Geometry from `[n, c_in, h, w, c_out, kh, kw, sh, sw, ph, pw, dh, dw, groups]`.
+    fn geo(v: [usize; 14]) -> Conv2dGeom {
+        let [n, c_in, h, w, c_out, kh, kw, sh, sw, ph, pw, dh, dw, groups] = v;
+        Conv2dGeom {
+            n,
+            c_in,
+            h,
+            w,
+            c_out,
+            kh,
+            kw,
+            stride: (sh, sw),
+            padding: (ph, pw),
+            dilation: (dh, dw),
+            groups,
+        }
+    }
+
+    fn x_len(g: &Conv2dGeom) -> usize {
+        g.n * g.c_in * g.h * g.w
+    }
+
+    fn y_len(g: &Conv2dGeom) -> usize {
+        g.n * g.c_out * g.out_h() * g.out_w()
+    }
+
+    prop_compose! {
+        fn geom()(n in 1usize..=3, groups in 1usize..=3, cig in 1usize..=3, cog in 1usize..=3,
+                  kh in 1usize..=3, kw in 1usize..=3, sh in 1usize..=3, sw in 1usize..=3,
+                  ph in 0usize..=2, pw in 0usize..=2, dh in 1usize..=2, dw in 1usize..=2,
+                  eh in 0usize..=6, ew in 0usize..=6) -> Conv2dGeom {
+            // Smallest size with at least one output position, plus a random extra.
+            let h = (dh * (kh - 1) + 1).saturating_sub(2 * ph).max(1) + eh;
+            let w = (dw * (kw - 1) + 1).saturating_sub(2 * pw).max(1) + ew;
+            geo([n, cig * groups, h, w, cog * groups, kh, kw, sh, sw, ph, pw, dh, dw, groups])
+        }
+    }
+
+    /// The band sizes to exercise: the production choice, plus 1- and 2-row bands.
+    fn test_bands(g: &Conv2dGeom) -> [usize; 3] {
+        [band_rows(g), 1, 2.min(g.out_h())]
+    }
+
+    fn check_forward(g: &Conv2dGeom, seed: u64) {
+        let x = rand_vec(seed, x_len(g));
+        let w = rand_vec(seed ^ 0xABCD, g.weight_len());
+        let mut want = vec![0.0; y_len(g)];
+        conv2d_reference(g, &x, &w, &mut want);
+        for band in test_bands(g) {
+            let mut got = vec![f64::NAN; y_len(g)];
+            forward_banded(g, &x, &w, &mut got, band);
+            for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+                assert_close(*a, *b, 1e-12, g, &format!("band {band}: y[{i}]"));
+            }
+        }
+        // f32 path agrees with the f64 reference to f32 accuracy.
+        let xf: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+        let wf: Vec<f32> = w.iter().map(|&v| v as f32).collect();
+        let mut gotf = vec![f32::NAN; y_len(g)];
+        conv2d_forward(g, &xf, &wf, &mut gotf);
+        for (i, (a, b)) in gotf.iter().zip(&want).enumerate() {
+            assert_close(*a as f64, *b, 1e-4, g, &format!("f32 y[{i}]"));
+        }
+    }
+
+    /// <conv(x, w), dy> == <x, backward_input(dy, w)> == <w, backward_weight(x, dy)>.
+    fn check_adjoint(g: &Conv2dGeom, seed: u64) {
+        let x = rand_vec(seed, x_len(g));
+        let w = rand_vec(seed ^ 0x1234, g.weight_len());
+        let dy = rand_vec(seed ^ 0x5678, y_len(g));
+        let mut y = vec![0.0; y_len(g)];
+        conv2d_reference(g, &x, &w, &mut y);
+        let lhs = dot(&y, &dy);
+        // Relative to the size of the terms summed (the inner products may cancel to ~0).
+        let scale = 1.0 + y.iter().chain(&dy).map(|v| v.abs()).sum::<f64>();
+        for band in test_bands(g) {
+            let mut dx = vec![f64::NAN; x_len(g)];
+            backward_input_banded(g, &dy, &w, &mut dx, band);
+            let mut dw = vec![f64::NAN; g.weight_len()];
+            backward_weight_banded(g, &x, &dy, &mut dw, band);
+            let (rx, rw) = (dot(&x, &dx) / scale, dot(&w, &dw) / scale);
+            assert_close(
+                rx,
+                lhs / scale,
+                1e-12,
+                g,
+                &format!("band {band}: <x,dx> vs <y,dy>"),
+            );
+            assert_close(
+                rw,
+                lhs / scale,
+                1e-12,
+                g,
+                &format!("band {band}: <w,dw> vs <y,dy>"),
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn forward_matches_reference(g in geom(), seed in any::<u64>()) {
+            check_forward(&g, seed);
+        }
+
+        #[test]
+        fn backward_passes_are_adjoints(g in geom(), seed in any::<u64>()) {
+            check_adjoint(&g, seed);
+        }
+
+        #[test]
+        fn im2col_col2im_adjoint(g in geom(), seed in any::<u64>()) {
+            // <im2col(x), c> == <x, col2im(c)> for one image.
+            let x = rand_vec(seed, g.c_in * g.h * g.w);
+            let c = rand_vec(!seed, g.col_rows() * g.col_cols());
+            let mut cols = vec![f64::NAN; c.len()];
+            im2col(&g, &x, &mut cols);
+            let mut back = vec![f64::NAN; x.len()];
+            col2im(&g, &c, &mut back);
+            let (a, b) = (dot(&cols, &c), dot(&x, &back));
+            prop_assert!((a - b).abs() <= 1e-12 * (1.0 + a.abs()));
+        }
+    }
+
+    #[test]
+    fn pointwise_fast_path() {
+        for groups in [1, 2] {
+            let g = geo([3, 4, 5, 7, 6, 1, 1, 1, 1, 0, 0, 1, 1, groups]);
+            check_forward(&g, 7);
+            check_adjoint(&g, 8);
+        }
+    }
+
+    #[test]
+    fn larger_geometries() {
+        let g = geo([4, 8, 17, 13, 12, 3, 3, 2, 1, 1, 1, 1, 2, 4]);
+        check_forward(&g, 1);
+        check_adjoint(&g, 2);
+        let g = geo([11, 3, 9, 9, 5, 4, 2, 1, 3, 2, 0, 1, 1, 1]);
+        check_forward(&g, 3);
+        check_adjoint(&g, 4);
+    }
+
+    /// Central finite differences of L = <conv(x, w), dy> in f64 at a few coordinates.
+    #[test]
+    fn finite_difference_spot_check() {
+        let g = geo([2, 4, 6, 5, 4, 3, 2, 2, 1, 1, 1, 1, 2, 2]);
+        let x = rand_vec(11, x_len(&g));
+        let w = rand_vec(12, g.weight_len());
+        let dy = rand_vec(13, y_len(&g));
+        let loss = |x: &[f64], w: &[f64]| {
+            let mut y = vec![0.0; y_len(&g)];
+            conv2d_forward(&g, x, w, &mut y);
+            dot(&y, &dy)
+        };
+        let mut dx = vec![0.0; x.len()];
+        conv2d_backward_input(&g, &dy, &w, &mut dx);
+        let mut dw = vec![0.0; w.len()];
+        conv2d_backward_weight(&g, &x, &dy, &mut dw);
+        let eps = 1e-5;
+        for i in [0, 7, 31, 59, x.len() - 1] {
+            let (mut xp, mut xm) = (x.clone(), x.clone());
+            xp[i] += eps;
+            xm[i] -= eps;
+            let fd = (loss(&xp, &w) - loss(&xm, &w)) / (2.0 * eps);
+            assert!((fd - dx[i]).abs() < 1e-8, "dx[{i}]: fd {fd} vs {}", dx[i]);
+        }
+        for i in [0, 5, 13, w.len() - 1] {
+            let (mut wp, mut wm) = (w.clone(), w.clone());
+            wp[i] += eps;
+            wm[i] -= eps;
+            let fd = (loss(&x, &wp) - loss(&x, &wm)) / (2.0 * eps);
+            assert!((fd - dw[i]).abs() < 1e-8, "dw[{i}]: fd {fd} vs {}", dw[i]);
+        }
+    }
+
+    /// Forward and both backward passes give bit-identical results on 1 and 4 threads.
+    #[test]
+    fn deterministic_across_thread_counts() {
+        let g = geo([13, 6, 9, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1, 2]);
+        let f32s = |v: Vec<f64>| v.iter().map(|&v| v as f32).collect::<Vec<f32>>();
+        let x = f32s(rand_vec(21, x_len(&g)));
+        let w = f32s(rand_vec(22, g.weight_len()));
+        let dy = f32s(rand_vec(23, y_len(&g)));
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let mut y = vec![0f32; y_len(&g)];
+                conv2d_forward(&g, &x, &w, &mut y);
+                let mut dx = vec![0f32; x_len(&g)];
+                conv2d_backward_input(&g, &dy, &w, &mut dx);
+                let mut dw = vec![0f32; g.weight_len()];
+                conv2d_backward_weight(&g, &x, &dy, &mut dw);
+                let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                (bits(&y), bits(&dx), bits(&dw))
+            })
+        };
+        assert_eq!(run(1), run(4));
+    }
+
+    #[test]
+    fn output_size_formula() {
+        let g = geo([1, 1, 10, 7, 1, 3, 2, 3, 2, 2, 1, 2, 1, 1]);
+        // (10 + 4 - 2*2 - 1)/3 + 1 = 4 ; (7 + 2 - 1 - 1)/2 + 1 = 4
+        assert_eq!((g.out_h(), g.out_w()), (4, 4));
+    }
+}

@@ -1,1 +1,338 @@
-//! placeholder
+//! Elementwise maps. Each unary op's forward `f(x)` and derivative `f'(x)` sit side by side, so a
+//! reader checks one against the other in one glance; the autograd rule is `dx = dy · f'(x)`.
+//! Binary ops give both partial derivatives the same way.
+use crate::Real;
+
+/// `sqrt(2/pi)` and the cubic coefficient of the tanh form of GELU.
+const GELU_C: f64 = 0.797_884_560_802_865_4;
+const GELU_A: f64 = 0.044_715;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum UnaryOp {
+    Neg,
+    Abs,
+    Exp,
+    Log,
+    Log1p,
+    Sqrt,
+    Rsqrt,
+    Square,
+    Recip,
+    Sin,
+    Cos,
+    Tanh,
+    Sigmoid,
+    Relu,
+    Silu,
+    /// GELU, tanh approximation.
+    GeluTanh,
+    /// GELU, exact erf form.
+    GeluErf,
+    Softplus,
+    /// `x^p` for a scalar exponent.
+    Powf(f64),
+    /// `min(max(x, lo), hi)`; gradient 1 inside `[lo, hi]`, 0 outside.
+    Clamp(f64, f64),
+    /// `a·x + b` (scalar add / sub / mul / div are this op).
+    Affine(f64, f64),
+}
+
+impl UnaryOp {
+    pub fn name(self) -> &'static str {
+        use UnaryOp::*;
+        match self {
+            Neg => "neg",
+            Abs => "abs",
+            Exp => "exp",
+            Log => "log",
+            Log1p => "log1p",
+            Sqrt => "sqrt",
+            Rsqrt => "rsqrt",
+            Square => "square",
+            Recip => "recip",
+            Sin => "sin",
+            Cos => "cos",
+            Tanh => "tanh",
+            Sigmoid => "sigmoid",
+            Relu => "relu",
+            Silu => "silu",
+            GeluTanh => "gelu_tanh",
+            GeluErf => "gelu_erf",
+            Softplus => "softplus",
+            Powf(_) => "powf",
+            Clamp(..) => "clamp",
+            Affine(..) => "affine",
+        }
+    }
+
+    /// `y = f(x)`.
+    #[inline]
+    pub fn forward<T: Real>(self, x: T) -> T {
+        use UnaryOp::*;
+        let c = <T as Real>::from_f64;
+        match self {
+            Neg => -x,
+            Abs => x.abs(),
+            Exp => x.exp(),
+            Log => x.ln(),
+            Log1p => x.ln_1p(),
+            Sqrt => x.sqrt(),
+            Rsqrt => x.sqrt().recip(),
+            Square => x * x,
+            Recip => x.recip(),
+            Sin => x.sin(),
+            Cos => x.cos(),
+            Tanh => x.tanh(),
+            Sigmoid => sigmoid(x),
+            Relu => x.max(T::zero()),
+            Silu => x * sigmoid(x),
+            GeluTanh => c(0.5) * x * (T::one() + (c(GELU_C) * (x + c(GELU_A) * x * x * x)).tanh()),
+            GeluErf => c(0.5) * x * (T::one() + (x * c(std::f64::consts::FRAC_1_SQRT_2)).erf()),
+            Softplus => softplus(x),
+            Powf(p) => x.powf(c(p)),
+            Clamp(lo, hi) => x.max(c(lo)).min(c(hi)),
+            Affine(a, b) => c(a) * x + c(b),
+        }
+    }
+
+    /// `f'(x)`, given `x` and the forward output `y = f(x)` (several rules reuse `y`).
+    #[inline]
+    pub fn derivative<T: Real>(self, x: T, y: T) -> T {
+        use UnaryOp::*;
+        let c = <T as Real>::from_f64;
+        let one = T::one();
+        match self {
+            Neg => -one,
+            Abs => x.signum() * if x == T::zero() { T::zero() } else { one },
+            Exp => y,
+            Log => x.recip(),
+            Log1p => (one + x).recip(),
+            Sqrt => c(0.5) / y,
+            Rsqrt => c(-0.5) * y * y * y,
+            Square => c(2.0) * x,
+            Recip => -y * y,
+            Sin => x.cos(),
+            Cos => -x.sin(),
+            Tanh => one - y * y,
+            Sigmoid => y * (one - y),
+            Relu => {
+                if x > T::zero() {
+                    one
+                } else {
+                    T::zero()
+                }
+            }
+            Silu => {
+                let s = sigmoid(x);
+                s * (one + x * (one - s))
+            }
+            GeluTanh => {
+                let u = c(GELU_C) * (x + c(GELU_A) * x * x * x);
+                let t = u.tanh();
+                let du = c(GELU_C) * (one + c(3.0 * GELU_A) * x * x);
+                c(0.5) * (one + t) + c(0.5) * x * (one - t * t) * du
+            }
+            GeluErf => {
+                let cdf = c(0.5) * (one + (x * c(std::f64::consts::FRAC_1_SQRT_2)).erf());
+                let pdf = (c(-0.5) * x * x).exp() * c(0.398_942_280_401_432_7);
+                cdf + x * pdf
+            }
+            Softplus => sigmoid(x),
+            Powf(p) => c(p) * x.powf(c(p - 1.0)),
+            Clamp(lo, hi) => {
+                if x >= c(lo) && x <= c(hi) {
+                    one
+                } else {
+                    T::zero()
+                }
+            }
+            Affine(a, _) => c(a),
+        }
+    }
+}
+
+#[inline]
+fn sigmoid<T: Real>(x: T) -> T {
+    // Two branches keep exp() from overflowing for large |x|.
+    if x >= T::zero() {
+        T::one() / (T::one() + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (T::one() + e)
+    }
+}
+
+#[inline]
+fn softplus<T: Real>(x: T) -> T {
+    // log(1 + e^x) = max(x, 0) + log1p(e^-|x|)
+    x.max(T::zero()) + (-x.abs()).exp().ln_1p()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    /// `a^b` (elementwise).
+    Pow,
+    Maximum,
+    Minimum,
+}
+
+impl BinaryOp {
+    pub fn name(self) -> &'static str {
+        match self {
+            BinaryOp::Add => "add",
+            BinaryOp::Sub => "sub",
+            BinaryOp::Mul => "mul",
+            BinaryOp::Div => "div",
+            BinaryOp::Pow => "pow",
+            BinaryOp::Maximum => "maximum",
+            BinaryOp::Minimum => "minimum",
+        }
+    }
+
+    #[inline]
+    pub fn forward<T: Real>(self, a: T, b: T) -> T {
+        match self {
+            BinaryOp::Add => a + b,
+            BinaryOp::Sub => a - b,
+            BinaryOp::Mul => a * b,
+            BinaryOp::Div => a / b,
+            BinaryOp::Pow => a.powf(b),
+            BinaryOp::Maximum => a.max(b),
+            BinaryOp::Minimum => a.min(b),
+        }
+    }
+
+    /// `(∂y/∂a, ∂y/∂b)` at `(a, b)` with `y = forward(a, b)`. Ties in max/min send the gradient
+    /// to `a` (PyTorch splits it in half; either is a valid subgradient).
+    #[inline]
+    pub fn partials<T: Real>(self, a: T, b: T, y: T) -> (T, T) {
+        let (one, zero) = (T::one(), T::zero());
+        match self {
+            BinaryOp::Add => (one, one),
+            BinaryOp::Sub => (one, -one),
+            BinaryOp::Mul => (b, a),
+            BinaryOp::Div => (b.recip(), -a / (b * b)),
+            BinaryOp::Pow => {
+                let db = if a > zero { y * a.ln() } else { zero };
+                (b * a.powf(b - one), db)
+            }
+            BinaryOp::Maximum => {
+                if a >= b {
+                    (one, zero)
+                } else {
+                    (zero, one)
+                }
+            }
+            BinaryOp::Minimum => {
+                if a <= b {
+                    (one, zero)
+                } else {
+                    (zero, one)
+                }
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CmpOp {
+    Eq,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl CmpOp {
+    #[inline]
+    pub fn apply<T: PartialOrd>(self, a: T, b: T) -> bool {
+        match self {
+            CmpOp::Eq => a == b,
+            CmpOp::Lt => a < b,
+            CmpOp::Le => a <= b,
+            CmpOp::Gt => a > b,
+            CmpOp::Ge => a >= b,
+        }
+    }
+}
+
+/// `y[i] = op(x[i])` on contiguous slices.
+pub fn unary<T: Real>(op: UnaryOp, x: &[T], y: &mut [T]) {
+    for (y, &x) in y.iter_mut().zip(x) {
+        *y = op.forward(x);
+    }
+}
+
+/// `dx[i] = dy[i] · f'(x[i])` on contiguous slices.
+pub fn unary_backward<T: Real>(op: UnaryOp, x: &[T], y: &[T], dy: &[T], dx: &mut [T]) {
+    for i in 0..dx.len() {
+        dx[i] = dy[i] * op.derivative(x[i], y[i]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL_UNARY: [UnaryOp; 21] = [
+        UnaryOp::Neg,
+        UnaryOp::Abs,
+        UnaryOp::Exp,
+        UnaryOp::Log,
+        UnaryOp::Log1p,
+        UnaryOp::Sqrt,
+        UnaryOp::Rsqrt,
+        UnaryOp::Square,
+        UnaryOp::Recip,
+        UnaryOp::Sin,
+        UnaryOp::Cos,
+        UnaryOp::Tanh,
+        UnaryOp::Sigmoid,
+        UnaryOp::Relu,
+        UnaryOp::Silu,
+        UnaryOp::GeluTanh,
+        UnaryOp::GeluErf,
+        UnaryOp::Softplus,
+        UnaryOp::Powf(2.5),
+        UnaryOp::Clamp(-0.3, 0.8),
+        UnaryOp::Affine(-1.5, 0.25),
+    ];
+
+    #[test]
+    fn derivatives_match_central_differences() {
+        for op in ALL_UNARY {
+            for &x in &[0.31f64, 0.77, 1.9, 2.6] {
+                let x = if matches!(op, UnaryOp::Clamp(..)) { x - 0.9 } else { x };
+                let h = 1e-6;
+                let fd = (op.forward(x + h) - op.forward(x - h)) / (2.0 * h);
+                let an = op.derivative(x, op.forward(x));
+                assert!((fd - an).abs() < 1e-6 * (1.0 + an.abs()), "{op:?} at {x}: fd {fd} vs {an}");
+            }
+        }
+    }
+
+    #[test]
+    fn sigmoid_and_softplus_are_stable() {
+        assert_eq!(sigmoid(-1000.0f64), 0.0);
+        assert_eq!(sigmoid(1000.0f64), 1.0);
+        assert_eq!(softplus(1000.0f64), 1000.0);
+        assert!(softplus(-1000.0f64) >= 0.0);
+    }
+
+    #[test]
+    fn binary_partials_match_central_differences() {
+        let ops = [BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div, BinaryOp::Pow, BinaryOp::Maximum, BinaryOp::Minimum];
+        for op in ops {
+            let (a, b) = (1.3f64, 0.7f64);
+            let h = 1e-6;
+            let (da, db) = op.partials(a, b, op.forward(a, b));
+            let fa = (op.forward(a + h, b) - op.forward(a - h, b)) / (2.0 * h);
+            let fb = (op.forward(a, b + h) - op.forward(a, b - h)) / (2.0 * h);
+            assert!((fa - da).abs() < 1e-6 && (fb - db).abs() < 1e-6, "{op:?}");
+        }
+    }
+}

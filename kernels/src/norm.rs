@@ -1,1 +1,747 @@
-//! placeholder
+//! Layer, RMS and group normalisation over contiguous rows.
+//!
+//! Layer norm, per row `x: [d]`: `mean = Σx/d`, `var = Σ(x-mean)²/d` (biased, as PyTorch),
+//! `rstd = 1/sqrt(var+eps)`, `xhat = (x-mean)·rstd`, `y = xhat·gamma + beta`.
+//! Backward with `g = dy·gamma`: `dx = rstd·(g - mean(g) - xhat·mean(g·xhat))`,
+//! `dgamma = Σ_rows dy·xhat`, `dbeta = Σ_rows dy`.
+//!
+//! RMS norm is the same without centring: `rstd = 1/sqrt(Σx²/d + eps)`, `xhat = x·rstd`,
+//! `y = xhat·gamma`, `dx = rstd·(g - xhat·mean(g·xhat))`, `dgamma = Σ_rows dy·xhat`.
+//!
+//! Group norm, `x: [n, c, s]`: layer norm over each `(n, group)` block of `(c/groups)·s`
+//! contiguous elements, with per-channel gamma/beta; `dgamma[c] = Σ_{n,s} dy·xhat`.
+//! So all three run on one core: "rows" of length `d` (a block for group norm) whose element `i`
+//! uses the affine channel `c0(row) + i / s` (`s = 1`, `c0 = 0` for layer/RMS norm).
+//!
+//! Mean and variance use the two-pass form. Rows are processed in parallel, one task per row, so
+//! each value is computed in the same order for any thread count. The cross-row sums for
+//! dgamma/dbeta use fixed `RED_ROWS × RED_COLS` tiles (constants, not derived from the thread
+//! count) whose partials are then added sequentially: bit-identical for any thread count.
+use crate::Real;
+use rayon::prelude::*;
+use std::ops::Range;
+
+/// Roughly the fewest elements one parallel task should get.
+const PAR_GRAIN: usize = 1 << 14;
+/// Tile height (rows) and width (columns) of the deterministic dgamma/dbeta reduction.
+const RED_ROWS: usize = 64;
+const RED_COLS: usize = 256;
+
+fn min_rows(d: usize) -> usize {
+    (PAR_GRAIN / d.max(1)).max(1)
+}
+
+fn cst<T: Real>(v: f64) -> T {
+    <T as Real>::from_f64(v)
+}
+
+fn check_len<T>(name: &str, v: &[T], want: usize) {
+    assert!(
+        v.len() == want,
+        "{name}: length {} but expected {want}",
+        v.len()
+    );
+}
+
+/// Calls `f(i, gamma, beta)` for each element `i` of a row of length `d` whose element `i`
+/// belongs to channel `c0 + i / s` (absent gamma/beta read as 1/0).
+#[inline(always)]
+fn for_channels<T: Real>(
+    d: usize,
+    s: usize,
+    c0: usize,
+    gamma: Option<&[T]>,
+    beta: Option<&[T]>,
+    mut f: impl FnMut(usize, T, T),
+) {
+    let ga = |ch: usize| gamma.map_or(T::one(), |g| g[ch]);
+    let be = |ch: usize| beta.map_or(T::zero(), |b| b[ch]);
+    if s == 1 {
+        (0..d).for_each(|i| f(i, ga(c0 + i), be(c0 + i)));
+    } else {
+        for cl in 0..d / s {
+            let (g, b) = (ga(c0 + cl), be(c0 + cl));
+            (cl * s..(cl + 1) * s).for_each(|i| f(i, g, b));
+        }
+    }
+}
+
+/// Shared forward: `rows` rows of length `d`; row `r` uses channels from `(r % groups) * d / s`.
+/// `mean: None` means RMS norm (no centring).
+#[allow(clippy::too_many_arguments)]
+fn forward<T: Real>(
+    x: &[T],
+    (rows, d, groups, s): (usize, usize, usize, usize),
+    gamma: Option<&[T]>,
+    beta: Option<&[T]>,
+    eps: T,
+    y: &mut [T],
+    mean: Option<&mut [T]>,
+    rstd: &mut [T],
+) {
+    check_len("x", x, rows * d);
+    check_len("y", y, rows * d);
+    check_len("rstd", rstd, rows);
+    let center = mean.is_some();
+    let mut scratch;
+    let mean = match mean {
+        Some(m) => m,
+        None => {
+            scratch = vec![T::zero(); rows];
+            &mut scratch[..]
+        }
+    };
+    check_len("mean", mean, rows);
+    if d == 0 {
+        mean.fill(T::zero());
+        rstd.fill(T::one() / eps.sqrt());
+        return;
+    }
+    let inv_d = T::one() / cst::<T>(d as f64);
+    y.par_chunks_mut(d)
+        .zip(mean.par_iter_mut().zip(rstd.par_iter_mut()))
+        .enumerate()
+        .with_min_len(min_rows(d))
+        .for_each(|(r, (yr, (m, rs)))| {
+            let xr = &x[r * d..(r + 1) * d];
+            let mu = center
+                .then(|| xr.iter().copied().sum::<T>() * inv_d)
+                .unwrap_or(T::zero());
+            let var = xr.iter().map(|&a| (a - mu) * (a - mu)).sum::<T>() * inv_d;
+            let inv = T::one() / (var + eps).sqrt();
+            (*m, *rs) = (mu, inv);
+            for_channels(d, s, (r % groups) * (d / s), gamma, beta, |i, g, b| {
+                yr[i] = (xr[i] - mu) * inv * g + b
+            });
+        });
+}
+
+/// Shared input gradient: `dx = rstd·(g - mean(g) - xhat·mean(g·xhat))`, `g = dy·gamma`;
+/// with `mean: None` (RMS norm) the `mean(g)` term is dropped.
+#[allow(clippy::too_many_arguments)]
+fn backward_dx<T: Real>(
+    x: &[T],
+    dy: &[T],
+    (rows, d, groups, s): (usize, usize, usize, usize),
+    gamma: Option<&[T]>,
+    mean: Option<&[T]>,
+    rstd: &[T],
+    dx: &mut [T],
+) {
+    for (name, v) in [("x", x), ("dy", dy), ("dx", &*dx)] {
+        check_len(name, v, rows * d);
+    }
+    check_len("rstd", rstd, rows);
+    mean.inspect(|m| check_len("mean", m, rows));
+    if d == 0 {
+        return;
+    }
+    let inv_d = T::one() / cst::<T>(d as f64);
+    dx.par_chunks_mut(d)
+        .enumerate()
+        .with_min_len(min_rows(d))
+        .for_each(|(r, dxr)| {
+            let (xr, dyr) = (&x[r * d..(r + 1) * d], &dy[r * d..(r + 1) * d]);
+            let (mu, rs) = (mean.map_or(T::zero(), |m| m[r]), rstd[r]);
+            let c0 = (r % groups) * (d / s);
+            let (mut sg, mut sgx) = (T::zero(), T::zero());
+            for_channels(d, s, c0, gamma, None, |i, g, _| {
+                let gi = dyr[i] * g;
+                sg += gi;
+                sgx += gi * ((xr[i] - mu) * rs);
+            });
+            let mg = mean.map_or(T::zero(), |_| sg * inv_d); // no centring term for RMS
+            let mgx = sgx * inv_d;
+            for_channels(d, s, c0, gamma, None, |i, g, _| {
+                dxr[i] = rs * (dyr[i] * g - mg - (xr[i] - mu) * rs * mgx);
+            });
+        });
+}
+
+/// Deterministic column sums over rows, `k` outputs laid out `[k][d]`: `acc(r, cols, part)` adds
+/// row `r`'s terms for `cols` into `part` (`[k][cols.len()]`). One task per fixed tile, then the
+/// tiles are added in row order.
+fn column_sums<T: Real>(
+    rows: usize,
+    d: usize,
+    k: usize,
+    acc: impl Fn(usize, Range<usize>, &mut [T]) + Sync,
+) -> Vec<T> {
+    let (n_rb, n_cb) = (rows.div_ceil(RED_ROWS), d.div_ceil(RED_COLS));
+    let cols_of = |cb: usize| cb * RED_COLS..((cb + 1) * RED_COLS).min(d);
+    let tiles: Vec<Vec<T>> = (0..n_rb * n_cb)
+        .into_par_iter()
+        .map(|t| {
+            let (rb, cols) = (t / n_cb, cols_of(t % n_cb));
+            let mut part = vec![T::zero(); k * cols.len()];
+            for r in rb * RED_ROWS..((rb + 1) * RED_ROWS).min(rows) {
+                acc(r, cols.clone(), &mut part);
+            }
+            part
+        })
+        .collect();
+    let mut out = vec![T::zero(); k * d];
+    for (t, part) in tiles.iter().enumerate() {
+        let cols = cols_of(t % n_cb);
+        let w = cols.len();
+        for q in 0..k {
+            for (j, col) in cols.clone().enumerate() {
+                out[q * d + col] += part[q * w + j];
+            }
+        }
+    }
+    out
+}
+
+/// dgamma = Σ_rows dy·xhat, dbeta = Σ_rows dy for layer/RMS norm (`mean: None` for RMS).
+#[allow(clippy::too_many_arguments)]
+fn row_param_grads<T: Real>(
+    x: &[T],
+    dy: &[T],
+    rows: usize,
+    d: usize,
+    mean: Option<&[T]>,
+    rstd: &[T],
+    dgamma: Option<&mut [T]>,
+    dbeta: Option<&mut [T]>,
+) {
+    if dgamma.is_none() && dbeta.is_none() {
+        return;
+    }
+    let sums = column_sums(rows, d, 2, |r, cols, part: &mut [T]| {
+        let (pg, pb) = part.split_at_mut(cols.len());
+        let (mu, rs) = (mean.map_or(T::zero(), |m| m[r]), rstd[r]);
+        for (j, col) in cols.enumerate() {
+            let dyv = dy[r * d + col];
+            pg[j] += dyv * ((x[r * d + col] - mu) * rs);
+            pb[j] += dyv;
+        }
+    });
+    for (out, sum) in [(dgamma, &sums[..d]), (dbeta, &sums[d..])] {
+        if let Some(o) = out {
+            check_len("dgamma/dbeta", o, d);
+            o.copy_from_slice(sum);
+        }
+    }
+}
+
+fn group_width(c: usize, groups: usize) -> usize {
+    assert!(
+        groups > 0 && c % groups == 0,
+        "groups ({groups}) must divide c ({c})"
+    );
+    c / groups
+}
+
+/// x, y: [rows, d]; gamma, beta: [d]; mean, rstd: [rows]. y = (x - mean) * rstd * gamma + beta, rstd = 1/sqrt(var + eps)
+#[allow(clippy::too_many_arguments)]
+pub fn layer_norm_forward<T: Real>(
+    x: &[T],
+    rows: usize,
+    d: usize,
+    gamma: Option<&[T]>,
+    beta: Option<&[T]>,
+    eps: T,
+    y: &mut [T],
+    mean: &mut [T],
+    rstd: &mut [T],
+) {
+    gamma.inspect(|g| check_len("gamma", g, d));
+    beta.inspect(|b| check_len("beta", b, d));
+    forward(x, (rows, d, 1, 1), gamma, beta, eps, y, Some(mean), rstd);
+}
+
+/// dx overwritten; dgamma/dbeta overwritten when given
+#[allow(clippy::too_many_arguments)]
+pub fn layer_norm_backward<T: Real>(
+    x: &[T],
+    dy: &[T],
+    rows: usize,
+    d: usize,
+    gamma: Option<&[T]>,
+    mean: &[T],
+    rstd: &[T],
+    dx: &mut [T],
+    dgamma: Option<&mut [T]>,
+    dbeta: Option<&mut [T]>,
+) {
+    gamma.inspect(|g| check_len("gamma", g, d));
+    backward_dx(x, dy, (rows, d, 1, 1), gamma, Some(mean), rstd, dx);
+    row_param_grads(x, dy, rows, d, Some(mean), rstd, dgamma, dbeta);
+}
+
+/// RMS norm: y = x * rstd * gamma, rstd = 1/sqrt(mean(x^2) + eps); rstd: [rows]
+pub fn rms_norm_forward<T: Real>(
+    x: &[T],
+    rows: usize,
+    d: usize,
+    gamma: Option<&[T]>,
+    eps: T,
+    y: &mut [T],
+    rstd: &mut [T],
+) {
+    gamma.inspect(|g| check_len("gamma", g, d));
+    forward(x, (rows, d, 1, 1), gamma, None, eps, y, None, rstd);
+}
+
+/// RMS norm backward: dx overwritten; dgamma overwritten when given.
+#[allow(clippy::too_many_arguments)]
+pub fn rms_norm_backward<T: Real>(
+    x: &[T],
+    dy: &[T],
+    rows: usize,
+    d: usize,
+    gamma: Option<&[T]>,
+    rstd: &[T],
+    dx: &mut [T],
+    dgamma: Option<&mut [T]>,
+) {
+    gamma.inspect(|g| check_len("gamma", g, d));
+    backward_dx(x, dy, (rows, d, 1, 1), gamma, None, rstd, dx);
+    row_param_grads(x, dy, rows, d, None, rstd, dgamma, None);
+}
+
+/// Group norm: x, y: [n, c, s] (s = product of spatial dims), `groups` divides c; statistics per (n, group) over (c/groups)*s elements;
+/// gamma/beta per channel [c]; mean, rstd: [n * groups]
+#[allow(clippy::too_many_arguments)]
+pub fn group_norm_forward<T: Real>(
+    x: &[T],
+    n: usize,
+    c: usize,
+    s: usize,
+    groups: usize,
+    gamma: Option<&[T]>,
+    beta: Option<&[T]>,
+    eps: T,
+    y: &mut [T],
+    mean: &mut [T],
+    rstd: &mut [T],
+) {
+    let cg = group_width(c, groups);
+    gamma.inspect(|g| check_len("gamma", g, c));
+    beta.inspect(|b| check_len("beta", b, c));
+    let shape = (n * groups, cg * s, groups, s.max(1));
+    forward(x, shape, gamma, beta, eps, y, Some(mean), rstd);
+}
+
+/// Group norm backward: dx overwritten; dgamma/dbeta ([c]) overwritten when given.
+#[allow(clippy::too_many_arguments)]
+pub fn group_norm_backward<T: Real>(
+    x: &[T],
+    dy: &[T],
+    n: usize,
+    c: usize,
+    s: usize,
+    groups: usize,
+    gamma: Option<&[T]>,
+    mean: &[T],
+    rstd: &[T],
+    dx: &mut [T],
+    dgamma: Option<&mut [T]>,
+    dbeta: Option<&mut [T]>,
+) {
+    let cg = group_width(c, groups);
+    gamma.inspect(|g| check_len("gamma", g, c));
+    let shape = (n * groups, cg * s, groups, s.max(1));
+    backward_dx(x, dy, shape, gamma, Some(mean), rstd, dx);
+    if dgamma.is_none() && dbeta.is_none() {
+        return;
+    }
+    // One task per channel; it sums over the batch, then space, in a fixed order.
+    let (mut dg, mut db) = (vec![T::zero(); c], vec![T::zero(); c]);
+    dg.par_iter_mut()
+        .zip(db.par_iter_mut())
+        .enumerate()
+        .for_each(|(ch, (g, b))| {
+            for ni in 0..n {
+                let (blk, off) = (ni * groups + ch / cg, (ni * c + ch) * s);
+                let (mu, rs) = (mean[blk], rstd[blk]);
+                for (&xv, &dyv) in x[off..off + s].iter().zip(&dy[off..off + s]) {
+                    *g += dyv * ((xv - mu) * rs);
+                    *b += dyv;
+                }
+            }
+        });
+    for (out, sum) in [(dgamma, dg), (dbeta, db)] {
+        if let Some(o) = out {
+            check_len("dgamma/dbeta", o, c);
+            o.copy_from_slice(&sum);
+        }
+    }
+}
+
+/// Naive reference core in f64: `rows` blocks of `d`, element `i` of block `r` uses channel
+/// `(r % groups) * (d / s) + i / s`; `center = false` gives RMS norm.
+#[allow(clippy::too_many_arguments)]
+fn reference<T: Real>(
+    x: &[T],
+    (rows, d, groups, s): (usize, usize, usize, usize),
+    center: bool,
+    (gamma, beta): (Option<&[T]>, Option<&[T]>),
+    eps: T,
+) -> Vec<T> {
+    let mut y = Vec::with_capacity(rows * d);
+    for r in 0..rows {
+        let v: Vec<f64> = x[r * d..(r + 1) * d]
+            .iter()
+            .map(|&a| Real::to_f64(a))
+            .collect();
+        let mean = if center { v.iter().sum::<f64>() } else { 0.0 } / d as f64;
+        let var = v.iter().map(|a| (a - mean) * (a - mean)).sum::<f64>() / d as f64;
+        let rstd = 1.0 / (var + Real::to_f64(eps)).sqrt();
+        for (i, a) in v.iter().enumerate() {
+            let ch = (r % groups) * (d / s) + i / s;
+            let g = gamma.map_or(1.0, |g| Real::to_f64(g[ch]));
+            let b = beta.map_or(0.0, |b| Real::to_f64(b[ch]));
+            y.push(cst((a - mean) * rstd * g + b));
+        }
+    }
+    y
+}
+
+/// Naive layer norm (computed in f64); returns y: [rows, d].
+pub fn layer_norm_reference<T: Real>(
+    x: &[T],
+    rows: usize,
+    d: usize,
+    gamma: Option<&[T]>,
+    beta: Option<&[T]>,
+    eps: T,
+) -> Vec<T> {
+    reference(x, (rows, d, 1, 1), true, (gamma, beta), eps)
+}
+
+/// Naive RMS norm (computed in f64); returns y: [rows, d].
+pub fn rms_norm_reference<T: Real>(
+    x: &[T],
+    rows: usize,
+    d: usize,
+    gamma: Option<&[T]>,
+    eps: T,
+) -> Vec<T> {
+    reference(x, (rows, d, 1, 1), false, (gamma, None), eps)
+}
+
+/// Naive group norm (computed in f64); returns y: [n, c, s].
+#[allow(clippy::too_many_arguments)]
+pub fn group_norm_reference<T: Real>(
+    x: &[T],
+    n: usize,
+    c: usize,
+    s: usize,
+    groups: usize,
+    gamma: Option<&[T]>,
+    beta: Option<&[T]>,
+    eps: T,
+) -> Vec<T> {
+    let cg = group_width(c, groups);
+    let shape = (n * groups, cg * s, groups, s.max(1));
+    reference(x, shape, true, (gamma, beta), eps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    const EPS: f64 = 1e-2; // keeps the finite differences well conditioned
+
+    fn close(got: &[f64], want: &[f64], atol: f64, rtol: f64, what: &str) {
+        assert_eq!(got.len(), want.len(), "{what}: length");
+        for (i, (g, w)) in got.iter().zip(want).enumerate() {
+            assert!(
+                (g - w).abs() <= atol + rtol * w.abs(),
+                "{what}[{i}]: got {g}, want {w}"
+            );
+        }
+    }
+
+    /// Checks `grads[k]` against the central difference (step 1e-6) of `f` in `params[k]`.
+    fn check_fd(params: &[Vec<f64>], grads: &[&[f64]], f: impl Fn(&[Vec<f64>]) -> f64, what: &str) {
+        let h = 1e-6;
+        for (k, grad) in grads.iter().enumerate() {
+            let mut p = params.to_vec();
+            let num: Vec<f64> = (0..p[k].len())
+                .map(|i| {
+                    let orig = p[k][i];
+                    p[k][i] = orig + h;
+                    let up = f(&p);
+                    p[k][i] = orig - h;
+                    let down = f(&p);
+                    p[k][i] = orig;
+                    (up - down) / (2.0 * h)
+                })
+                .collect();
+            close(grad, &num, 1e-6, 1e-5, &format!("{what} grad {k}"));
+        }
+    }
+
+    fn dot(a: &[f64], b: &[f64]) -> f64 {
+        a.iter().zip(b).map(|(x, y)| x * y).sum()
+    }
+
+    /// (rows, d, x, w, gamma, beta): `w` weighs the linear functional L = Σ w·y.
+    fn case(max_rows: usize, max_d: usize) -> impl Strategy<Value = (usize, usize, [Vec<f64>; 4])> {
+        (1..=max_rows, 1..=max_d).prop_flat_map(|(r, d)| {
+            let v = |n, lo, hi| vec(lo..hi, n);
+            (
+                Just(r),
+                Just(d),
+                [
+                    v(r * d, -3.0, 3.0),
+                    v(r * d, -1.0, 1.0),
+                    v(d, 0.5, 1.5),
+                    v(d, -1.0, 1.0),
+                ],
+            )
+        })
+    }
+
+    /// Gamma/beta as passed (`None` when off) and as seen by the math (ones/zeros when off).
+    fn affine(
+        on: (bool, bool),
+        g: &[f64],
+        b: &[f64],
+    ) -> (Option<Vec<f64>>, Option<Vec<f64>>, Vec<f64>, Vec<f64>) {
+        let g0 = if on.0 { g.to_vec() } else { vec![1.0; g.len()] };
+        let b0 = if on.1 { b.to_vec() } else { vec![0.0; b.len()] };
+        (on.0.then(|| g.to_vec()), on.1.then(|| b.to_vec()), g0, b0)
+    }
+
+    type Fwd = (Vec<f64>, Vec<f64>, Vec<f64>);
+    fn ln(x: &[f64], r: usize, d: usize, g: Option<&[f64]>, b: Option<&[f64]>) -> Fwd {
+        let (mut y, mut m, mut s) = (vec![0.0; r * d], vec![0.0; r], vec![0.0; r]);
+        layer_norm_forward(x, r, d, g, b, EPS, &mut y, &mut m, &mut s);
+        (y, m, s)
+    }
+    fn rms(x: &[f64], r: usize, d: usize, g: Option<&[f64]>) -> Fwd {
+        let (mut y, mut s) = (vec![0.0; r * d], vec![0.0; r]);
+        rms_norm_forward(x, r, d, g, EPS, &mut y, &mut s);
+        (y, vec![], s)
+    }
+    fn gn(
+        x: &[f64],
+        (n, c, s, gr): (usize, usize, usize, usize),
+        g: Option<&[f64]>,
+        b: Option<&[f64]>,
+    ) -> Fwd {
+        let (mut y, mut m, mut rs) = (vec![0.0; n * c * s], vec![0.0; n * gr], vec![0.0; n * gr]);
+        group_norm_forward(x, n, c, s, gr, g, b, EPS, &mut y, &mut m, &mut rs);
+        (y, m, rs)
+    }
+
+    proptest! {
+        #[test]
+        fn norm_forwards_match_reference((r, d, [x, _, g, b]) in case(9, 40), on: (bool, bool)) {
+            let (go, bo, _, _) = affine(on, &g, &b);
+            let (go, bo) = (go.as_deref(), bo.as_deref());
+            let (y, m, s) = ln(&x, r, d, go, bo);
+            close(&y, &layer_norm_reference(&x, r, d, go, bo, EPS), 1e-12, 1e-10, "ln");
+            for i in 0..r {
+                let row = &x[i * d..(i + 1) * d];
+                let mu = row.iter().sum::<f64>() / d as f64;
+                let var = row.iter().map(|v| (v - mu).powi(2)).sum::<f64>() / d as f64;
+                close(&[m[i], s[i]], &[mu, 1.0 / (var + EPS).sqrt()], 1e-12, 1e-10, "ln stats");
+            }
+            let f32s = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<f32>>();
+            let (x32, g32, b32) = (f32s(&x), go.map(f32s), bo.map(f32s));
+            let (mut y32, mut m32, mut s32) = (vec![0f32; r * d], vec![0f32; r], vec![0f32; r]);
+            layer_norm_forward(&x32, r, d, g32.as_deref(), b32.as_deref(), 1e-5, &mut y32, &mut m32, &mut s32);
+            let y32: Vec<f64> = y32.iter().map(|&v| v as f64).collect();
+            close(&y32, &layer_norm_reference(&x, r, d, go, bo, 1e-5), 2e-3, 1e-3, "ln f32");
+            close(&rms(&x, r, d, go).0, &rms_norm_reference(&x, r, d, go, EPS), 1e-12, 1e-10, "rms");
+            for (gr, cg) in [(1, 1), (1, 2), (2, 1), (2, 3), (3, 1)] {
+                let (n, c, s) = (r, gr * cg, d); // reuse the row as the spatial axis
+                let xs: Vec<f64> = (0..n * c * s).map(|i| x[i % x.len()] + (i as f64).sin()).collect();
+                let ch = |v: &[f64]| (0..c).map(|i| v[i % d] + 0.1 * i as f64).collect::<Vec<_>>();
+                let (gc, bc) = (go.map(ch), bo.map(ch));
+                let y = gn(&xs, (n, c, s, gr), gc.as_deref(), bc.as_deref()).0;
+                let want = group_norm_reference(&xs, n, c, s, gr, gc.as_deref(), bc.as_deref(), EPS);
+                close(&y, &want, 1e-12, 1e-10, "gn");
+            }
+        }
+
+        #[test]
+        fn layer_and_rms_backward_match_fd((r, d, [x, w, g, b]) in case(5, 10), on: (bool, bool)) {
+            let (go, bo, g0, b0) = affine(on, &g, &b);
+            let (_, m, s) = ln(&x, r, d, go.as_deref(), bo.as_deref());
+            let (mut dx, mut dg, mut db) = (vec![0.0; r * d], vec![7.0; d], vec![7.0; d]);
+            layer_norm_backward(&x, &w, r, d, go.as_deref(), &m, &s, &mut dx, Some(&mut dg), Some(&mut db));
+            // Absent gamma/beta act as ones/zeros: their gradients are taken there.
+            let loss = |p: &[Vec<f64>]| dot(&w, &ln(&p[0], r, d, Some(&p[1]), Some(&p[2])).0);
+            check_fd(&[x.clone(), g0.clone(), b0], &[&dx, &dg, &db], loss, "layer norm");
+            let mut dx2 = dx.clone();
+            layer_norm_backward(&x, &w, r, d, go.as_deref(), &m, &s, &mut dx2, None, None);
+            prop_assert_eq!(&dx2, &dx);
+
+            let s = rms(&x, r, d, go.as_deref()).2;
+            rms_norm_backward(&x, &w, r, d, go.as_deref(), &s, &mut dx, Some(&mut dg));
+            let loss = |p: &[Vec<f64>]| dot(&w, &rms(&p[0], r, d, Some(&p[1])).0);
+            check_fd(&[x, g0], &[&dx, &dg], loss, "rms norm");
+        }
+
+        #[test]
+        fn group_norm_backward_matches_fd((n, s, [x, w, g, b]) in case(3, 4), (gr, cg) in (1..=3usize, 1..=3usize), on: (bool, bool)) {
+            let c = gr * cg;
+            let sh = (n, c, s, gr);
+            let len = n * c * s;
+            let xs: Vec<f64> = (0..len).map(|i| x[i % x.len()] + (i as f64 * 0.37).sin()).collect();
+            let ws: Vec<f64> = (0..len).map(|i| w[i % w.len()] + (i as f64 * 0.11).cos()).collect();
+            let ch = |v: &[f64], k: f64| (0..c).map(|i| v[i % v.len()] + k * i as f64).collect::<Vec<_>>();
+            let (go, bo, g0, b0) = affine(on, &ch(&g, 0.1), &ch(&b, -0.1));
+            let (_, m, rs) = gn(&xs, sh, go.as_deref(), bo.as_deref());
+            let (mut dx, mut dg, mut db) = (vec![0.0; len], vec![7.0; c], vec![7.0; c]);
+            group_norm_backward(&xs, &ws, n, c, s, gr, go.as_deref(), &m, &rs, &mut dx, Some(&mut dg), Some(&mut db));
+            let loss = |p: &[Vec<f64>]| dot(&ws, &gn(&p[0], sh, Some(&p[1]), Some(&p[2])).0);
+            check_fd(&[xs, g0, b0], &[&dx, &dg, &db], loss, "group norm");
+        }
+    }
+
+    /// Deterministic pseudo-random values in [-1, 1).
+    fn lcg(len: usize, seed: u64) -> Vec<f32> {
+        let mut st = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..len)
+            .map(|_| {
+                st = st
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((st >> 40) as f32 / (1u64 << 23) as f32) - 1.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn layer_norm_multi_tile_param_grads_match_naive_sums() {
+        let (r, d) = (200, 300); // several RED_ROWS × RED_COLS tiles with ragged edges
+        let x: Vec<f64> = lcg(r * d, 1).iter().map(|&v| v as f64 * 3.0).collect();
+        let dy: Vec<f64> = lcg(r * d, 2).iter().map(|&v| v as f64).collect();
+        let (_, m, s) = ln(&x, r, d, None, None);
+        let (mut dx, mut dg, mut db) = (vec![0.0; r * d], vec![0.0; d], vec![0.0; d]);
+        layer_norm_backward(
+            &x,
+            &dy,
+            r,
+            d,
+            None,
+            &m,
+            &s,
+            &mut dx,
+            Some(&mut dg),
+            Some(&mut db),
+        );
+        let col = |f: &dyn Fn(usize) -> f64| {
+            (0..d)
+                .map(|j| (0..r).map(|i| f(i * d + j)).sum())
+                .collect::<Vec<f64>>()
+        };
+        close(
+            &dg,
+            &col(&|k| dy[k] * (x[k] - m[k / d]) * s[k / d]),
+            1e-10,
+            1e-10,
+            "dgamma",
+        );
+        close(&db, &col(&|k| dy[k]), 1e-10, 1e-10, "dbeta");
+    }
+
+    #[test]
+    fn layer_norm_is_stable_under_large_offset() {
+        let x: Vec<f64> = lcg(256, 3).iter().map(|&v| v as f64).collect();
+        let shifted: Vec<f64> = x.iter().map(|v| v + 1e7).collect();
+        close(
+            &ln(&shifted, 4, 64, None, None).0,
+            &ln(&x, 4, 64, None, None).0,
+            1e-7,
+            0.0,
+            "shifted",
+        );
+    }
+
+    /// Runs every norm forward and backward on a large f32 input; returns all outputs' bits.
+    fn run_all() -> Vec<Vec<u32>> {
+        let bits = |v: &[f32]| v.iter().map(|a| a.to_bits()).collect::<Vec<u32>>();
+        let (r, d) = (4096, 96);
+        let (x, dy, b) = (lcg(r * d, 10), lcg(r * d, 11), lcg(d, 13));
+        let g: Vec<f32> = lcg(d, 12).iter().map(|v| 1.0 + 0.5 * v).collect();
+        let (mut y, mut m, mut s) = (vec![0f32; r * d], vec![0f32; r], vec![0f32; r]);
+        let (mut dx, mut dg, mut db) = (vec![0f32; r * d], vec![0f32; d], vec![0f32; d]);
+        layer_norm_forward(&x, r, d, Some(&g), Some(&b), 1e-5, &mut y, &mut m, &mut s);
+        layer_norm_backward(
+            &x,
+            &dy,
+            r,
+            d,
+            Some(&g),
+            &m,
+            &s,
+            &mut dx,
+            Some(&mut dg),
+            Some(&mut db),
+        );
+        let mut out = vec![
+            bits(&y),
+            bits(&m),
+            bits(&s),
+            bits(&dx),
+            bits(&dg),
+            bits(&db),
+        ];
+        rms_norm_forward(&x, r, d, Some(&g), 1e-5, &mut y, &mut s);
+        rms_norm_backward(&x, &dy, r, d, Some(&g), &s, &mut dx, Some(&mut dg));
+        out.extend([bits(&y), bits(&s), bits(&dx), bits(&dg)]);
+        let (n, c, sp, gr) = (32, 96, 128, 8); // same element count
+        let (mut m, mut s) = (vec![0f32; n * gr], vec![0f32; n * gr]);
+        group_norm_forward(
+            &x,
+            n,
+            c,
+            sp,
+            gr,
+            Some(&g),
+            Some(&b),
+            1e-5,
+            &mut y,
+            &mut m,
+            &mut s,
+        );
+        group_norm_backward(
+            &x,
+            &dy,
+            n,
+            c,
+            sp,
+            gr,
+            Some(&g),
+            &m,
+            &s,
+            &mut dx,
+            Some(&mut dg),
+            Some(&mut db),
+        );
+        out.extend([
+            bits(&y),
+            bits(&m),
+            bits(&s),
+            bits(&dx),
+            bits(&dg),
+            bits(&db),
+        ]);
+        out
+    }
+
+    #[test]
+    fn norms_are_bit_identical_across_thread_counts() {
+        let run_in = |t: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(t)
+                .build()
+                .unwrap()
+                .install(run_all)
+        };
+        let one = run_in(1);
+        for t in [2, 3, 8] {
+            assert!(one == run_in(t), "outputs differ between 1 and {t} threads");
+        }
+    }
+}

@@ -1,1 +1,110 @@
-//! placeholder
+//! Row reductions: the tensor layer moves the reduced axes to the end and makes them contiguous,
+//! so every reduction here works on `rows × len` blocks. Sums run in a fixed order, so results do
+//! not depend on the thread count.
+use crate::Real;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReduceOp {
+    Sum,
+    Mean,
+    Max,
+    Min,
+    /// `log Σ exp(x)`, stabilised by the row max.
+    LogSumExp,
+    /// Euclidean norm `sqrt(Σ x²)`.
+    Norm2,
+}
+
+/// `out[r] = op(x[r*len .. (r+1)*len])`.
+pub fn reduce_rows<T: Real>(op: ReduceOp, x: &[T], rows: usize, len: usize, out: &mut [T]) {
+    for r in 0..rows {
+        let row = &x[r * len..(r + 1) * len];
+        out[r] = match op {
+            ReduceOp::Sum => sum(row),
+            ReduceOp::Mean => sum(row) / <T as Real>::from_f64(len as f64),
+            ReduceOp::Max => row.iter().copied().fold(T::neg_infinity(), T::max),
+            ReduceOp::Min => row.iter().copied().fold(T::infinity(), T::min),
+            ReduceOp::LogSumExp => {
+                let m = row.iter().copied().fold(T::neg_infinity(), T::max);
+                if m == T::neg_infinity() {
+                    m
+                } else {
+                    m + row.iter().map(|&v| (v - m).exp()).sum::<T>().ln()
+                }
+            }
+            ReduceOp::Norm2 => row.iter().map(|&v| v * v).sum::<T>().sqrt(),
+        };
+    }
+}
+
+/// Index of the first maximum (or minimum) of each row.
+pub fn arg_reduce_rows<T: Real>(x: &[T], rows: usize, len: usize, max: bool, out: &mut [i64]) {
+    for r in 0..rows {
+        let row = &x[r * len..(r + 1) * len];
+        let mut best = 0;
+        for (i, &v) in row.iter().enumerate() {
+            let better = if max { v > row[best] } else { v < row[best] };
+            if better || (row[best].is_nan() && !v.is_nan()) {
+                best = i;
+            }
+        }
+        out[r] = best as i64;
+    }
+}
+
+/// Pairwise (blocked) summation: error grows like log(n) instead of n.
+pub fn sum<T: Real>(x: &[T]) -> T {
+    const BLOCK: usize = 128;
+    if x.len() <= BLOCK {
+        let mut acc = [T::zero(); 8];
+        let chunks = x.chunks_exact(8);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for i in 0..8 {
+                acc[i] += c[i];
+            }
+        }
+        let mut s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+        for &v in rest {
+            s += v;
+        }
+        return s;
+    }
+    let half = (x.len() / 2).div_ceil(BLOCK) * BLOCK;
+    sum(&x[..half]) + sum(&x[half..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn pairwise_sum_matches_naive(v in proptest::collection::vec(-10.0f64..10.0, 0..1000)) {
+            let naive: f64 = v.iter().sum();
+            prop_assert!((sum(&v) - naive).abs() < 1e-9);
+        }
+
+        #[test]
+        fn reductions_match_naive(rows in 1usize..5, len in 1usize..40, seed in 0u64..1000) {
+            let x: Vec<f64> = (0..rows * len).map(|i| (((i as u64 * 7919 + seed * 104729) % 1000) as f64) / 100.0 - 5.0).collect();
+            let mut out = vec![0.0; rows];
+            for op in [ReduceOp::Sum, ReduceOp::Mean, ReduceOp::Max, ReduceOp::Min, ReduceOp::LogSumExp, ReduceOp::Norm2] {
+                reduce_rows(op, &x, rows, len, &mut out);
+                for r in 0..rows {
+                    let row = &x[r * len..(r + 1) * len];
+                    let want = match op {
+                        ReduceOp::Sum => row.iter().sum::<f64>(),
+                        ReduceOp::Mean => row.iter().sum::<f64>() / len as f64,
+                        ReduceOp::Max => row.iter().cloned().fold(f64::MIN, f64::max),
+                        ReduceOp::Min => row.iter().cloned().fold(f64::MAX, f64::min),
+                        ReduceOp::LogSumExp => row.iter().map(|v| v.exp()).sum::<f64>().ln(),
+                        ReduceOp::Norm2 => row.iter().map(|v| v * v).sum::<f64>().sqrt(),
+                    };
+                    prop_assert!((out[r] - want).abs() < 1e-9 * (1.0 + want.abs()), "{:?}", op);
+                }
+            }
+        }
+    }
+}

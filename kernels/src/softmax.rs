@@ -1,1 +1,437 @@
-//! placeholder
+//! Softmax, log-softmax and cross-entropy over contiguous rows (`x, y: [rows, d]`).
+//!
+//! Forward, per row with `m = max(x)`: `softmax = exp(x - m) / Σ exp(x - m)` and
+//! `log_softmax = (x - m) - ln Σ exp(x - m)`. Subtracting the max keeps every exponent ≤ 0,
+//! so huge logits cannot overflow. (A row of all `-inf` gives NaN, as in PyTorch.)
+//!
+//! Backward, per row: softmax `dx = y·(dy - Σ dy·y)`; log-softmax (with `y` its output)
+//! `dx = dy - exp(y)·Σ dy`.
+//!
+//! Cross-entropy with label smoothing `eps` over `C` classes and target `t` (PyTorch semantics):
+//! `loss = -(1-eps)·logp[t] - (eps/C)·Σ_c logp[c]`, which is the cross-entropy against the target
+//! distribution `q = (1-eps)·onehot(t) + eps/C`; so `dlogits = dloss·(softmax - q)`. Rows whose
+//! target equals the ignore index give loss 0 and gradient 0.
+//!
+//! Rows are processed in parallel, one task per row, so every output is computed in the same
+//! order whatever the thread count (bit-identical results).
+use crate::Real;
+use rayon::prelude::*;
+
+/// Roughly the fewest elements one parallel task should get.
+const PAR_GRAIN: usize = 1 << 14;
+
+fn check_len<T>(name: &str, v: &[T], want: usize) {
+    assert!(
+        v.len() == want,
+        "{name}: length {} but expected {want}",
+        v.len()
+    );
+}
+
+/// Fewest rows of length `d` per parallel task.
+fn min_rows(d: usize) -> usize {
+    (PAR_GRAIN / d.max(1)).max(1)
+}
+
+/// Runs `f(r, out_row)` for every row of `out` (`[rows, d]`), rows in parallel for large inputs.
+fn for_rows<T: Real>(out: &mut [T], rows: usize, d: usize, f: impl Fn(usize, &mut [T]) + Sync) {
+    check_len("output", out, rows * d);
+    if d == 0 {
+        return;
+    }
+    out.par_chunks_mut(d)
+        .enumerate()
+        .with_min_len(min_rows(d))
+        .for_each(|(r, o)| f(r, o));
+}
+
+/// `(m, ln Σ exp(x - m))` for a row: `log_softmax = (x - m) - lse_shifted`.
+fn max_and_shifted_lse<T: Real>(row: &[T]) -> (T, T) {
+    let m = row.iter().copied().fold(T::neg_infinity(), T::max);
+    let s = row.iter().map(|&v| (v - m).exp()).sum::<T>();
+    (m, s.ln())
+}
+
+/// Writes the softmax of `row` into `out` (same length).
+fn softmax_row<T: Real>(row: &[T], out: &mut [T]) {
+    let m = row.iter().copied().fold(T::neg_infinity(), T::max);
+    let mut s = T::zero();
+    for (o, &v) in out.iter_mut().zip(row) {
+        *o = (v - m).exp();
+        s += *o;
+    }
+    out.iter_mut().for_each(|o| *o = *o / s);
+}
+
+/// x, y: [rows, d]
+pub fn softmax_rows<T: Real>(x: &[T], rows: usize, d: usize, y: &mut [T]) {
+    check_len("x", x, rows * d);
+    for_rows(y, rows, d, |r, yr| softmax_row(&x[r * d..(r + 1) * d], yr));
+}
+
+/// dx = y * (dy - sum(dy * y)) per row; dx overwritten
+pub fn softmax_rows_backward<T: Real>(y: &[T], dy: &[T], rows: usize, d: usize, dx: &mut [T]) {
+    check_len("y", y, rows * d);
+    check_len("dy", dy, rows * d);
+    for_rows(dx, rows, d, |r, dxr| {
+        let (yr, dyr) = (&y[r * d..(r + 1) * d], &dy[r * d..(r + 1) * d]);
+        let dot = yr.iter().zip(dyr).map(|(&a, &b)| a * b).sum::<T>();
+        for ((o, &a), &b) in dxr.iter_mut().zip(yr).zip(dyr) {
+            *o = a * (b - dot);
+        }
+    });
+}
+
+/// x, y: [rows, d]; y = log_softmax(x) per row
+pub fn log_softmax_rows<T: Real>(x: &[T], rows: usize, d: usize, y: &mut [T]) {
+    check_len("x", x, rows * d);
+    for_rows(y, rows, d, |r, yr| {
+        let xr = &x[r * d..(r + 1) * d];
+        let (m, lse) = max_and_shifted_lse(xr);
+        for (o, &v) in yr.iter_mut().zip(xr) {
+            *o = (v - m) - lse;
+        }
+    });
+}
+
+/// y is the log-softmax output; dx = dy - exp(y) * sum(dy)
+pub fn log_softmax_rows_backward<T: Real>(y: &[T], dy: &[T], rows: usize, d: usize, dx: &mut [T]) {
+    check_len("y", y, rows * d);
+    check_len("dy", dy, rows * d);
+    for_rows(dx, rows, d, |r, dxr| {
+        let (yr, dyr) = (&y[r * d..(r + 1) * d], &dy[r * d..(r + 1) * d]);
+        let s = dyr.iter().copied().sum::<T>();
+        for ((o, &a), &b) in dxr.iter_mut().zip(yr).zip(dyr) {
+            *o = b - a.exp() * s;
+        }
+    });
+}
+
+/// The target class of a row, or `None` when the row is ignored.
+fn target_of(t: i64, ignore_index: Option<i64>, classes: usize) -> Option<usize> {
+    if ignore_index == Some(t) {
+        return None;
+    }
+    assert!(
+        (0..classes as i64).contains(&t),
+        "target {t} out of range 0..{classes}"
+    );
+    Some(t as usize)
+}
+
+/// Per-row cross-entropy with optional ignore index and label smoothing eps (PyTorch semantics:
+/// loss_i = -(1-eps) * logp[i, t_i] - (eps / classes) * sum_c logp[i, c]; ignored rows give 0).
+/// logits: [rows, classes]; targets: [rows] (caller guarantees each is in 0..classes or equals ignore_index);
+/// losses: [rows] overwritten. Returns the number of non-ignored rows.
+pub fn cross_entropy_rows<T: Real>(
+    logits: &[T],
+    rows: usize,
+    classes: usize,
+    targets: &[i64],
+    ignore_index: Option<i64>,
+    label_smoothing: T,
+    losses: &mut [T],
+) -> usize {
+    check_len("logits", logits, rows * classes);
+    check_len("targets", targets, rows);
+    let eps = label_smoothing;
+    let c = <T as Real>::from_f64(classes as f64);
+    check_len("losses", losses, rows);
+    let tasks = losses
+        .par_iter_mut()
+        .enumerate()
+        .with_min_len(min_rows(classes));
+    tasks.for_each(|(r, out)| {
+        *out = match target_of(targets[r], ignore_index, classes) {
+            None => T::zero(),
+            Some(t) => {
+                let xr = &logits[r * classes..(r + 1) * classes];
+                let (m, lse) = max_and_shifted_lse(xr);
+                let nll = -((xr[t] - m) - lse);
+                if eps == T::zero() {
+                    nll
+                } else {
+                    // Σ_c logp[c] = Σ_c (x_c - m) - C·lse
+                    let sum_logp = xr.iter().map(|&v| v - m).sum::<T>() - c * lse;
+                    (T::one() - eps) * nll - eps / c * sum_logp
+                }
+            }
+        };
+    });
+    targets.iter().filter(|&&t| ignore_index != Some(t)).count()
+}
+
+/// dlogits[i, c] = dloss[i] * (softmax[i,c] - ((1-eps)*[c == t_i] + eps/classes)); 0 for ignored rows. dlogits overwritten.
+#[allow(clippy::too_many_arguments)]
+pub fn cross_entropy_rows_backward<T: Real>(
+    logits: &[T],
+    rows: usize,
+    classes: usize,
+    targets: &[i64],
+    ignore_index: Option<i64>,
+    label_smoothing: T,
+    dloss: &[T],
+    dlogits: &mut [T],
+) {
+    check_len("logits", logits, rows * classes);
+    check_len("targets", targets, rows);
+    check_len("dloss", dloss, rows);
+    let eps = label_smoothing;
+    let smooth = eps / <T as Real>::from_f64(classes as f64);
+    for_rows(dlogits, rows, classes, |r, out| {
+        let Some(t) = target_of(targets[r], ignore_index, classes) else {
+            out.fill(T::zero());
+            return;
+        };
+        softmax_row(&logits[r * classes..(r + 1) * classes], out);
+        let g = dloss[r];
+        out.iter_mut().for_each(|o| *o = g * (*o - smooth));
+        out[t] -= g * (T::one() - eps);
+    });
+}
+
+/// Naive softmax (computed in f64 with the max subtracted); returns y: [rows, d].
+pub fn softmax_reference<T: Real>(x: &[T], rows: usize, d: usize) -> Vec<T> {
+    let mut y = Vec::with_capacity(rows * d);
+    for r in 0..rows {
+        let row: Vec<f64> = x[r * d..(r + 1) * d]
+            .iter()
+            .map(|&v| Real::to_f64(v))
+            .collect();
+        let m = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let e: Vec<f64> = row.iter().map(|v| (v - m).exp()).collect();
+        let s: f64 = e.iter().sum();
+        y.extend(e.iter().map(|v| <T as Real>::from_f64(v / s)));
+    }
+    y
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    fn close(got: &[f64], want: &[f64], atol: f64, rtol: f64, what: &str) {
+        assert_eq!(got.len(), want.len(), "{what}: length");
+        for (i, (g, w)) in got.iter().zip(want).enumerate() {
+            assert!(
+                (g - w).abs() <= atol + rtol * w.abs(),
+                "{what}[{i}]: got {g}, want {w}"
+            );
+        }
+    }
+
+    /// Central finite difference (step 1e-6) of `f` at `p`.
+    fn numgrad(p: &[f64], f: impl Fn(&[f64]) -> f64) -> Vec<f64> {
+        let (h, mut q) = (1e-6, p.to_vec());
+        (0..p.len())
+            .map(|i| {
+                q[i] = p[i] + h;
+                let up = f(&q);
+                q[i] = p[i] - h;
+                let down = f(&q);
+                q[i] = p[i];
+                (up - down) / (2.0 * h)
+            })
+            .collect()
+    }
+
+    fn dot(a: &[f64], b: &[f64]) -> f64 {
+        a.iter().zip(b).map(|(x, y)| x * y).sum()
+    }
+
+    /// (rows, d, x, w): `w` weighs the linear functional L = Σ w·f(x).
+    fn case(
+        max_rows: usize,
+        max_d: usize,
+        scale: f64,
+    ) -> impl Strategy<Value = (usize, usize, Vec<f64>, Vec<f64>)> {
+        (1..=max_rows, 1..=max_d).prop_flat_map(move |(r, d)| {
+            (
+                Just(r),
+                Just(d),
+                vec(-scale..scale, r * d),
+                vec(-1.0..1.0f64, r * d),
+            )
+        })
+    }
+
+    fn sm(x: &[f64], r: usize, d: usize, log: bool) -> Vec<f64> {
+        let mut y = vec![0.0; r * d];
+        if log {
+            log_softmax_rows(x, r, d, &mut y)
+        } else {
+            softmax_rows(x, r, d, &mut y)
+        }
+        y
+    }
+
+    /// Targets from raw draws: `raw == classes` means "ignored" (when an ignore index exists).
+    fn targets(raw: &[usize], classes: usize, ignore: Option<i64>) -> Vec<i64> {
+        raw.iter()
+            .map(|&t| {
+                if t == classes {
+                    ignore.unwrap_or(0)
+                } else {
+                    t as i64
+                }
+            })
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn softmax_forwards_match_reference((r, d, x, _) in case(9, 40, 20.0)) {
+            let want = softmax_reference(&x, r, d);
+            close(&sm(&x, r, d, false), &want, 1e-14, 1e-12, "softmax");
+            let log_want: Vec<f64> = want.iter().map(|v| v.ln()).collect();
+            close(&sm(&x, r, d, true), &log_want, 1e-12, 1e-12, "log_softmax");
+            let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+            let mut y32 = vec![0f32; r * d];
+            softmax_rows(&x32, r, d, &mut y32);
+            let y32: Vec<f64> = y32.iter().map(|&v| v as f64).collect();
+            close(&y32, &softmax_reference(&x32, r, d).iter().map(|&v| v as f64).collect::<Vec<_>>(), 1e-6, 1e-5, "f32");
+        }
+
+        #[test]
+        fn softmax_backwards_match_fd((r, d, x, w) in case(5, 10, 3.0)) {
+            let mut dx = vec![0.0; r * d];
+            softmax_rows_backward(&sm(&x, r, d, false), &w, r, d, &mut dx);
+            close(&dx, &numgrad(&x, |xp| dot(&w, &sm(xp, r, d, false))), 1e-6, 1e-5, "softmax dx");
+            log_softmax_rows_backward(&sm(&x, r, d, true), &w, r, d, &mut dx);
+            close(&dx, &numgrad(&x, |xp| dot(&w, &sm(xp, r, d, true))), 1e-6, 1e-5, "log_softmax dx");
+        }
+
+        #[test]
+        fn cross_entropy_matches_formula_and_fd(
+            (r, c, x, _) in case(6, 8, 3.0), raw in vec(0..=8usize, 6), dloss in vec(-1.0..1.0f64, 6),
+            ignore in prop_oneof![Just(None), Just(Some(-100i64)), Just(Some(1))], smooth in prop_oneof![Just(0.0), 0.0..0.3f64],
+        ) {
+            let raw: Vec<usize> = raw[..r].iter().map(|&t| t.min(c)).collect();
+            let t = targets(&raw, c, ignore);
+            let ce = |xp: &[f64]| {
+                let mut l = vec![0.0; r];
+                let n = cross_entropy_rows(xp, r, c, &t, ignore, smooth, &mut l);
+                (l, n)
+            };
+            let (loss, n) = ce(&x);
+            let logp = sm(&x, r, c, true);
+            let ignored = |i: usize| ignore == Some(t[i]);
+            prop_assert_eq!(n, (0..r).filter(|&i| !ignored(i)).count());
+            let want: Vec<f64> = (0..r)
+                .map(|i| {
+                    let lp = &logp[i * c..(i + 1) * c];
+                    if ignored(i) { 0.0 } else { -(1.0 - smooth) * lp[t[i] as usize] - smooth / c as f64 * lp.iter().sum::<f64>() }
+                })
+                .collect();
+            close(&loss, &want, 1e-12, 1e-12, "ce loss");
+            let mut dl = vec![0.0; r * c];
+            cross_entropy_rows_backward(&x, r, c, &t, ignore, smooth, &dloss[..r], &mut dl);
+            close(&dl, &numgrad(&x, |xp| dot(&dloss[..r], &ce(xp).0)), 1e-6, 1e-5, "ce dlogits");
+        }
+    }
+
+    #[test]
+    fn huge_logits_stay_finite() {
+        fn check<T: Real>() {
+            let x: Vec<T> = [1000.0, -1000.0, 0.0, 999.0]
+                .iter()
+                .map(|&v| <T as Real>::from_f64(v))
+                .collect();
+            let (mut y, mut ly, mut dx, mut loss) = (
+                vec![T::zero(); 4],
+                vec![T::zero(); 4],
+                vec![T::zero(); 4],
+                [T::zero()],
+            );
+            softmax_rows(&x, 1, 4, &mut y);
+            log_softmax_rows(&x, 1, 4, &mut ly);
+            let sum: f64 = y.iter().map(|&v| Real::to_f64(v)).sum();
+            assert!((sum - 1.0).abs() < 1e-6, "softmax sums to {sum}");
+            assert!((Real::to_f64(y[0]) - 1.0 / (1.0 + (-1.0f64).exp())).abs() < 1e-6);
+            let smooth = <T as Real>::from_f64(0.1);
+            cross_entropy_rows(&x, 1, 4, &[1], None, smooth, &mut loss);
+            let want = 1875.338_261_687_518; // -(0.9)·logp[1] - (0.1/4)·Σ logp, computed in f64
+            assert!(
+                (Real::to_f64(loss[0]) - want).abs() < 1e-3,
+                "loss {:?}",
+                loss[0]
+            );
+            cross_entropy_rows_backward(&x, 1, 4, &[1], None, smooth, &[T::one()], &mut dx);
+            let all = y.iter().chain(&ly).chain(&dx).chain(&loss);
+            assert!(
+                all.clone().all(|v| v.is_finite()),
+                "non-finite output: {:?}",
+                all.collect::<Vec<_>>()
+            );
+        }
+        check::<f32>();
+        check::<f64>();
+    }
+
+    /// Deterministic pseudo-random values in [-4, 4).
+    fn lcg(len: usize, seed: u64) -> Vec<f32> {
+        let mut st = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..len)
+            .map(|_| {
+                st = st
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((st >> 40) as f32 / (1u64 << 23) as f32 - 1.0) * 4.0
+            })
+            .collect()
+    }
+
+    fn run_all() -> Vec<Vec<u32>> {
+        let bits = |v: &[f32]| v.iter().map(|a| a.to_bits()).collect::<Vec<u32>>();
+        let (r, d) = (4096, 100);
+        let (x, dy) = (lcg(r * d, 1), lcg(r * d, 2));
+        let t: Vec<i64> = (0..r as i64)
+            .map(|i| {
+                if i % 7 == 0 {
+                    -100
+                } else {
+                    (i * 31) % d as i64
+                }
+            })
+            .collect();
+        let (mut y, mut ly, mut dx, mut dlx) = (
+            vec![0f32; r * d],
+            vec![0f32; r * d],
+            vec![0f32; r * d],
+            vec![0f32; r * d],
+        );
+        softmax_rows(&x, r, d, &mut y);
+        softmax_rows_backward(&y, &dy, r, d, &mut dx);
+        log_softmax_rows(&x, r, d, &mut ly);
+        log_softmax_rows_backward(&ly, &dy, r, d, &mut dlx);
+        let mut loss = vec![0f32; r];
+        cross_entropy_rows(&x, r, d, &t, Some(-100), 0.1, &mut loss);
+        let mut dl = vec![0f32; r * d];
+        cross_entropy_rows_backward(&x, r, d, &t, Some(-100), 0.1, &dy[..r], &mut dl);
+        vec![
+            bits(&y),
+            bits(&dx),
+            bits(&ly),
+            bits(&dlx),
+            bits(&loss),
+            bits(&dl),
+        ]
+    }
+
+    #[test]
+    fn softmax_is_bit_identical_across_thread_counts() {
+        let run_in = |t: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(t)
+                .build()
+                .unwrap()
+                .install(run_all)
+        };
+        let one = run_in(1);
+        for t in [2, 3, 8] {
+            assert!(one == run_in(t), "outputs differ between 1 and {t} threads");
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! Elementwise ops with NumPy broadcasting, comparisons and selection.
+use crate::layout::{broadcast_shapes, for_each_offset2};
+use crate::storage::CpuElem;
+use crate::{float_dispatch, DType, Error, Result, Tensor};
+pub use kernels::elementwise::{BinaryOp, CmpOp, UnaryOp};
+
+/// Applies `f(a, b)` over the broadcast of two same-dtype tensors, producing a contiguous Vec.
+fn zip_broadcast<A: CpuElem, B: CpuElem, O>(
+    op: &'static str,
+    a: &Tensor,
+    b: &Tensor,
+    f: impl Fn(A, B) -> O,
+) -> Result<(Vec<O>, Vec<usize>)> {
+    let shape = broadcast_shapes(op, a.shape(), b.shape())?;
+    let (la, lb) = (a.layout().broadcast_to(&shape)?, b.layout().broadcast_to(&shape)?);
+    let va = A::slice(a.storage().as_cpu()?).ok_or(Error::UnsupportedDType { op, dtype: a.dtype() })?;
+    let vb = B::slice(b.storage().as_cpu()?).ok_or(Error::UnsupportedDType { op, dtype: b.dtype() })?;
+    let mut out = Vec::with_capacity(shape.iter().product());
+    if la.is_contiguous() && lb.is_contiguous() {
+        let n = la.elem_count();
+        let (sa, sb) = (&va[la.offset()..la.offset() + n], &vb[lb.offset()..lb.offset() + n]);
+        out.extend(sa.iter().zip(sb).map(|(&x, &y)| f(x, y)));
+    } else {
+        for_each_offset2(&shape, (la.strides(), la.offset()), (lb.strides(), lb.offset()), |i, j| {
+            out.push(f(va[i], vb[j]))
+        });
+    }
+    Ok((out, shape))
+}
+
+fn check_same_dtype(op: &'static str, a: &Tensor, b: &Tensor) -> Result<()> {
+    if a.dtype() != b.dtype() {
+        return Err(Error::DTypeMismatch { op, lhs: a.dtype(), rhs: b.dtype() });
+    }
+    if a.device() != b.device() {
+        return Err(Error::DeviceMismatch { op, lhs: a.device(), rhs: b.device() });
+    }
+    Ok(())
+}
+
+impl Tensor {
+    /// `y = op(x)` elementwise (float dtypes).
+    pub fn unary(&self, op: UnaryOp) -> Result<Tensor> {
+        self.via_f32(|x| {
+            float_dispatch!(x.dtype(), op.name(), T => {
+                let xs = x.cpu_data::<T>()?;
+                let mut y = vec![T::default(); xs.len()];
+                kernels::elementwise::unary(op, &xs, &mut y);
+                Tensor::from_vec(y, x.shape())
+            })
+        })
+    }
+    /// `dx = dy · f'(x)` for the unary op (the autograd rule; `y` is the forward output).
+    pub fn unary_backward(op: UnaryOp, x: &Tensor, y: &Tensor, dy: &Tensor) -> Result<Tensor> {
+        float_dispatch!(x.dtype(), op.name(), T => {
+            let (xs, ys, gs) = (x.cpu_data::<T>()?, y.cpu_data::<T>()?, dy.cpu_data::<T>()?);
+            let mut dx = vec![T::default(); xs.len()];
+            kernels::elementwise::unary_backward(op, &xs, &ys, &gs, &mut dx);
+            Tensor::from_vec(dx, x.shape())
+        })
+    }
+
+    /// `op(self, other)` with NumPy broadcasting.
+    pub fn binary(&self, op: BinaryOp, other: &Tensor) -> Result<Tensor> {
+        check_same_dtype(op.name(), self, other)?;
+        if matches!(self.dtype(), DType::F16 | DType::BF16) {
+            let (a, b) = (self.to_dtype(DType::F32)?, other.to_dtype(DType::F32)?);
+            return a.binary(op, &b)?.to_dtype(self.dtype());
+        }
+        float_dispatch!(self.dtype(), op.name(), T => {
+            let (v, shape) = zip_broadcast::<T, T, T>(op.name(), self, other, |a, b| op.forward(a, b))?;
+            Tensor::from_vec(v, &shape)
+        })
+    }
+    /// Gradients of `y = op(a, b)` given the upstream `dy` (shaped like the broadcast output),
+    /// each summed back to its input's shape.
+    pub fn binary_backward(op: BinaryOp, a: &Tensor, b: &Tensor, y: &Tensor, dy: &Tensor) -> Result<(Tensor, Tensor)> {
+        let shape = y.shape().to_vec();
+        let (a_full, b_full) = (a.broadcast_to(&shape)?, b.broadcast_to(&shape)?);
+        float_dispatch!(a.dtype(), op.name(), T => {
+            let (av, bv, yv, gv) = (a_full.cpu_data::<T>()?, b_full.cpu_data::<T>()?, y.cpu_data::<T>()?, dy.cpu_data::<T>()?);
+            let n = av.len();
+            let (mut ga, mut gb) = (vec![T::default(); n], vec![T::default(); n]);
+            for i in 0..n {
+                let (pa, pb) = op.partials(av[i], bv[i], yv[i]);
+                ga[i] = gv[i] * pa;
+                gb[i] = gv[i] * pb;
+            }
+            Ok((
+                Tensor::from_vec(ga, &shape)?.sum_to_shape(a.shape())?,
+                Tensor::from_vec(gb, &shape)?.sum_to_shape(b.shape())?,
+            ))
+        })
+    }
+
+    pub fn add(&self, o: &Tensor) -> Result<Tensor> {
+        self.binary(BinaryOp::Add, o)
+    }
+    pub fn sub(&self, o: &Tensor) -> Result<Tensor> {
+        self.binary(BinaryOp::Sub, o)
+    }
+    pub fn mul(&self, o: &Tensor) -> Result<Tensor> {
+        self.binary(BinaryOp::Mul, o)
+    }
+    pub fn div(&self, o: &Tensor) -> Result<Tensor> {
+        self.binary(BinaryOp::Div, o)
+    }
+    pub fn neg(&self) -> Result<Tensor> {
+        self.unary(UnaryOp::Neg)
+    }
+    pub fn exp(&self) -> Result<Tensor> {
+        self.unary(UnaryOp::Exp)
+    }
+    pub fn sqrt(&self) -> Result<Tensor> {
+        self.unary(UnaryOp::Sqrt)
+    }
+    pub fn square(&self) -> Result<Tensor> {
+        self.unary(UnaryOp::Square)
+    }
+    /// `a·x + b`.
+    pub fn affine(&self, a: f64, b: f64) -> Result<Tensor> {
+        self.unary(UnaryOp::Affine(a, b))
+    }
+    pub fn scale(&self, a: f64) -> Result<Tensor> {
+        self.affine(a, 0.0)
+    }
+
+    /// Sums a broadcast result back down to `shape` (the adjoint of `broadcast_to`).
+    pub fn sum_to_shape(&self, shape: &[usize]) -> Result<Tensor> {
+        if self.shape() == shape {
+            return Ok(self.clone());
+        }
+        let lead = self.rank().checked_sub(shape.len()).ok_or_else(|| Error::BroadcastMismatch {
+            op: "sum_to_shape",
+            lhs: self.shape().to_vec(),
+            rhs: shape.to_vec(),
+        })?;
+        let mut dims: Vec<isize> = (0..lead as isize).collect();
+        for (i, &d) in shape.iter().enumerate() {
+            let s = self.shape()[lead + i];
+            if d == 1 && s != 1 {
+                dims.push((lead + i) as isize);
+            } else if d != s {
+                return Err(Error::BroadcastMismatch { op: "sum_to_shape", lhs: self.shape().to_vec(), rhs: shape.to_vec() });
+            }
+        }
+        self.sum(&dims, true)?.reshape(shape)
+    }
+
+    /// Elementwise comparison with broadcasting; returns a `U8` mask (1 = true).
+    pub fn cmp(&self, op: CmpOp, other: &Tensor) -> Result<Tensor> {
+        check_same_dtype("cmp", self, other)?;
+        let (a, b) = (self.to_dtype(self.dtype().compute_dtype())?, other.to_dtype(other.dtype().compute_dtype())?);
+        let (v, shape) = match a.dtype() {
+            DType::F32 => zip_broadcast::<f32, f32, u8>("cmp", &a, &b, |x, y| op.apply(x, y) as u8)?,
+            DType::F64 => zip_broadcast::<f64, f64, u8>("cmp", &a, &b, |x, y| op.apply(x, y) as u8)?,
+            DType::I64 => zip_broadcast::<i64, i64, u8>("cmp", &a, &b, |x, y| op.apply(x, y) as u8)?,
+            DType::U8 => zip_broadcast::<u8, u8, u8>("cmp", &a, &b, |x, y| op.apply(x, y) as u8)?,
+            d => return Err(Error::UnsupportedDType { op: "cmp", dtype: d }),
+        };
+        Tensor::from_vec(v, &shape)
+    }
+    /// Comparison against a scalar.
+    pub fn cmp_scalar(&self, op: CmpOp, v: f64) -> Result<Tensor> {
+        self.cmp(op, &Tensor::scalar(v, self.dtype()))
+    }
+
+    /// `mask ? on_true : on_false` elementwise, all three broadcast together; `mask` is `U8`.
+    pub fn where_cond(mask: &Tensor, on_true: &Tensor, on_false: &Tensor) -> Result<Tensor> {
+        check_same_dtype("where_cond", on_true, on_false)?;
+        if mask.dtype() != DType::U8 {
+            return Err(Error::DTypeMismatch { op: "where_cond (mask)", lhs: mask.dtype(), rhs: DType::U8 });
+        }
+        let shape = broadcast_shapes("where_cond", mask.shape(), on_true.shape())?;
+        let shape = broadcast_shapes("where_cond", &shape, on_false.shape())?;
+        let m = mask.broadcast_to(&shape)?.to_vec::<u8>()?;
+        let (t, f) = (on_true.broadcast_to(&shape)?.contiguous(), on_false.broadcast_to(&shape)?.contiguous());
+        crate::with_cpu_vec!(t.storage().as_cpu()?, tv => {
+            let fv = CpuElem::slice(f.storage().as_cpu()?).ok_or(Error::DTypeMismatch { op: "where_cond", lhs: t.dtype(), rhs: f.dtype() })?;
+            let (ot, of) = (t.layout().offset(), f.layout().offset());
+            let out: Vec<_> = m.iter().enumerate().map(|(i, &c)| if c != 0 { tv[ot + i] } else { fv[of + i] }).collect();
+            Tensor::from_vec(out, &shape)
+        })
+    }
+    /// Replaces the elements where `mask` is set by `value`.
+    pub fn masked_fill(&self, mask: &Tensor, value: f64) -> Result<Tensor> {
+        Tensor::where_cond(mask, &Tensor::scalar(value, self.dtype()), self)
+    }
+}

@@ -1,0 +1,282 @@
+//! Joining, indexing and padding: cat, stack, index_select, gather, scatter_add, index_add, pad,
+//! one_hot. Indices are `I64` tensors and are range-checked (an error, never a panic).
+use crate::layout::resolve_dim;
+use crate::storage::CpuElem;
+use crate::{float_dispatch, CpuStorage, DType, Error, Result, Tensor};
+
+/// Binds `$T` to the Rust type of any dtype.
+macro_rules! any_dispatch {
+    ($dtype:expr, $T:ident => $body:expr) => {
+        match $dtype {
+            DType::U8 => {
+                type $T = u8;
+                $body
+            }
+            DType::I64 => {
+                type $T = i64;
+                $body
+            }
+            DType::F16 => {
+                type $T = half::f16;
+                $body
+            }
+            DType::BF16 => {
+                type $T = half::bf16;
+                $body
+            }
+            DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            DType::F64 => {
+                type $T = f64;
+                $body
+            }
+        }
+    };
+}
+
+/// Splits a shape around `dim`: (product before, size at, product after).
+fn split_at(shape: &[usize], dim: usize) -> (usize, usize, usize) {
+    (shape[..dim].iter().product(), shape[dim], shape[dim + 1..].iter().product())
+}
+
+fn indices(op: &'static str, idx: &Tensor, size: usize) -> Result<Vec<usize>> {
+    if idx.dtype() != DType::I64 {
+        return Err(Error::DTypeMismatch { op, lhs: idx.dtype(), rhs: DType::I64 });
+    }
+    idx.cpu_data::<i64>()?
+        .iter()
+        .map(|&i| if i < 0 || i as usize >= size { Err(Error::IndexOutOfRange { op, index: i, size }) } else { Ok(i as usize) })
+        .collect()
+}
+
+impl Tensor {
+    /// Concatenates along `dim`; all other dims must agree.
+    pub fn cat(tensors: &[&Tensor], dim: isize) -> Result<Tensor> {
+        let first = tensors.first().ok_or_else(|| Error::invalid("cat", "no tensors given"))?;
+        let d = resolve_dim("cat", dim, first.rank())?;
+        let mut shape = first.shape().to_vec();
+        shape[d] = 0;
+        for t in tensors {
+            let ok = t.rank() == first.rank() && (0..t.rank()).all(|i| i == d || t.shape()[i] == first.shape()[i]);
+            if !ok {
+                return Err(Error::ShapeMismatch { op: "cat", lhs: first.shape().to_vec(), rhs: t.shape().to_vec() });
+            }
+            if t.dtype() != first.dtype() {
+                return Err(Error::DTypeMismatch { op: "cat", lhs: first.dtype(), rhs: t.dtype() });
+            }
+            shape[d] += t.shape()[d];
+        }
+        let outer: usize = shape[..d].iter().product();
+        any_dispatch!(first.dtype(), T => {
+            let parts: Vec<_> = tensors.iter().map(|t| t.cpu_data::<T>()).collect::<Result<_>>()?;
+            let mut out = Vec::with_capacity(shape.iter().product());
+            for o in 0..outer {
+                for (t, p) in tensors.iter().zip(&parts) {
+                    let block = t.shape()[d..].iter().product::<usize>();
+                    out.extend_from_slice(&p[o * block..(o + 1) * block]);
+                }
+            }
+            Tensor::from_vec(out, &shape)
+        })
+    }
+    /// Stacks equal-shaped tensors along a new dimension `dim`.
+    pub fn stack(tensors: &[&Tensor], dim: isize) -> Result<Tensor> {
+        let first = tensors.first().ok_or_else(|| Error::invalid("stack", "no tensors given"))?;
+        let d = resolve_dim("stack", dim, first.rank() + 1)? as isize;
+        let parts: Vec<Tensor> = tensors.iter().map(|t| t.unsqueeze(d)).collect::<Result<_>>()?;
+        Tensor::cat(&parts.iter().collect::<Vec<_>>(), d)
+    }
+
+    /// Picks the entries `idx` (1-D `I64`) along `dim`.
+    pub fn index_select(&self, dim: isize, idx: &Tensor) -> Result<Tensor> {
+        let d = resolve_dim("index_select", dim, self.rank())?;
+        if idx.rank() != 1 {
+            return Err(Error::invalid("index_select", format!("index must be 1-D, got shape {:?}", idx.shape())));
+        }
+        let (outer, size, inner) = split_at(self.shape(), d);
+        let ix = indices("index_select", idx, size)?;
+        let mut shape = self.shape().to_vec();
+        shape[d] = ix.len();
+        any_dispatch!(self.dtype(), T => {
+            let x = self.cpu_data::<T>()?;
+            let mut out = Vec::with_capacity(outer * ix.len() * inner);
+            for o in 0..outer {
+                for &i in &ix {
+                    out.extend_from_slice(&x[(o * size + i) * inner..(o * size + i + 1) * inner]);
+                }
+            }
+            Tensor::from_vec(out, &shape)
+        })
+    }
+
+    /// `out[.., j, ..] = self[.., idx[.., j, ..], ..]` along `dim`; `idx` has the rank of `self`
+    /// and no larger sizes; the output has `idx`'s shape.
+    pub fn gather(&self, dim: isize, idx: &Tensor) -> Result<Tensor> {
+        let d = resolve_dim("gather", dim, self.rank())?;
+        check_index_shape("gather", self.shape(), idx.shape(), d)?;
+        let ix = indices("gather", idx, self.shape()[d])?;
+        let src_strides = crate::layout::contiguous_strides(self.shape());
+        let offs = scatter_offsets(idx.shape(), &src_strides, d, &ix);
+        any_dispatch!(self.dtype(), T => {
+            let x = self.cpu_data::<T>()?;
+            Tensor::from_vec(offs.iter().map(|&o| x[o]).collect::<Vec<T>>(), idx.shape())
+        })
+    }
+
+    /// `out = self; out[.., idx[.., j, ..], ..] += src[.., j, ..]` along `dim` (float dtypes).
+    pub fn scatter_add(&self, dim: isize, idx: &Tensor, src: &Tensor) -> Result<Tensor> {
+        let d = resolve_dim("scatter_add", dim, self.rank())?;
+        if idx.shape() != src.shape() {
+            return Err(Error::ShapeMismatch { op: "scatter_add (index vs src)", lhs: idx.shape().to_vec(), rhs: src.shape().to_vec() });
+        }
+        check_index_shape("scatter_add", self.shape(), idx.shape(), d)?;
+        if src.dtype() != self.dtype() {
+            return Err(Error::DTypeMismatch { op: "scatter_add", lhs: self.dtype(), rhs: src.dtype() });
+        }
+        let ix = indices("scatter_add", idx, self.shape()[d])?;
+        let dst_strides = crate::layout::contiguous_strides(self.shape());
+        let offs = scatter_offsets(idx.shape(), &dst_strides, d, &ix);
+        self.via_f32(|x| {
+            let s = src.to_dtype(x.dtype())?;
+            float_dispatch!(x.dtype(), "scatter_add", T => {
+                let mut out = x.cpu_data::<T>()?.into_owned();
+                for (&o, &v) in offs.iter().zip(s.cpu_data::<T>()?.iter()) {
+                    out[o] += v;
+                }
+                Tensor::from_vec(out, x.shape())
+            })
+        })
+    }
+
+    /// `out = self; out.select(dim, idx[i]) += src.select(dim, i)` — the adjoint of index_select.
+    pub fn index_add(&self, dim: isize, idx: &Tensor, src: &Tensor) -> Result<Tensor> {
+        let d = resolve_dim("index_add", dim, self.rank())?;
+        let mut want = self.shape().to_vec();
+        want[d] = idx.elem_count();
+        if src.shape() != want.as_slice() || idx.rank() != 1 {
+            return Err(Error::ShapeMismatch { op: "index_add", lhs: want, rhs: src.shape().to_vec() });
+        }
+        let (outer, size, inner) = split_at(self.shape(), d);
+        let ix = indices("index_add", idx, size)?;
+        self.via_f32(|x| {
+            let s = src.to_dtype(x.dtype())?;
+            float_dispatch!(x.dtype(), "index_add", T => {
+                let mut out = x.cpu_data::<T>()?.into_owned();
+                let sv = s.cpu_data::<T>()?;
+                for o in 0..outer {
+                    for (j, &i) in ix.iter().enumerate() {
+                        let (dst, srcb) = ((o * size + i) * inner, (o * ix.len() + j) * inner);
+                        for k in 0..inner {
+                            out[dst + k] += sv[srcb + k];
+                        }
+                    }
+                }
+                Tensor::from_vec(out, x.shape())
+            })
+        })
+    }
+
+    /// Constant padding: `pads[d] = (before, after)` for every dim.
+    pub fn pad(&self, pads: &[(usize, usize)], value: f64) -> Result<Tensor> {
+        if pads.len() != self.rank() {
+            return Err(Error::invalid("pad", format!("{} pad pairs for a rank-{} tensor", pads.len(), self.rank())));
+        }
+        let shape: Vec<usize> = self.shape().iter().zip(pads).map(|(&s, &(b, a))| s + b + a).collect();
+        let out = Tensor::full(&shape, value, self.dtype());
+        let mut dst = out.layout().clone();
+        for (d, &(b, _)) in pads.iter().enumerate() {
+            dst = dst.slice(d, b, self.shape()[d], 1)?;
+        }
+        let offs = dst.offsets();
+        let mut st = out.storage().as_cpu()?.clone();
+        any_dispatch!(self.dtype(), T => {
+            let src = self.cpu_data::<T>()?;
+            if let Some(v) = as_mut_vec::<T>(&mut st) {
+                for (&o, &x) in offs.iter().zip(src.iter()) {
+                    v[o] = x;
+                }
+            }
+        });
+        Tensor::from_cpu(st, &shape)
+    }
+
+    /// A copy of `self` whose elements `start, start + step, ...` along `dim` are replaced by
+    /// `src` (the adjoint of a strided slice).
+    pub fn slice_scatter(&self, src: &Tensor, dim: isize, start: usize, step: usize) -> Result<Tensor> {
+        let d = resolve_dim("slice_scatter", dim, self.rank())?;
+        let base = self.copy();
+        let dst = base.layout().slice(d, start, src.shape()[d], step)?;
+        if dst.shape() != src.shape() || src.dtype() != self.dtype() {
+            return Err(Error::ShapeMismatch { op: "slice_scatter", lhs: dst.shape().to_vec(), rhs: src.shape().to_vec() });
+        }
+        let mut st = base.storage().as_cpu()?.clone();
+        let offs = dst.offsets();
+        any_dispatch!(self.dtype(), T => {
+            let s = src.cpu_data::<T>()?;
+            if let Some(v) = as_mut_vec::<T>(&mut st) {
+                for (&o, &x) in offs.iter().zip(s.iter()) {
+                    v[o] = x;
+                }
+            }
+        });
+        Tensor::from_cpu(st, self.shape())
+    }
+
+    /// `I64` class indices → one-hot vectors of `classes` along a new last dim.
+    pub fn one_hot(idx: &Tensor, classes: usize, dtype: DType) -> Result<Tensor> {
+        let ix = indices("one_hot", idx, classes)?;
+        let mut v = vec![0.0; ix.len() * classes];
+        for (r, &i) in ix.iter().enumerate() {
+            v[r * classes + i] = 1.0;
+        }
+        let mut shape = idx.shape().to_vec();
+        shape.push(classes);
+        Tensor::from_cpu(CpuStorage::from_f64_iter(dtype, v.into_iter()), &shape)
+    }
+}
+
+fn as_mut_vec<T: CpuElem>(s: &mut CpuStorage) -> Option<&mut Vec<T>> {
+    // A typed mutable view of the storage vector, when the dtype matches.
+    let any: &mut dyn std::any::Any = match s {
+        CpuStorage::U8(v) => v,
+        CpuStorage::I64(v) => v,
+        CpuStorage::F16(v) => v,
+        CpuStorage::BF16(v) => v,
+        CpuStorage::F32(v) => v,
+        CpuStorage::F64(v) => v,
+    };
+    any.downcast_mut::<Vec<T>>()
+}
+
+fn check_index_shape(op: &'static str, shape: &[usize], idx: &[usize], dim: usize) -> Result<()> {
+    let ok = shape.len() == idx.len() && (0..shape.len()).all(|i| i == dim || idx[i] <= shape[i]);
+    if !ok {
+        return Err(Error::ShapeMismatch { op, lhs: shape.to_vec(), rhs: idx.to_vec() });
+    }
+    Ok(())
+}
+
+/// For every position of an index tensor of shape `idx_shape` (row-major), the offset in a
+/// contiguous tensor with `strides` where the coordinate along `dim` is replaced by the index.
+fn scatter_offsets(idx_shape: &[usize], strides: &[usize], dim: usize, ix: &[usize]) -> Vec<usize> {
+    let mut out = Vec::with_capacity(ix.len());
+    let rank = idx_shape.len();
+    let mut coord = vec![0usize; rank];
+    for &i in ix {
+        let mut o = 0;
+        for d in 0..rank {
+            o += if d == dim { i } else { coord[d] } * strides[d];
+        }
+        out.push(o);
+        for d in (0..rank).rev() {
+            coord[d] += 1;
+            if coord[d] < idx_shape[d] {
+                break;
+            }
+            coord[d] = 0;
+        }
+    }
+    out
+}

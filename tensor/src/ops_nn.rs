@@ -1,0 +1,324 @@
+//! Network ops on the tensor level: matmul, convolution, pooling, resize, softmax, the norms and
+//! cross-entropy. Each validates shapes (errors name the op and both shapes), makes its inputs
+//! contiguous where the kernel needs it, and calls the kernel in `kernels`. The backward
+//! functions used by the autograd rules sit beside their forwards.
+use crate::layout::{broadcast_shapes, for_each_offset2, resolve_dim};
+use crate::{float_dispatch, DType, Error, Result, Tensor};
+use kernels::conv::Conv2dGeom;
+use kernels::gemm::MatRef;
+pub use kernels::pool::{Pool2dGeom, ResizeKind};
+
+/// Stride, padding, dilation and groups of a 2-D convolution (PyTorch defaults: 1, 0, 1, 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv2dParams {
+    pub stride: (usize, usize),
+    pub padding: (usize, usize),
+    pub dilation: (usize, usize),
+    pub groups: usize,
+    /// Extra rows/cols added to one side of a transposed convolution's output.
+    pub output_padding: (usize, usize),
+}
+
+impl Default for Conv2dParams {
+    fn default() -> Self {
+        Conv2dParams { stride: (1, 1), padding: (0, 0), dilation: (1, 1), groups: 1, output_padding: (0, 0) }
+    }
+}
+
+fn same_dtype(op: &'static str, a: &Tensor, b: &Tensor) -> Result<()> {
+    if a.dtype() != b.dtype() {
+        return Err(Error::DTypeMismatch { op, lhs: a.dtype(), rhs: b.dtype() });
+    }
+    Ok(())
+}
+
+fn rank4(op: &'static str, t: &Tensor) -> Result<[usize; 4]> {
+    match t.shape() {
+        &[a, b, c, d] => Ok([a, b, c, d]),
+        s => Err(Error::invalid(op, format!("expected a 4-D NCHW tensor, got shape {s:?}"))),
+    }
+}
+
+impl Tensor {
+    // ------------------------------------------------------------------ matmul
+
+    /// `[.., m, k] @ [.., k, n] → [.., m, n]`, broadcasting the leading dims. Operands are read
+    /// through their strides (a transposed view costs no copy).
+    pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
+        same_dtype("matmul", self, other)?;
+        if self.rank() < 2 || other.rank() < 2 {
+            return Err(Error::invalid("matmul", format!("operands must be at least 2-D, got {:?} and {:?}", self.shape(), other.shape())));
+        }
+        let (ra, rb) = (self.rank(), other.rank());
+        let (m, k, k2, n) = (self.shape()[ra - 2], self.shape()[ra - 1], other.shape()[rb - 2], other.shape()[rb - 1]);
+        if k != k2 {
+            return Err(Error::ShapeMismatch { op: "matmul", lhs: self.shape().to_vec(), rhs: other.shape().to_vec() });
+        }
+        let batch = broadcast_shapes("matmul", &self.shape()[..ra - 2], &other.shape()[..rb - 2])?;
+        if matches!(self.dtype(), DType::F16 | DType::BF16) {
+            let (a, b) = (self.to_dtype(DType::F32)?, other.to_dtype(DType::F32)?);
+            return a.matmul(&b)?.to_dtype(self.dtype());
+        }
+        let mut full_a = batch.clone();
+        full_a.extend([m, k]);
+        let mut full_b = batch.clone();
+        full_b.extend([k, n]);
+        let (la, lb) = (self.layout().broadcast_to(&full_a)?, other.layout().broadcast_to(&full_b)?);
+        let nb = batch.len();
+        let (mut ao, mut bo) = (Vec::new(), Vec::new());
+        for_each_offset2(&batch, (&la.strides()[..nb], la.offset()), (&lb.strides()[..nb], lb.offset()), |i, j| {
+            ao.push(i);
+            bo.push(j);
+        });
+        let mut out_shape = batch.clone();
+        out_shape.extend([m, n]);
+        float_dispatch!(self.dtype(), "matmul", T => {
+            let sa = <T as crate::storage::CpuElem>::slice(self.storage().as_cpu()?).ok_or(Error::UnsupportedDType { op: "matmul", dtype: self.dtype() })?;
+            let sb = <T as crate::storage::CpuElem>::slice(other.storage().as_cpu()?).ok_or(Error::UnsupportedDType { op: "matmul", dtype: other.dtype() })?;
+            let a = MatRef { data: sa, offset: 0, row_stride: la.strides()[nb], col_stride: la.strides()[nb + 1] };
+            let b = MatRef { data: sb, offset: 0, row_stride: lb.strides()[nb], col_stride: lb.strides()[nb + 1] };
+            let mut c = vec![T::default(); ao.len() * m * n];
+            kernels::gemm::gemm_batched(m, n, k, a, &ao, b, &bo, &mut c, false);
+            Tensor::from_vec(c, &out_shape)
+        })
+    }
+
+    // ------------------------------------------------------------------ convolution
+
+    fn conv_geom(op: &'static str, x: &Tensor, w: &Tensor, p: &Conv2dParams) -> Result<Conv2dGeom> {
+        let [n, c_in, h, wd] = rank4(op, x)?;
+        let [c_out, cpg, kh, kw] = rank4(op, w)?;
+        let g = p.groups;
+        if g == 0 || c_in % g != 0 || c_out % g != 0 || cpg * g != c_in {
+            return Err(Error::invalid(op, format!("input {:?} and weight {:?} do not fit groups={g}", x.shape(), w.shape())));
+        }
+        if p.stride.0 == 0 || p.stride.1 == 0 || p.dilation.0 == 0 || p.dilation.1 == 0 {
+            return Err(Error::invalid(op, "stride and dilation must be positive"));
+        }
+        let geom = Conv2dGeom { n, c_in, h, w: wd, c_out, kh, kw, stride: p.stride, padding: p.padding, dilation: p.dilation, groups: g };
+        let (eh, ew) = (p.dilation.0 * (kh - 1) + 1, p.dilation.1 * (kw - 1) + 1);
+        if kh == 0 || kw == 0 || h + 2 * p.padding.0 < eh || wd + 2 * p.padding.1 < ew {
+            return Err(Error::invalid(op, format!("kernel {kh}x{kw} (dilation {:?}) larger than padded input {:?}", p.dilation, x.shape())));
+        }
+        Ok(geom)
+    }
+
+    /// 2-D convolution, NCHW. `x: [N, C_in, H, W]`, `w: [C_out, C_in/groups, kh, kw]` → `[N, C_out, Ho, Wo]`.
+    pub fn conv2d(&self, w: &Tensor, p: &Conv2dParams) -> Result<Tensor> {
+        same_dtype("conv2d", self, w)?;
+        let g = Tensor::conv_geom("conv2d", self, w, p)?;
+        conv_call(self, w, "conv2d", &[g.n, g.c_out, g.out_h(), g.out_w()], ConvKernel::Forward(g))
+    }
+    /// Gradient of `conv2d` w.r.t. its input: `dy: [N, C_out, Ho, Wo]` → `[N, C_in, H, W]`.
+    pub fn conv2d_backward_input(dy: &Tensor, w: &Tensor, x_shape: &[usize], p: &Conv2dParams) -> Result<Tensor> {
+        let g = Tensor::conv_geom("conv2d_backward", &Tensor::zeros(x_shape, dy.dtype()), w, p)?;
+        conv_call(dy, w, "conv2d_backward", x_shape, ConvKernel::BackwardInput(g))
+    }
+    /// Gradient of `conv2d` w.r.t. its weight.
+    pub fn conv2d_backward_weight(x: &Tensor, dy: &Tensor, w_shape: &[usize], p: &Conv2dParams) -> Result<Tensor> {
+        let g = Tensor::conv_geom("conv2d_backward", x, &Tensor::zeros(w_shape, x.dtype()), p)?;
+        conv_call(x, dy, "conv2d_backward", w_shape, ConvKernel::BackwardWeight(g))
+    }
+
+    /// The geometry of the convolution whose input-gradient a transposed convolution computes.
+    fn conv_transpose_geom(x: &Tensor, w: &Tensor, p: &Conv2dParams) -> Result<(Conv2dGeom, [usize; 4])> {
+        let op = "conv_transpose2d";
+        let [n, c_in, h, wd] = rank4(op, x)?;
+        let [wc_in, cout_pg, kh, kw] = rank4(op, w)?;
+        let g = p.groups;
+        if g == 0 || wc_in != c_in || c_in % g != 0 {
+            return Err(Error::invalid(op, format!("input {:?} and weight {:?} do not fit groups={g}", x.shape(), w.shape())));
+        }
+        if p.output_padding.0 >= p.stride.0.max(p.dilation.0) || p.output_padding.1 >= p.stride.1.max(p.dilation.1) {
+            return Err(Error::invalid(op, "output_padding must be smaller than stride or dilation"));
+        }
+        let out = |i: usize, s: usize, pad: usize, d: usize, k: usize, op_: usize| ((i - 1) * s + d * (k - 1) + op_ + 1).checked_sub(2 * pad);
+        let ho = out(h, p.stride.0, p.padding.0, p.dilation.0, kh, p.output_padding.0);
+        let wo = out(wd, p.stride.1, p.padding.1, p.dilation.1, kw, p.output_padding.1);
+        let (ho, wo) = match (ho, wo) {
+            (Some(a), Some(b)) if a > 0 && b > 0 && h > 0 && wd > 0 => (a, b),
+            _ => return Err(Error::invalid(op, format!("padding {:?} leaves no output for input {:?}", p.padding, x.shape()))),
+        };
+        let c_out = cout_pg * g;
+        let geom = Conv2dGeom { n, c_in: c_out, h: ho, w: wo, c_out: c_in, kh, kw, stride: p.stride, padding: p.padding, dilation: p.dilation, groups: g };
+        Ok((geom, [n, c_out, ho, wo]))
+    }
+    /// Transposed convolution: `x: [N, C_in, H, W]`, `w: [C_in, C_out/groups, kh, kw]`.
+    /// It is the input-gradient of the convolution that maps the output back to `x`.
+    pub fn conv_transpose2d(&self, w: &Tensor, p: &Conv2dParams) -> Result<Tensor> {
+        same_dtype("conv_transpose2d", self, w)?;
+        let (g, out) = Tensor::conv_transpose_geom(self, w, p)?;
+        conv_call(self, w, "conv_transpose2d", &out, ConvKernel::BackwardInput(g))
+    }
+    /// Gradients of `conv_transpose2d`: (w.r.t. input, w.r.t. weight).
+    pub fn conv_transpose2d_backward(x: &Tensor, w: &Tensor, dy: &Tensor, p: &Conv2dParams) -> Result<(Tensor, Tensor)> {
+        let (g, _) = Tensor::conv_transpose_geom(x, w, p)?;
+        let dx = conv_call(dy, w, "conv_transpose2d_backward", x.shape(), ConvKernel::Forward(g))?;
+        let dw = conv_call(dy, x, "conv_transpose2d_backward", w.shape(), ConvKernel::BackwardWeight(g))?;
+        Ok((dx, dw))
+    }
+
+    // ------------------------------------------------------------------ pooling and resize
+
+    fn pool_geom(&self, op: &'static str, k: (usize, usize), stride: (usize, usize), padding: (usize, usize)) -> Result<Pool2dGeom> {
+        let [n, c, h, w] = rank4(op, self)?;
+        if k.0 == 0 || k.1 == 0 || stride.0 == 0 || stride.1 == 0 || 2 * padding.0 > k.0 || 2 * padding.1 > k.1 || h + 2 * padding.0 < k.0 || w + 2 * padding.1 < k.1 {
+            return Err(Error::invalid(op, format!("kernel {k:?} stride {stride:?} padding {padding:?} do not fit input {:?}", self.shape())));
+        }
+        Ok(Pool2dGeom { n, c, h, w, kh: k.0, kw: k.1, stride, padding })
+    }
+    /// Max pooling; returns the output and, for the backward rule, the flat input index of each max (`I64`).
+    pub fn max_pool2d(&self, k: (usize, usize), stride: (usize, usize), padding: (usize, usize)) -> Result<(Tensor, Tensor)> {
+        let g = self.pool_geom("max_pool2d", k, stride, padding)?;
+        let x = self.to_dtype(self.dtype().compute_dtype())?;
+        let shape = [g.n, g.c, g.out_h(), g.out_w()];
+        let mut arg = vec![0usize; shape.iter().product()];
+        let y = float_dispatch!(x.dtype(), "max_pool2d", T => {
+            let mut y = vec![T::default(); arg.len()];
+            kernels::pool::max_pool2d_forward(&g, &x.cpu_data::<T>()?, &mut y, &mut arg);
+            Tensor::from_vec(y, &shape)
+        })?;
+        let arg = Tensor::from_vec(arg.into_iter().map(|a| a as i64).collect::<Vec<_>>(), &shape)?;
+        Ok((y.to_dtype(self.dtype())?, arg))
+    }
+    pub fn max_pool2d_backward(dy: &Tensor, argmax: &Tensor, x_shape: &[usize], k: (usize, usize), stride: (usize, usize), padding: (usize, usize)) -> Result<Tensor> {
+        let g = Tensor::zeros(x_shape, DType::U8).pool_geom("max_pool2d", k, stride, padding)?;
+        let arg: Vec<usize> = argmax.to_vec::<i64>()?.into_iter().map(|a| a as usize).collect();
+        float_dispatch!(dy.dtype(), "max_pool2d_backward", T => {
+            let mut dx = vec![T::default(); x_shape.iter().product()];
+            kernels::pool::max_pool2d_backward(&g, &dy.cpu_data::<T>()?, &arg, &mut dx);
+            Tensor::from_vec(dx, x_shape)
+        })
+    }
+    /// Average pooling (padding counts as zeros in the average, PyTorch's default).
+    pub fn avg_pool2d(&self, k: (usize, usize), stride: (usize, usize), padding: (usize, usize)) -> Result<Tensor> {
+        let g = self.pool_geom("avg_pool2d", k, stride, padding)?;
+        self.via_f32(|x| {
+            float_dispatch!(x.dtype(), "avg_pool2d", T => {
+                let shape = [g.n, g.c, g.out_h(), g.out_w()];
+                let mut y = vec![T::default(); shape.iter().product()];
+                kernels::pool::avg_pool2d_forward(&g, &x.cpu_data::<T>()?, &mut y);
+                Tensor::from_vec(y, &shape)
+            })
+        })
+    }
+    pub fn avg_pool2d_backward(dy: &Tensor, x_shape: &[usize], k: (usize, usize), stride: (usize, usize), padding: (usize, usize)) -> Result<Tensor> {
+        let g = Tensor::zeros(x_shape, DType::U8).pool_geom("avg_pool2d", k, stride, padding)?;
+        float_dispatch!(dy.dtype(), "avg_pool2d_backward", T => {
+            let mut dx = vec![T::default(); x_shape.iter().product()];
+            kernels::pool::avg_pool2d_backward(&g, &dy.cpu_data::<T>()?, &mut dx);
+            Tensor::from_vec(dx, x_shape)
+        })
+    }
+    /// The two matrices of a separable resize from `self`'s `H×W` to `out_h×out_w`:
+    /// `M_h: [out_h, H]` and `M_w^T: [W, out_w]`, so that `y = M_h · x · M_w^T`.
+    pub fn resize_matrices(&self, kind: ResizeKind, out_h: usize, out_w: usize) -> Result<(Tensor, Tensor)> {
+        let [_, _, h, w] = rank4("resize", self)?;
+        if out_h == 0 || out_w == 0 || h == 0 || w == 0 {
+            return Err(Error::invalid("resize", format!("cannot resize {:?} to {out_h}x{out_w}", self.shape())));
+        }
+        let dt = self.dtype();
+        let mh = Tensor::from_vec(kernels::pool::resize_matrix(kind, h, out_h), &[out_h, h])?.to_dtype(dt)?;
+        let mw = Tensor::from_vec(kernels::pool::resize_matrix(kind, w, out_w), &[out_w, w])?.to_dtype(dt)?;
+        Ok((mh, mw.transpose(0, 1)?))
+    }
+    /// Resizes the last two dims (nearest, area = adaptive average pooling, or bicubic), with
+    /// PyTorch's `interpolate` semantics (`align_corners=False`).
+    pub fn resize2d(&self, kind: ResizeKind, out_h: usize, out_w: usize) -> Result<Tensor> {
+        let (mh, mwt) = self.resize_matrices(kind, out_h, out_w)?;
+        mh.matmul(&self.matmul(&mwt)?)
+    }
+
+    // ------------------------------------------------------------------ softmax family
+
+    /// Moves `dim` last, runs a row kernel, moves it back.
+    fn along_dim(&self, op: &'static str, dim: isize, f: impl Fn(&Tensor, usize, usize) -> Result<Tensor>) -> Result<Tensor> {
+        let d = resolve_dim(op, dim, self.rank())?;
+        let last = self.rank() - 1;
+        let x = if d == last { self.contiguous() } else { self.transpose(d as isize, last as isize)?.contiguous() };
+        let len = x.shape()[last];
+        let rows = if len == 0 { 0 } else { x.elem_count() / len };
+        let y = f(&x, rows, len)?;
+        if d == last {
+            Ok(y)
+        } else {
+            Ok(y.transpose(d as isize, last as isize)?.contiguous())
+        }
+    }
+    pub fn softmax(&self, dim: isize) -> Result<Tensor> {
+        self.via_f32(|x| {
+            x.along_dim("softmax", dim, |x, rows, d| {
+                float_dispatch!(x.dtype(), "softmax", T => {
+                    let mut y = vec![T::default(); x.elem_count()];
+                    kernels::softmax::softmax_rows(&x.cpu_data::<T>()?, rows, d, &mut y);
+                    Tensor::from_vec(y, x.shape())
+                })
+            })
+        })
+    }
+    pub fn log_softmax(&self, dim: isize) -> Result<Tensor> {
+        self.via_f32(|x| {
+            x.along_dim("log_softmax", dim, |x, rows, d| {
+                float_dispatch!(x.dtype(), "log_softmax", T => {
+                    let mut y = vec![T::default(); x.elem_count()];
+                    kernels::softmax::log_softmax_rows(&x.cpu_data::<T>()?, rows, d, &mut y);
+                    Tensor::from_vec(y, x.shape())
+                })
+            })
+        })
+    }
+    /// Backward of softmax (`log = false`) or log-softmax (`log = true`) given its output `y`.
+    pub fn softmax_backward(y: &Tensor, dy: &Tensor, dim: isize, log: bool) -> Result<Tensor> {
+        let packed = Tensor::cat(&[y, dy], dim)?;
+        let half = y.dim(dim)?;
+        packed.along_dim("softmax_backward", dim, |p, rows, d2| {
+            let d = d2 / 2;
+            float_dispatch!(p.dtype(), "softmax_backward", T => {
+                let pv = p.cpu_data::<T>()?;
+                let (mut yv, mut gv) = (Vec::with_capacity(rows * d), Vec::with_capacity(rows * d));
+                for r in 0..rows {
+                    yv.extend_from_slice(&pv[r * d2..r * d2 + d]);
+                    gv.extend_from_slice(&pv[r * d2 + d..(r + 1) * d2]);
+                }
+                let mut dx = vec![T::default(); rows * d];
+                if log {
+                    kernels::softmax::log_softmax_rows_backward(&yv, &gv, rows, d, &mut dx);
+                } else {
+                    kernels::softmax::softmax_rows_backward(&yv, &gv, rows, d, &mut dx);
+                }
+                let mut shape = p.shape().to_vec();
+                *shape.last_mut().unwrap_or(&mut 0) = half;
+                Tensor::from_vec(dx, &shape)
+            })
+        })
+    }
+}
+
+/// Which convolution kernel `conv_call` runs.
+#[derive(Clone, Copy)]
+enum ConvKernel {
+    /// `(x, w) → y`
+    Forward(Conv2dGeom),
+    /// `(dy, w) → dx`
+    BackwardInput(Conv2dGeom),
+    /// `(x, dy) → dw`
+    BackwardWeight(Conv2dGeom),
+}
+
+/// Runs a two-input conv kernel on contiguous f32/f64 data, producing `out_shape`.
+fn conv_call(a: &Tensor, b: &Tensor, op: &'static str, out_shape: &[usize], k: ConvKernel) -> Result<Tensor> {
+    same_dtype(op, a, b)?;
+    let dt = a.dtype();
+    let (a, b) = (a.to_dtype(dt.compute_dtype())?, b.to_dtype(dt.compute_dtype())?);
+    let out = float_dispatch!(a.dtype(), op, T => {
+        let (av, bv) = (a.cpu_data::<T>()?, b.cpu_data::<T>()?);
+        let mut y = vec![T::default(); out_shape.iter().product()];
+        match k {
+            ConvKernel::Forward(g) => kernels::conv::conv2d_forward(&g, &av, &bv, &mut y),
+            ConvKernel::BackwardInput(g) => kernels::conv::conv2d_backward_input(&g, &av, &bv, &mut y),
+            ConvKernel::BackwardWeight(g) => kernels::conv::conv2d_backward_weight(&g, &av, &bv, &mut y),
+        }
+        Tensor::from_vec(y, out_shape)
+    })?;
+    out.to_dtype(dt)
+}
