@@ -17,6 +17,8 @@
 //! boundaries depend only on the shapes, and the chunk partials are added in chunk order, so the
 //! result is bit-identical for any number of threads.
 //!
+//! To bound scratch memory, `cols` is built for a band of output rows at a time (at most
+//! `COLS_BUDGET` elements, 16 MiB of f32, per task); band boundaries depend only on the shapes.
 //! A 1×1 kernel with stride 1 and no padding needs no unrolling: `cols` is the image itself.
 use crate::gemm::{gemm, MatRef};
 use crate::Real;

@@ -60,7 +60,7 @@ fn softmax_row<T: Real>(row: &[T], out: &mut [T]) {
         *o = (v - m).exp();
         s += *o;
     }
-    out.iter_mut().for_each(|o| *o = *o / s);
+    out.iter_mut().for_each(|o| *o /= s);
 }
 
 /// x, y: [rows, d]
@@ -352,7 +352,7 @@ mod tests {
             assert!((Real::to_f64(y[0]) - 1.0 / (1.0 + (-1.0f64).exp())).abs() < 1e-6);
             let smooth = <T as Real>::from_f64(0.1);
             cross_entropy_rows(&x, 1, 4, &[1], None, smooth, &mut loss);
-            let want = 1875.338_261_687_518; // -(0.9)·logp[1] - (0.1/4)·Σ logp, computed in f64
+            let want = 1_875.338_261_687_518; // -(0.9)·logp[1] - (0.1/4)·Σ logp, computed in f64
             assert!(
                 (Real::to_f64(loss[0]) - want).abs() < 1e-3,
                 "loss {:?}",
