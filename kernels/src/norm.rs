@@ -354,6 +354,7 @@ pub fn group_norm_backward<T: Real>(
     dg.par_iter_mut()
         .zip(db.par_iter_mut())
         .enumerate()
+        .with_min_len(min_rows(n * s))
         .for_each(|(ch, (g, b))| {
             for ni in 0..n {
                 let (blk, off) = (ni * groups + ch / cg, (ni * c + ch) * s);
