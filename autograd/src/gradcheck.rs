@@ -94,7 +94,8 @@ pub fn gradcheck(f: impl Fn(&[Var]) -> Result<Var>, inputs: &[Tensor], tol: Tole
             let err = (analytic[j] - numeric).abs();
             report.max_abs_err = report.max_abs_err.max(err);
             report.checked += 1;
-            if !(err <= tol.atol + tol.rtol * numeric.abs()) {
+            // Written so that a NaN error counts as a failure.
+            if err.is_nan() || err > tol.atol + tol.rtol * numeric.abs() {
                 report.failures.push(format!("input {i} element {j}: analytic {} vs numeric {numeric}", analytic[j]));
             }
         }

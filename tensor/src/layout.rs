@@ -184,7 +184,7 @@ pub fn for_each_offset2(
     b: (&[usize], usize),
     mut f: impl FnMut(usize, usize),
 ) {
-    if shape.iter().any(|&d| d == 0) {
+    if shape.contains(&0) {
         return;
     }
     let rank = shape.len();

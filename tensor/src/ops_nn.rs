@@ -237,7 +237,7 @@ impl Tensor {
         let last = self.rank() - 1;
         let x = if d == last { self.contiguous() } else { self.transpose(d as isize, last as isize)?.contiguous() };
         let len = x.shape()[last];
-        let rows = if len == 0 { 0 } else { x.elem_count() / len };
+        let rows = x.elem_count().checked_div(len).unwrap_or(0);
         let y = f(&x, rows, len)?;
         if d == last {
             Ok(y)

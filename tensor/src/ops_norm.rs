@@ -30,7 +30,7 @@ fn rows_d(op: &'static str, x: &Tensor, norm_shape: &[usize]) -> Result<(usize, 
         return Err(Error::ShapeMismatch { op, lhs: x.shape().to_vec(), rhs: norm_shape.to_vec() });
     }
     let d: usize = norm_shape.iter().product();
-    Ok((if d == 0 { 0 } else { x.elem_count() / d }, d))
+    Ok((x.elem_count().checked_div(d).unwrap_or(0), d))
 }
 
 /// Typed contiguous data of an optional parameter.

@@ -43,7 +43,7 @@ pub fn normal_at(seed: u64, stream: u64, i: u64) -> f64 {
     let [u1, u2] = uniforms(block(seed, stream, i / 2));
     let r = (-2.0 * (1.0 - u1).ln()).sqrt();
     let t = 2.0 * std::f64::consts::PI * u2;
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         r * t.cos()
     } else {
         r * t.sin()
