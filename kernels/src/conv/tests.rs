@@ -1,0 +1,238 @@
+//! Tests: the fast kernels against the naive references.
+use super::*;
+use proptest::prelude::*;
+
+/// Deterministic values in [-1, 1) from a seed (splitmix64).
+fn rand_vec(seed: u64, len: usize) -> Vec<f64> {
+    let mut s = seed;
+    (0..len)
+        .map(|_| {
+            s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = s;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            (z >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+        })
+        .collect()
+}
+
+fn assert_close(a: f64, b: f64, rel: f64, g: &Conv2dGeom, what: &str) {
+    assert!(
+        (a - b).abs() <= rel * (1.0 + b.abs()),
+        "{g:?} {what}: {a} vs {b}"
+    );
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Geometry from `[n, c_in, h, w, c_out, kh, kw, sh, sw, ph, pw, dh, dw, groups]`.
+fn geo(v: [usize; 14]) -> Conv2dGeom {
+    let [n, c_in, h, w, c_out, kh, kw, sh, sw, ph, pw, dh, dw, groups] = v;
+    Conv2dGeom {
+        n,
+        c_in,
+        h,
+        w,
+        c_out,
+        kh,
+        kw,
+        stride: (sh, sw),
+        padding: (ph, pw),
+        dilation: (dh, dw),
+        groups,
+    }
+}
+
+fn x_len(g: &Conv2dGeom) -> usize {
+    g.n * g.c_in * g.h * g.w
+}
+
+fn y_len(g: &Conv2dGeom) -> usize {
+    g.n * g.c_out * g.out_h() * g.out_w()
+}
+
+prop_compose! {
+    fn geom()(n in 1usize..=3, groups in 1usize..=3, cig in 1usize..=3, cog in 1usize..=3,
+              kh in 1usize..=3, kw in 1usize..=3, sh in 1usize..=3, sw in 1usize..=3,
+              ph in 0usize..=2, pw in 0usize..=2, dh in 1usize..=2, dw in 1usize..=2,
+              eh in 0usize..=6, ew in 0usize..=6) -> Conv2dGeom {
+        // Smallest size with at least one output position, plus a random extra.
+        let h = (dh * (kh - 1) + 1).saturating_sub(2 * ph).max(1) + eh;
+        let w = (dw * (kw - 1) + 1).saturating_sub(2 * pw).max(1) + ew;
+        geo([n, cig * groups, h, w, cog * groups, kh, kw, sh, sw, ph, pw, dh, dw, groups])
+    }
+}
+
+/// The band sizes to exercise: the production choice, plus 1- and 2-row bands.
+fn test_bands(g: &Conv2dGeom) -> [usize; 3] {
+    [band_rows(g), 1, 2.min(g.out_h())]
+}
+
+fn check_forward(g: &Conv2dGeom, seed: u64) {
+    let x = rand_vec(seed, x_len(g));
+    let w = rand_vec(seed ^ 0xABCD, g.weight_len());
+    let mut want = vec![0.0; y_len(g)];
+    conv2d_reference(g, &x, &w, &mut want);
+    for band in test_bands(g) {
+        let mut got = vec![f64::NAN; y_len(g)];
+        forward_banded(g, &x, &w, &mut got, band);
+        for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+            assert_close(*a, *b, 1e-12, g, &format!("band {band}: y[{i}]"));
+        }
+    }
+    // f32 path agrees with the f64 reference to f32 accuracy.
+    let xf: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+    let wf: Vec<f32> = w.iter().map(|&v| v as f32).collect();
+    let mut gotf = vec![f32::NAN; y_len(g)];
+    conv2d_forward(g, &xf, &wf, &mut gotf);
+    for (i, (a, b)) in gotf.iter().zip(&want).enumerate() {
+        assert_close(*a as f64, *b, 1e-4, g, &format!("f32 y[{i}]"));
+    }
+}
+
+/// <conv(x, w), dy> == <x, backward_input(dy, w)> == <w, backward_weight(x, dy)>.
+fn check_adjoint(g: &Conv2dGeom, seed: u64) {
+    let x = rand_vec(seed, x_len(g));
+    let w = rand_vec(seed ^ 0x1234, g.weight_len());
+    let dy = rand_vec(seed ^ 0x5678, y_len(g));
+    let mut y = vec![0.0; y_len(g)];
+    conv2d_reference(g, &x, &w, &mut y);
+    let lhs = dot(&y, &dy);
+    // Relative to the size of the terms summed (the inner products may cancel to ~0).
+    let scale = 1.0 + y.iter().chain(&dy).map(|v| v.abs()).sum::<f64>();
+    for band in test_bands(g) {
+        let mut dx = vec![f64::NAN; x_len(g)];
+        backward_input_banded(g, &dy, &w, &mut dx, band);
+        let mut dw = vec![f64::NAN; g.weight_len()];
+        backward_weight_banded(g, &x, &dy, &mut dw, band);
+        let (rx, rw) = (dot(&x, &dx) / scale, dot(&w, &dw) / scale);
+        assert_close(
+            rx,
+            lhs / scale,
+            1e-12,
+            g,
+            &format!("band {band}: <x,dx> vs <y,dy>"),
+        );
+        assert_close(
+            rw,
+            lhs / scale,
+            1e-12,
+            g,
+            &format!("band {band}: <w,dw> vs <y,dy>"),
+        );
+    }
+}
+
+proptest! {
+    #[test]
+    fn forward_matches_reference(g in geom(), seed in any::<u64>()) {
+        check_forward(&g, seed);
+    }
+
+    #[test]
+    fn backward_passes_are_adjoints(g in geom(), seed in any::<u64>()) {
+        check_adjoint(&g, seed);
+    }
+
+    #[test]
+    fn im2col_col2im_adjoint(g in geom(), seed in any::<u64>()) {
+        // <im2col(x), c> == <x, col2im(c)> for one image.
+        let x = rand_vec(seed, g.c_in * g.h * g.w);
+        let c = rand_vec(!seed, g.col_rows() * g.col_cols());
+        let mut cols = vec![f64::NAN; c.len()];
+        im2col(&g, &x, &mut cols);
+        let mut back = vec![f64::NAN; x.len()];
+        col2im(&g, &c, &mut back);
+        let (a, b) = (dot(&cols, &c), dot(&x, &back));
+        prop_assert!((a - b).abs() <= 1e-12 * (1.0 + a.abs()));
+    }
+}
+
+#[test]
+fn pointwise_fast_path() {
+    for groups in [1, 2] {
+        let g = geo([3, 4, 5, 7, 6, 1, 1, 1, 1, 0, 0, 1, 1, groups]);
+        check_forward(&g, 7);
+        check_adjoint(&g, 8);
+    }
+}
+
+#[test]
+fn larger_geometries() {
+    let g = geo([4, 8, 17, 13, 12, 3, 3, 2, 1, 1, 1, 1, 2, 4]);
+    check_forward(&g, 1);
+    check_adjoint(&g, 2);
+    let g = geo([11, 3, 9, 9, 5, 4, 2, 1, 3, 2, 0, 1, 1, 1]);
+    check_forward(&g, 3);
+    check_adjoint(&g, 4);
+}
+
+/// Central finite differences of L = <conv(x, w), dy> in f64 at a few coordinates.
+#[test]
+fn finite_difference_spot_check() {
+    let g = geo([2, 4, 6, 5, 4, 3, 2, 2, 1, 1, 1, 1, 2, 2]);
+    let x = rand_vec(11, x_len(&g));
+    let w = rand_vec(12, g.weight_len());
+    let dy = rand_vec(13, y_len(&g));
+    let loss = |x: &[f64], w: &[f64]| {
+        let mut y = vec![0.0; y_len(&g)];
+        conv2d_forward(&g, x, w, &mut y);
+        dot(&y, &dy)
+    };
+    let mut dx = vec![0.0; x.len()];
+    conv2d_backward_input(&g, &dy, &w, &mut dx);
+    let mut dw = vec![0.0; w.len()];
+    conv2d_backward_weight(&g, &x, &dy, &mut dw);
+    let eps = 1e-5;
+    for i in [0, 7, 31, 59, x.len() - 1] {
+        let (mut xp, mut xm) = (x.clone(), x.clone());
+        xp[i] += eps;
+        xm[i] -= eps;
+        let fd = (loss(&xp, &w) - loss(&xm, &w)) / (2.0 * eps);
+        assert!((fd - dx[i]).abs() < 1e-8, "dx[{i}]: fd {fd} vs {}", dx[i]);
+    }
+    for i in [0, 5, 13, w.len() - 1] {
+        let (mut wp, mut wm) = (w.clone(), w.clone());
+        wp[i] += eps;
+        wm[i] -= eps;
+        let fd = (loss(&x, &wp) - loss(&x, &wm)) / (2.0 * eps);
+        assert!((fd - dw[i]).abs() < 1e-8, "dw[{i}]: fd {fd} vs {}", dw[i]);
+    }
+}
+
+/// Forward and both backward passes give bit-identical results on 1 and 4 threads.
+#[test]
+fn deterministic_across_thread_counts() {
+    let g = geo([13, 6, 9, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1, 2]);
+    let f32s = |v: Vec<f64>| v.iter().map(|&v| v as f32).collect::<Vec<f32>>();
+    let x = f32s(rand_vec(21, x_len(&g)));
+    let w = f32s(rand_vec(22, g.weight_len()));
+    let dy = f32s(rand_vec(23, y_len(&g)));
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let mut y = vec![0f32; y_len(&g)];
+            conv2d_forward(&g, &x, &w, &mut y);
+            let mut dx = vec![0f32; x_len(&g)];
+            conv2d_backward_input(&g, &dy, &w, &mut dx);
+            let mut dw = vec![0f32; g.weight_len()];
+            conv2d_backward_weight(&g, &x, &dy, &mut dw);
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            (bits(&y), bits(&dx), bits(&dw))
+        })
+    };
+    assert_eq!(run(1), run(4));
+}
+
+#[test]
+fn output_size_formula() {
+    let g = geo([1, 1, 10, 7, 1, 3, 2, 3, 2, 2, 1, 2, 1, 1]);
+    // (10 + 4 - 2*2 - 1)/3 + 1 = 4 ; (7 + 2 - 1 - 1)/2 + 1 = 4
+    assert_eq!((g.out_h(), g.out_w()), (4, 4));
+}

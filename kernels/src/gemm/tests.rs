@@ -1,0 +1,241 @@
+//! Tests: the fast kernels against the naive references.
+use super::*;
+use proptest::prelude::*;
+
+/// How a test matrix sits in its buffer: row-major / column-major with padded leading
+/// stride, or every row the same (row stride 0, as produced by broadcasting).
+#[derive(Clone, Copy, Debug)]
+enum Layout {
+    RowMajor(usize),
+    ColMajor(usize),
+    BroadcastRows,
+}
+
+fn layout() -> impl Strategy<Value = Layout> {
+    prop_oneof![
+        (0..4usize).prop_map(Layout::RowMajor),
+        (0..4usize).prop_map(Layout::ColMajor),
+        Just(Layout::BroadcastRows)
+    ]
+}
+
+fn mat<T>(data: &[T], offset: usize, row_stride: usize, col_stride: usize) -> MatRef<'_, T> {
+    MatRef {
+        data,
+        offset,
+        row_stride,
+        col_stride,
+    }
+}
+
+/// Deterministic pseudo-random values in [-1, 1) (xorshift).
+fn fill<T: Real>(len: usize, seed: u64) -> Vec<T> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut next = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        <T as Real>::from_f64((s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0)
+    };
+    (0..len).map(|_| next()).collect()
+}
+
+/// A random r×c matrix with the given layout and offset: (buffer, row stride, col stride).
+fn matrix<T: Real>(
+    r: usize,
+    c: usize,
+    lay: Layout,
+    offset: usize,
+    seed: u64,
+) -> (Vec<T>, usize, usize) {
+    let (rs, cs) = match lay {
+        Layout::RowMajor(pad) => (c + pad, 1),
+        Layout::ColMajor(pad) => (1, r + pad),
+        Layout::BroadcastRows => (0, 1),
+    };
+    let len = if r == 0 || c == 0 {
+        offset
+    } else {
+        offset + (r - 1) * rs + (c - 1) * cs + 1
+    };
+    (fill(len, seed), rs, cs)
+}
+
+/// Compares `run` (a fast product of A: m×k and B: k×n built from the given layouts and
+/// offsets) with `gemm_reference` on the same random C, to `tol_per_k · (k + 2)`.
+#[allow(clippy::type_complexity)]
+fn check<T: Real>(
+    (m, n, k): (usize, usize, usize),
+    (la, oa, lb, ob): (Layout, usize, Layout, usize),
+    (accumulate, seed, tol_per_k): (bool, u64, f64),
+    run: impl Fn(MatRef<T>, MatRef<T>, &mut [T]),
+) {
+    let (ad, ars, acs) = matrix::<T>(m, k, la, oa, seed);
+    let (bd, brs, bcs) = matrix::<T>(k, n, lb, ob, seed ^ 0xABCD);
+    let (a, b) = (mat(&ad, oa, ars, acs), mat(&bd, ob, brs, bcs));
+    let mut want = fill::<T>(m * n, seed ^ 0x5555);
+    let mut got = want.clone();
+    gemm_reference(m, n, k, a, b, &mut want, accumulate);
+    run(a, b, &mut got);
+    let tol = tol_per_k * (k as f64 + 2.0);
+    for (idx, (g, w)) in got.iter().zip(&want).enumerate() {
+        let err = (Real::to_f64(*g) - Real::to_f64(*w)).abs();
+        assert!(
+            err <= tol,
+            "({m}x{n}x{k}) elem {idx}: got {g}, want {w}, err {err}"
+        );
+    }
+}
+
+/// Tiny block sizes so 0..70 matrices cross every mc / kc / nc boundary.
+const SMALL: Blocking = Blocking {
+    mc: 2 * MR,
+    kc: 7,
+    nc: 2 * NR,
+};
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn gemm_matches_reference(
+        m in 0..70usize, n in 0..70usize, k in 0..70usize,
+        lay in (layout(), 0..5usize, layout(), 0..5usize), accumulate: bool, seed: u64,
+    ) {
+        let (s, acc) = ((m, n, k), accumulate);
+        let (f, d) = ((acc, seed, 1e-6), (acc, seed, 1e-14)); // f32 / f64 tolerance per k
+        check::<f32>(s, lay, f, |a, b, c| gemm(m, n, k, a, b, c, acc));
+        check::<f64>(s, lay, d, |a, b, c| gemm(m, n, k, a, b, c, acc));
+        for par in [false, true] {
+            check::<f32>(s, lay, f, |a, b, c| gemm_blocked(m, n, k, a, b, c, acc, SMALL, par));
+            check::<f64>(s, lay, d, |a, b, c| gemm_blocked(m, n, k, a, b, c, acc, SMALL, par));
+        }
+    }
+}
+
+#[test]
+fn gemm_degenerate_sizes() {
+    let a = mat(&[] as &[f32], 0, 0, 1);
+    // k = 0: C = 0, or unchanged when accumulating.
+    let mut c = vec![3.0f32; 6];
+    gemm(2, 3, 0, a, a, &mut c, true);
+    assert_eq!(c, vec![3.0; 6]);
+    gemm(2, 3, 0, a, a, &mut c, false);
+    assert_eq!(c, vec![0.0; 6]);
+    // m = 0 or n = 0: nothing to do, nothing read.
+    gemm(0, 3, 5, a, a, &mut [], false);
+    gemm(3, 0, 5, a, a, &mut [], false);
+}
+
+#[test]
+fn gemm_large_exceeds_blocks() {
+    // 300×200×257 crosses MC (128) and KC (256); transposed operands test strided packing.
+    let (row, col) = (Layout::RowMajor(0), Layout::ColMajor(3));
+    let (m, n, k) = (300, 200, 257);
+    for acc in [false, true] {
+        let (l1, l2) = ((row, 1, col, 2), (col, 0, row, 5));
+        check::<f32>((m, n, k), l1, (acc, 7, 1e-6), |a, b, c| {
+            gemm(m, n, k, a, b, c, acc)
+        });
+        check::<f64>((m, n, k), l2, (acc, 8, 1e-14), |a, b, c| {
+            gemm(m, n, k, a, b, c, acc)
+        });
+    }
+    // Wider than NC to cross the column-panel loop.
+    let (m, n, k) = (9, 2 * NC + 5, 300);
+    check::<f32>((m, n, k), (row, 0, row, 1), (false, 9, 1e-6), |a, b, c| {
+        gemm(m, n, k, a, b, c, false)
+    });
+}
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+#[test]
+fn gemm_batched_broadcast_b() {
+    // Four items with distinct A matrices and one shared B (same offset 3 for every item).
+    let (m, n, k, batch) = (37, 29, 41, 4);
+    let (ad, bd) = (fill::<f64>(batch * m * k, 1), fill::<f64>(3 + k * n, 2));
+    let (a, b) = (mat(&ad, 0, k, 1), mat(&bd, 0, n, 1));
+    let a_offsets: Vec<usize> = (0..batch).map(|t| t * m * k).collect();
+    for accumulate in [false, true] {
+        let c0 = fill::<f64>(batch * m * n, 3);
+        let mut got = c0.clone();
+        gemm_batched(m, n, k, a, &a_offsets, b, &[3; 4], &mut got, accumulate);
+        for (t, (c_t, c0_t)) in got.chunks(m * n).zip(c0.chunks(m * n)).enumerate() {
+            let mut want = c0_t.to_vec();
+            let at = MatRef {
+                offset: a_offsets[t],
+                ..a
+            };
+            gemm_reference(
+                m,
+                n,
+                k,
+                at,
+                MatRef { offset: 3, ..b },
+                &mut want,
+                accumulate,
+            );
+            for (g, w) in c_t.iter().zip(&want) {
+                assert!((g - w).abs() < 1e-12, "item {t}: got {g}, want {w}");
+            }
+        }
+    }
+    // Many small items (shared A this time) take the batch-parallel path; each must match
+    // a lone `gemm` bit for bit.
+    let (m, n, k, batch) = (8, 8, 600, 64);
+    let (ad, bd) = (fill::<f32>(m * k, 4), fill::<f32>(batch * k * n, 5));
+    let (a, b) = (mat(&ad, 0, k, 1), mat(&bd, 0, 1, k));
+    let b_offsets: Vec<usize> = (0..batch).map(|t| t * k * n).collect();
+    let mut got = vec![0.0f32; batch * m * n];
+    gemm_batched(m, n, k, a, &vec![0; batch], b, &b_offsets, &mut got, false);
+    for (c_t, &bo) in got.chunks(m * n).zip(&b_offsets) {
+        let mut want = vec![0.0f32; m * n];
+        gemm(m, n, k, a, MatRef { offset: bo, ..b }, &mut want, false);
+        assert_eq!(bits(c_t), bits(&want), "item at B offset {bo}");
+    }
+}
+
+#[test]
+fn gemm_bit_identical_across_thread_counts() {
+    let (m, n, k) = (301, 203, 517);
+    let (ad, bd) = (fill::<f32>(m * k, 11), fill::<f32>(k * n, 12));
+    let (a, b) = (mat(&ad, 0, k, 1), mat(&bd, 0, 1, k));
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let mut c = fill::<f32>(m * n, 13);
+            gemm(m, n, k, a, b, &mut c, true);
+            bits(&c)
+        })
+    };
+    let one = run(1);
+    assert_eq!(one, run(2));
+    assert_eq!(one, run(3));
+}
+
+#[test]
+fn gemm_512_timing() {
+    // Not an assertion: prints the time of a 512³ f32 product (see it with --nocapture).
+    let s = 512;
+    let (ad, bd) = (fill::<f32>(s * s, 21), fill::<f32>(s * s, 22));
+    let (a, b) = (mat(&ad, 0, s, 1), mat(&bd, 0, s, 1));
+    let mut c = vec![0.0f32; s * s];
+    let mut best = f64::MAX;
+    for _ in 0..6 {
+        let t0 = std::time::Instant::now();
+        gemm(s, s, s, a, b, &mut c, false);
+        best = best.min(t0.elapsed().as_secs_f64());
+    }
+    let gflops = 2.0 * (s * s * s) as f64 / best / 1e9;
+    let threads = rayon::current_num_threads();
+    eprintln!(
+        "gemm 512^3 f32: {:.3} ms best of 6 ({gflops:.1} GFLOP/s, {threads} threads)",
+        best * 1e3
+    );
+}
