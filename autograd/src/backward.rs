@@ -82,6 +82,9 @@ impl Var {
         if seed.shape() != self.shape() {
             return Err(Error::ShapeMismatch { op: "backward (seed)", lhs: self.shape().to_vec(), rhs: seed.shape().to_vec() });
         }
+        if seed.dtype() != self.dtype() {
+            return Err(Error::DTypeMismatch { op: "backward (seed)", lhs: self.dtype(), rhs: seed.dtype() });
+        }
         let keep: HashSet<usize> = retain.iter().map(|v| v.id()).collect();
         let mut grads: HashMap<usize, Tensor> = HashMap::new();
         if !self.requires_grad() {

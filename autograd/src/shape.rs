@@ -37,11 +37,12 @@ impl Var {
     pub fn slice(&self, dim: isize, start: usize, end: usize, step: usize) -> Result<Var> {
         let d = resolve_dim("slice", dim, self.rank())?;
         let y = self.value().slice(dim, start, end, step)?;
-        let op = Op::Slice { dim: d, start, len: y.shape()[d], step };
+        let op = Op::Slice { dim: d, start: start.min(self.shape()[d]), len: y.shape()[d], step };
         Ok(Var::from_op(y, op, vec![self.clone()]))
     }
     pub fn narrow(&self, dim: isize, start: usize, len: usize) -> Result<Var> {
-        self.slice(dim, start, start + len, 1).and_then(|v| {
+        let end = start.checked_add(len).ok_or_else(|| Error::invalid("narrow", "start + len overflows"))?;
+        self.slice(dim, start, end, 1).and_then(|v| {
             if v.dim(dim)? != len {
                 return Err(Error::invalid("narrow", format!("{start}+{len} exceeds size {}", self.dim(dim)?)));
             }
@@ -113,8 +114,13 @@ impl Var {
         let y = self.value().pad(pads, value)?;
         Ok(Var::from_op(y, Op::Pad { pads: pads.to_vec() }, vec![self.clone()]))
     }
+    /// Casts; a cast to an integer type ends the graph (the result is a constant, like
+    /// PyTorch, where integer tensors cannot require gradients).
     pub fn to_dtype(&self, dtype: DType) -> Result<Var> {
         let y = self.value().to_dtype(dtype)?;
+        if !dtype.is_float() {
+            return Ok(Var::constant(y));
+        }
         Ok(Var::from_op(y, Op::ToDType { from: self.dtype() }, vec![self.clone()]))
     }
     /// Embedding lookup: `self` is the table `[vocab, dim]`, `ids` any-shaped `I64` → `[*ids, dim]`.

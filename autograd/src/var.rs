@@ -43,6 +43,22 @@ pub(crate) struct VarInner {
     pub node: Option<Node>,
 }
 
+impl Drop for VarInner {
+    /// Frees the graph below this node with an explicit stack: the default recursive drop would
+    /// overflow the thread stack on graphs tens of thousands of ops deep.
+    fn drop(&mut self) {
+        let Some(node) = self.node.take() else { return };
+        let mut stack = node.inputs;
+        while let Some(v) = stack.pop() {
+            if let Some(mut inner) = Arc::into_inner(v.0) {
+                if let Some(n) = inner.node.take() {
+                    stack.extend(n.inputs);
+                }
+            }
+        }
+    }
+}
+
 /// A node of the autograd graph. Cheap to clone (an `Arc`).
 #[derive(Clone)]
 pub struct Var(pub(crate) Arc<VarInner>);

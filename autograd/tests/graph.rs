@@ -73,9 +73,16 @@ fn backward_of_a_non_scalar_is_an_error_unless_seeded() {
 }
 
 #[test]
-fn casting_to_an_integer_type_has_no_gradient_and_says_so() {
+fn casts_and_integer_types() {
+    // A cast to an integer type ends the graph, as in PyTorch: the other path still trains.
     let x = Var::leaf(t(&[1.5, 2.5], &[2]));
-    let y = x.to_dtype(DType::I64).unwrap().to_dtype(DType::F64).unwrap().sum_all().unwrap();
+    let rounded = x.mul_scalar(10.0).unwrap().to_dtype(DType::I64).unwrap();
+    assert!(!rounded.requires_grad());
+    let y = x.add(&rounded.to_dtype(DType::F64).unwrap()).unwrap().sum_all().unwrap();
+    assert_eq!(y.backward().unwrap().get(&x).unwrap().to_vec::<f64>().unwrap(), vec![1.0, 1.0]);
+    // An integer leaf marked as needing a gradient cannot get one: an error, never zeros.
+    let ids = Var::leaf(Tensor::from_vec(vec![1i64, 2], &[2]).unwrap());
+    let y = ids.to_dtype(DType::F64).unwrap().sum_all().unwrap();
     match y.backward() {
         Err(Error::NoBackward { op }) => assert!(op.contains("integer")),
         other => panic!("expected NoBackward, got {:?}", other.map(|g| g.len())),
@@ -86,11 +93,61 @@ fn casting_to_an_integer_type_has_no_gradient_and_says_so() {
 fn deep_chains_do_not_overflow_the_stack() {
     let x = Var::leaf(t(&[1.0], &[1]));
     let mut y = x.clone();
-    for _ in 0..20_000 {
+    for _ in 0..200_000 {
         y = y.add_scalar(1e-4).unwrap();
     }
     let g = y.sum_all().unwrap().backward().unwrap();
     assert_eq!(g.get(&x).unwrap().to_vec::<f64>().unwrap(), vec![1.0]);
+    // Dropping the graph must not recurse either; run it on a small stack to be sure.
+    let x2 = x.clone();
+    std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(move || {
+            let mut y = x2.clone();
+            for _ in 0..200_000 {
+                y = y.add_scalar(1e-4).unwrap();
+            }
+            drop(y);
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+#[test]
+fn nan_propagates_like_pytorch() {
+    let x = Var::leaf(t(&[f64::NAN, -1.0], &[2]));
+    assert!(x.relu().unwrap().to_vec_f64().unwrap()[0].is_nan());
+    assert!(x.clamp(-0.5, 0.5).unwrap().to_vec_f64().unwrap()[0].is_nan());
+    assert!(x.max(&[], false).unwrap().to_scalar_f64().unwrap().is_nan());
+    assert!(x.min(&[], false).unwrap().to_scalar_f64().unwrap().is_nan());
+    let zero = Var::constant(t(&[0.0, 0.0], &[2]));
+    assert!(x.maximum(&zero).unwrap().to_vec_f64().unwrap()[0].is_nan());
+    assert_eq!(x.argmax(0, false).unwrap().to_vec::<i64>().unwrap(), vec![0]);
+}
+
+#[test]
+fn power_gradients_at_zero_to_the_zero() {
+    // d/dx x^0 = 0 and d/da a^b at (0, 0) = 0 (PyTorch's convention), not 0·∞ = NaN.
+    let x = Var::leaf(t(&[0.0], &[1]));
+    let g = x.powf(0.0).unwrap().sum_all().unwrap().backward().unwrap();
+    assert_eq!(g.get(&x).unwrap().to_vec::<f64>().unwrap(), vec![0.0]);
+    let b = Var::leaf(t(&[0.0], &[1]));
+    let g = x.pow(&b).unwrap().sum_all().unwrap().backward().unwrap();
+    assert_eq!(g.get(&x).unwrap().to_vec::<f64>().unwrap(), vec![0.0]);
+    assert_eq!(g.get(&b).unwrap().to_vec::<f64>().unwrap(), vec![0.0]);
+}
+
+#[test]
+fn empty_slices_and_bad_seeds() {
+    let x = Var::leaf(t(&[1.0, 2.0, 3.0], &[3]));
+    let empty = x.slice(0, 5, 9, 1).unwrap();
+    assert_eq!(empty.shape(), &[0]);
+    let y = Var::cat(&[&x, &empty], 0).unwrap().sum_all().unwrap();
+    assert_eq!(y.backward().unwrap().get(&x).unwrap().to_vec::<f64>().unwrap(), vec![1.0; 3]);
+    assert!(x.narrow(0, usize::MAX, 2).is_err());
+    let seed = Tensor::ones(&[3], DType::F32);
+    assert!(matches!(x.backward_with_grad(&seed, &[]), Err(Error::DTypeMismatch { .. })));
 }
 
 #[test]
@@ -103,5 +160,31 @@ fn half_precision_vars_train_through_f32_compute() {
     for (v, gv) in [0.5f64, -1.0, 2.0].iter().zip(got) {
         let want = v.tanh() + v * (1.0 - v.tanh().powi(2));
         assert!((gv - want).abs() < 5e-3, "{gv} vs {want}");
+    }
+}
+
+#[test]
+fn half_precision_norms_and_losses_match_f64() {
+    // The same graph in f64 and in bf16/f16 (computed through f32) gives close gradients.
+    let x64 = Tensor::randn(&[2, 4, 3], 0.0, 1.0, 5, DType::F64).unwrap();
+    let g64 = Tensor::randn(&[4], 1.0, 0.1, 6, DType::F64).unwrap();
+    let run = |dt: DType| {
+        let x = Var::leaf(x64.to_dtype(dt).unwrap());
+        let gamma = Var::leaf(g64.to_dtype(dt).unwrap());
+        let h = x.group_norm(2, Some(&gamma), None, 1e-5).unwrap();
+        let h = h.layer_norm(&[3], None, None, 1e-5).unwrap().rms_norm(&[3], None, 1e-6).unwrap();
+        let logits = h.reshape(&[8, 3]).unwrap();
+        let targets = Tensor::from_vec((0..8).map(|i| i % 3).collect::<Vec<i64>>(), &[8]).unwrap();
+        let loss = logits.cross_entropy(&targets, None, 0.1).unwrap();
+        let g = loss.backward().unwrap();
+        assert_eq!(g.get(&x).unwrap().dtype(), dt);
+        (g.get(&x).unwrap().to_vec_f64().unwrap(), g.get(&gamma).unwrap().to_vec_f64().unwrap())
+    };
+    let (dx, dg) = run(DType::F64);
+    for (dt, tol) in [(DType::F32, 1e-5), (DType::F16, 2e-2), (DType::BF16, 1e-1)] {
+        let (hx, hg) = run(dt);
+        for (a, b) in dx.iter().zip(&hx).chain(dg.iter().zip(&hg)) {
+            assert!((a - b).abs() <= tol * (1.0 + a.abs()), "{dt:?}: {a} vs {b}");
+        }
     }
 }

@@ -84,13 +84,13 @@ impl UnaryOp {
             Cos => x.cos(),
             Tanh => x.tanh(),
             Sigmoid => sigmoid(x),
-            Relu => x.max(T::zero()),
+            Relu => nan_max(x, T::zero()),
             Silu => x * sigmoid(x),
             GeluTanh => c(0.5) * x * (T::one() + (c(GELU_C) * (x + c(GELU_A) * x * x * x)).tanh()),
             GeluErf => c(0.5) * x * (T::one() + (x * c(std::f64::consts::FRAC_1_SQRT_2)).erf()),
             Softplus => softplus(x),
             Powf(p) => x.powf(c(p)),
-            Clamp(lo, hi) => x.max(c(lo)).min(c(hi)),
+            Clamp(lo, hi) => nan_min(nan_max(x, c(lo)), c(hi)),
             Affine(a, b) => c(a) * x + c(b),
         }
     }
@@ -138,6 +138,8 @@ impl UnaryOp {
                 cdf + x * pdf
             }
             Softplus => sigmoid(x),
+            // d/dx x⁰ = 0 everywhere (also at x = 0, where p·x^(p−1) would be 0·∞).
+            Powf(p) if p == 0.0 => T::zero(),
             Powf(p) => c(p) * x.powf(c(p - 1.0)),
             Clamp(lo, hi) => {
                 if x >= c(lo) && x <= c(hi) {
@@ -148,6 +150,26 @@ impl UnaryOp {
             }
             Affine(a, _) => c(a),
         }
+    }
+}
+
+/// `max(a, b)` that propagates NaN (like PyTorch, unlike `f64::max`), so a diverging run shows.
+#[inline]
+pub fn nan_max<T: Real>(a: T, b: T) -> T {
+    if a.is_nan() || a >= b {
+        a
+    } else {
+        b
+    }
+}
+
+/// `min(a, b)` that propagates NaN.
+#[inline]
+pub fn nan_min<T: Real>(a: T, b: T) -> T {
+    if a.is_nan() || a <= b {
+        a
+    } else {
+        b
     }
 }
 
@@ -201,8 +223,8 @@ impl BinaryOp {
             BinaryOp::Mul => a * b,
             BinaryOp::Div => a / b,
             BinaryOp::Pow => a.powf(b),
-            BinaryOp::Maximum => a.max(b),
-            BinaryOp::Minimum => a.min(b),
+            BinaryOp::Maximum => nan_max(a, b),
+            BinaryOp::Minimum => nan_min(a, b),
         }
     }
 
@@ -217,8 +239,10 @@ impl BinaryOp {
             BinaryOp::Mul => (b, a),
             BinaryOp::Div => (b.recip(), -a / (b * b)),
             BinaryOp::Pow => {
-                let db = if a > zero { y * a.ln() } else { zero };
-                (b * a.powf(b - one), db)
+                // ∂/∂b a^b = a^b ln a: 0 at a = 0 (the limit from above), NaN for a < 0 as in PyTorch.
+                let db = if a == zero { zero } else { y * a.ln() };
+                let da = if b == zero { zero } else { b * a.powf(b - one) };
+                (da, db)
             }
             BinaryOp::Maximum => {
                 if a >= b {

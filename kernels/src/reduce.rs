@@ -1,6 +1,7 @@
 //! Row reductions: the tensor layer moves the reduced axes to the end and makes them contiguous,
 //! so every reduction here works on `rows × len` blocks. Sums run in a fixed order, so results do
 //! not depend on the thread count.
+use crate::elementwise::{nan_max, nan_min};
 use crate::Real;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,11 +23,12 @@ pub fn reduce_rows<T: Real>(op: ReduceOp, x: &[T], rows: usize, len: usize, out:
         out[r] = match op {
             ReduceOp::Sum => sum(row),
             ReduceOp::Mean => sum(row) / <T as Real>::from_f64(len as f64),
-            ReduceOp::Max => row.iter().copied().fold(T::neg_infinity(), T::max),
-            ReduceOp::Min => row.iter().copied().fold(T::infinity(), T::min),
+            ReduceOp::Max => row.iter().copied().fold(T::neg_infinity(), nan_max),
+            ReduceOp::Min => row.iter().copied().fold(T::infinity(), nan_min),
             ReduceOp::LogSumExp => {
-                let m = row.iter().copied().fold(T::neg_infinity(), T::max);
-                if m == T::neg_infinity() {
+                let m = row.iter().copied().fold(T::neg_infinity(), nan_max);
+                // ±inf (and NaN) maxima decide the result alone: log Σ exp = m.
+                if m.is_infinite() || m.is_nan() {
                     m
                 } else {
                     m + row.iter().map(|&v| (v - m).exp()).sum::<T>().ln()
@@ -44,7 +46,8 @@ pub fn arg_reduce_rows<T: Real>(x: &[T], rows: usize, len: usize, max: bool, out
         let mut best = 0;
         for (i, &v) in row.iter().enumerate() {
             let better = if max { v > row[best] } else { v < row[best] };
-            if better || (row[best].is_nan() && !v.is_nan()) {
+            // The first NaN wins and stays (PyTorch's argmax/argmin treat NaN as the extreme).
+            if !row[best].is_nan() && (v.is_nan() || better) {
                 best = i;
             }
         }

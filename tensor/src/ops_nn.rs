@@ -96,8 +96,11 @@ impl Tensor {
             return Err(Error::invalid(op, "stride and dilation must be positive"));
         }
         let geom = Conv2dGeom { n, c_in, h, w: wd, c_out, kh, kw, stride: p.stride, padding: p.padding, dilation: p.dilation, groups: g };
+        if kh == 0 || kw == 0 {
+            return Err(Error::invalid(op, format!("empty kernel {:?}", w.shape())));
+        }
         let (eh, ew) = (p.dilation.0 * (kh - 1) + 1, p.dilation.1 * (kw - 1) + 1);
-        if kh == 0 || kw == 0 || h + 2 * p.padding.0 < eh || wd + 2 * p.padding.1 < ew {
+        if h + 2 * p.padding.0 < eh || wd + 2 * p.padding.1 < ew {
             return Err(Error::invalid(op, format!("kernel {kh}x{kw} (dilation {:?}) larger than padded input {:?}", p.dilation, x.shape())));
         }
         Ok(geom)
@@ -129,14 +132,22 @@ impl Tensor {
         if g == 0 || wc_in != c_in || c_in % g != 0 {
             return Err(Error::invalid(op, format!("input {:?} and weight {:?} do not fit groups={g}", x.shape(), w.shape())));
         }
-        if p.output_padding.0 >= p.stride.0.max(p.dilation.0) || p.output_padding.1 >= p.stride.1.max(p.dilation.1) {
-            return Err(Error::invalid(op, "output_padding must be smaller than stride or dilation"));
+        if p.stride.0 == 0 || p.stride.1 == 0 || p.dilation.0 == 0 || p.dilation.1 == 0 {
+            return Err(Error::invalid(op, "stride and dilation must be positive"));
+        }
+        if kh == 0 || kw == 0 || h == 0 || wd == 0 {
+            return Err(Error::invalid(op, format!("empty input {:?} or kernel {:?}", x.shape(), w.shape())));
+        }
+        // (PyTorch also allows output_padding < dilation; we require < stride, which covers
+        // every use of output_padding: recovering the input size of a strided convolution.)
+        if p.output_padding.0 >= p.stride.0 || p.output_padding.1 >= p.stride.1 {
+            return Err(Error::invalid(op, "output_padding must be smaller than stride"));
         }
         let out = |i: usize, s: usize, pad: usize, d: usize, k: usize, op_: usize| ((i - 1) * s + d * (k - 1) + op_ + 1).checked_sub(2 * pad);
         let ho = out(h, p.stride.0, p.padding.0, p.dilation.0, kh, p.output_padding.0);
         let wo = out(wd, p.stride.1, p.padding.1, p.dilation.1, kw, p.output_padding.1);
         let (ho, wo) = match (ho, wo) {
-            (Some(a), Some(b)) if a > 0 && b > 0 && h > 0 && wd > 0 => (a, b),
+            (Some(a), Some(b)) if a > 0 && b > 0 => (a, b),
             _ => return Err(Error::invalid(op, format!("padding {:?} leaves no output for input {:?}", p.padding, x.shape()))),
         };
         let c_out = cout_pg * g;

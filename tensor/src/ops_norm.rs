@@ -33,6 +33,20 @@ fn rows_d(op: &'static str, x: &Tensor, norm_shape: &[usize]) -> Result<(usize, 
     Ok((x.elem_count().checked_div(d).unwrap_or(0), d))
 }
 
+fn is_half(t: &Tensor) -> bool {
+    matches!(t.dtype(), DType::F16 | DType::BF16)
+}
+
+/// An optional tensor converted to f32 (half-precision norms compute in f32).
+fn up(t: Option<&Tensor>) -> Result<Option<Tensor>> {
+    t.map(|t| t.to_dtype(DType::F32)).transpose()
+}
+
+/// Converts optional results back to the storage dtype.
+fn down(t: Option<Tensor>, dt: DType) -> Result<Option<Tensor>> {
+    t.map(|t| t.to_dtype(dt)).transpose()
+}
+
 /// Typed contiguous data of an optional parameter.
 macro_rules! opt_data {
     ($p:expr, $T:ty) => {
@@ -49,6 +63,10 @@ impl Tensor {
         let (rows, d) = rows_d("layer_norm", self, norm_shape)?;
         check_affine("layer_norm (gamma)", gamma, norm_shape, self.dtype())?;
         check_affine("layer_norm (beta)", beta, norm_shape, self.dtype())?;
+        if is_half(self) {
+            let (y, st) = self.to_dtype(DType::F32)?.layer_norm(norm_shape, up(gamma)?.as_ref(), up(beta)?.as_ref(), eps)?;
+            return Ok((y.to_dtype(self.dtype())?, st));
+        }
         float_dispatch!(self.dtype(), "layer_norm", T => {
             let x = self.cpu_data::<T>()?;
             let (g, b) = (opt_data!(gamma, T), opt_data!(beta, T));
@@ -60,6 +78,10 @@ impl Tensor {
     /// Returns `(dx, dgamma, dbeta)` (the latter two when the forward had them).
     pub fn layer_norm_backward(x: &Tensor, dy: &Tensor, norm_shape: &[usize], gamma: Option<&Tensor>, has_beta: bool, st: &NormStats) -> Result<(Tensor, Option<Tensor>, Option<Tensor>)> {
         let (rows, d) = rows_d("layer_norm_backward", x, norm_shape)?;
+        if is_half(x) {
+            let (dx, dg, db) = Tensor::layer_norm_backward(&x.to_dtype(DType::F32)?, &dy.to_dtype(DType::F32)?, norm_shape, up(gamma)?.as_ref(), has_beta, st)?;
+            return Ok((dx.to_dtype(x.dtype())?, down(dg, x.dtype())?, down(db, x.dtype())?));
+        }
         float_dispatch!(x.dtype(), "layer_norm_backward", T => {
             let (xv, gv, g) = (x.cpu_data::<T>()?, dy.cpu_data::<T>()?, opt_data!(gamma, T));
             let (mean, rstd) = (st.mean.cpu_data::<T>()?, st.rstd.cpu_data::<T>()?);
@@ -79,6 +101,10 @@ impl Tensor {
     pub fn rms_norm(&self, norm_shape: &[usize], gamma: Option<&Tensor>, eps: f64) -> Result<(Tensor, NormStats)> {
         let (rows, d) = rows_d("rms_norm", self, norm_shape)?;
         check_affine("rms_norm (gamma)", gamma, norm_shape, self.dtype())?;
+        if is_half(self) {
+            let (y, st) = self.to_dtype(DType::F32)?.rms_norm(norm_shape, up(gamma)?.as_ref(), eps)?;
+            return Ok((y.to_dtype(self.dtype())?, st));
+        }
         float_dispatch!(self.dtype(), "rms_norm", T => {
             let (x, g) = (self.cpu_data::<T>()?, opt_data!(gamma, T));
             let (mut y, mut rstd) = (vec![T::default(); x.len()], vec![T::default(); rows]);
@@ -88,6 +114,10 @@ impl Tensor {
     }
     pub fn rms_norm_backward(x: &Tensor, dy: &Tensor, norm_shape: &[usize], gamma: Option<&Tensor>, st: &NormStats) -> Result<(Tensor, Option<Tensor>)> {
         let (rows, d) = rows_d("rms_norm_backward", x, norm_shape)?;
+        if is_half(x) {
+            let (dx, dg) = Tensor::rms_norm_backward(&x.to_dtype(DType::F32)?, &dy.to_dtype(DType::F32)?, norm_shape, up(gamma)?.as_ref(), st)?;
+            return Ok((dx.to_dtype(x.dtype())?, down(dg, x.dtype())?));
+        }
         float_dispatch!(x.dtype(), "rms_norm_backward", T => {
             let (xv, gv, g, rstd) = (x.cpu_data::<T>()?, dy.cpu_data::<T>()?, opt_data!(gamma, T), st.rstd.cpu_data::<T>()?);
             let mut dx = vec![T::default(); xv.len()];
@@ -103,6 +133,10 @@ impl Tensor {
         let (n, c, s) = group_dims(self, groups)?;
         check_affine("group_norm (gamma)", gamma, &[c], self.dtype())?;
         check_affine("group_norm (beta)", beta, &[c], self.dtype())?;
+        if is_half(self) {
+            let (y, st) = self.to_dtype(DType::F32)?.group_norm(groups, up(gamma)?.as_ref(), up(beta)?.as_ref(), eps)?;
+            return Ok((y.to_dtype(self.dtype())?, st));
+        }
         float_dispatch!(self.dtype(), "group_norm", T => {
             let (x, g, b) = (self.cpu_data::<T>()?, opt_data!(gamma, T), opt_data!(beta, T));
             let (mut y, mut mean, mut rstd) = (vec![T::default(); x.len()], vec![T::default(); n * groups], vec![T::default(); n * groups]);
@@ -112,6 +146,10 @@ impl Tensor {
     }
     pub fn group_norm_backward(x: &Tensor, dy: &Tensor, groups: usize, gamma: Option<&Tensor>, has_beta: bool, st: &NormStats) -> Result<(Tensor, Option<Tensor>, Option<Tensor>)> {
         let (n, c, s) = group_dims(x, groups)?;
+        if is_half(x) {
+            let (dx, dg, db) = Tensor::group_norm_backward(&x.to_dtype(DType::F32)?, &dy.to_dtype(DType::F32)?, groups, up(gamma)?.as_ref(), has_beta, st)?;
+            return Ok((dx.to_dtype(x.dtype())?, down(dg, x.dtype())?, down(db, x.dtype())?));
+        }
         float_dispatch!(x.dtype(), "group_norm_backward", T => {
             let (xv, gv, g) = (x.cpu_data::<T>()?, dy.cpu_data::<T>()?, opt_data!(gamma, T));
             let (mean, rstd) = (st.mean.cpu_data::<T>()?, st.rstd.cpu_data::<T>()?);
@@ -132,11 +170,16 @@ impl Tensor {
     /// scalar loss and the number of rows that counted.
     pub fn cross_entropy(&self, targets: &Tensor, ignore_index: Option<i64>, label_smoothing: f64) -> Result<(Tensor, usize)> {
         let (rows, classes, t) = ce_check(self, targets, ignore_index, label_smoothing)?;
+        if is_half(self) {
+            let (loss, count) = self.to_dtype(DType::F32)?.cross_entropy(targets, ignore_index, label_smoothing)?;
+            return Ok((loss.to_dtype(self.dtype())?, count));
+        }
         float_dispatch!(self.dtype(), "cross_entropy", T => {
             let mut losses = vec![T::default(); rows];
             let count = kernels::softmax::cross_entropy_rows(&self.cpu_data::<T>()?, rows, classes, &t, ignore_index, label_smoothing as T, &mut losses);
             let total: T = kernels::reduce::sum(&losses);
-            let mean = if count > 0 { total / count as T } else { T::default() };
+            // Every row ignored: 0/0 = NaN, as in PyTorch (the gradient is 0).
+            let mean = if count > 0 { total / count as T } else { T::NAN };
             Ok((Tensor::from_vec(vec![mean], &[])?, count))
         })
     }

@@ -111,6 +111,9 @@ impl Tensor {
         let all: Vec<isize> = (0..self.rank() as isize).collect();
         let dims = if dims.is_empty() { &all[..] } else { dims };
         let plan = self.reduce_plan("max", dims, false)?;
+        if plan.len == 0 {
+            return Err(Error::invalid("max", "max/min over an empty axis"));
+        }
         let x = self.to_dtype(self.dtype().compute_dtype())?;
         let xp = x.permute(&plan.perm)?.contiguous();
         let mut mask = vec![0.0f64; plan.rows * plan.len];
