@@ -22,7 +22,10 @@ fn two_moons(n: usize, noise: f64, rng: &mut Rng) -> Result<(Tensor, Tensor)> {
 /// One dense layer's parameters, PyTorch's default init (uniform ±1/√fan_in).
 fn linear(fan_in: usize, fan_out: usize, rng: &mut Rng) -> Result<[Var; 2]> {
     let b = 1.0 / (fan_in as f64).sqrt();
-    Ok([Var::leaf(rng.uniform(&[fan_in, fan_out], -b, b, DType::F32)?), Var::leaf(rng.uniform(&[fan_out], -b, b, DType::F32)?)])
+    Ok([
+        Var::leaf(rng.uniform(&[fan_in, fan_out], -b, b, DType::F32)?),
+        Var::leaf(rng.uniform(&[fan_out], -b, b, DType::F32)?),
+    ])
 }
 
 fn forward(params: &[Var], x: &Var) -> Result<Var> {

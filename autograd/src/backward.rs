@@ -80,7 +80,11 @@ impl Var {
     /// Backpropagates an explicit output gradient `seed` (shaped like `self`).
     pub fn backward_with_grad(&self, seed: &Tensor, retain: &[&Var]) -> Result<Grads> {
         if seed.shape() != self.shape() {
-            return Err(Error::ShapeMismatch { op: "backward (seed)", lhs: self.shape().to_vec(), rhs: seed.shape().to_vec() });
+            return Err(Error::ShapeMismatch {
+                op: "backward (seed)",
+                lhs: self.shape().to_vec(),
+                rhs: seed.shape().to_vec(),
+            });
         }
         if seed.dtype() != self.dtype() {
             return Err(Error::DTypeMismatch { op: "backward (seed)", lhs: self.dtype(), rhs: seed.dtype() });
@@ -97,7 +101,11 @@ impl Var {
                 Some(g) => g,
                 None => continue,
             };
-            let ctx = Ctx { inputs: &node.inputs, out: v.value(), need: node.inputs.iter().map(|i| i.requires_grad()).collect() };
+            let ctx = Ctx {
+                inputs: &node.inputs,
+                out: v.value(),
+                need: node.inputs.iter().map(|i| i.requires_grad()).collect(),
+            };
             let input_grads = apply_rule(&node.op, &ctx, &g)?;
             for ((input, gi), need) in node.inputs.iter().zip(input_grads).zip(&ctx.need) {
                 let Some(gi) = gi else { continue };
@@ -105,7 +113,11 @@ impl Var {
                     continue;
                 }
                 if gi.shape() != input.shape() {
-                    return Err(Error::ShapeMismatch { op: "backward (rule output)", lhs: input.shape().to_vec(), rhs: gi.shape().to_vec() });
+                    return Err(Error::ShapeMismatch {
+                        op: "backward (rule output)",
+                        lhs: input.shape().to_vec(),
+                        rhs: gi.shape().to_vec(),
+                    });
                 }
                 let acc = match grads.remove(&input.id()) {
                     Some(prev) => prev.add(&gi)?,
@@ -143,7 +155,9 @@ fn apply_rule(op: &Op, c: &Ctx, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
         Op::Matmul => nn::matmul_backward(c, g),
         Op::Conv2d { params } => nn::conv2d_backward(params, c, g),
         Op::ConvTranspose2d { params } => nn::conv_transpose2d_backward(params, c, g),
-        Op::MaxPool2d { kernel, stride, padding, argmax } => nn::max_pool2d_backward(*kernel, *stride, *padding, argmax, c, g),
+        Op::MaxPool2d { kernel, stride, padding, argmax } => {
+            nn::max_pool2d_backward(*kernel, *stride, *padding, argmax, c, g)
+        }
         Op::AvgPool2d { kernel, stride, padding } => nn::avg_pool2d_backward(*kernel, *stride, *padding, c, g),
         Op::Resize { mh, mwt, .. } => nn::resize_backward(mh, mwt, c, g),
         Op::Softmax { dim } => nn::softmax_backward(*dim, false, c, g),

@@ -21,10 +21,20 @@ impl Var {
     /// Scaled dot-product attention: `softmax(q kᵀ / √d + mask) v`.
     /// q: `[.., L_q, d]`, k: `[.., L_k, d]`, v: `[.., L_k, d_v]` → `[.., L_q, d_v]`.
     /// `causal` lets query i see keys `0..=i` (PyTorch's `is_causal`, top-left aligned).
-    pub fn scaled_dot_product_attention(q: &Var, k: &Var, v: &Var, mask: Option<&AttnMask>, causal: bool) -> Result<Var> {
+    pub fn scaled_dot_product_attention(
+        q: &Var,
+        k: &Var,
+        v: &Var,
+        mask: Option<&AttnMask>,
+        causal: bool,
+    ) -> Result<Var> {
         let d = q.dim(-1)?;
         if k.dim(-1)? != d || k.dim(-2)? != v.dim(-2)? {
-            return Err(Error::ShapeMismatch { op: "attention (q/k/v)", lhs: q.shape().to_vec(), rhs: k.shape().to_vec() });
+            return Err(Error::ShapeMismatch {
+                op: "attention (q/k/v)",
+                lhs: q.shape().to_vec(),
+                rhs: k.shape().to_vec(),
+            });
         }
         let mut scores = q.matmul(&k.transpose(-1, -2)?)?.mul_scalar(1.0 / (d as f64).sqrt())?;
         match mask {

@@ -13,7 +13,8 @@ impl Var {
     }
     /// 2-D convolution (NCHW) with an optional bias `[C_out]`.
     pub fn conv2d(&self, w: &Var, bias: Option<&Var>, p: &Conv2dParams) -> Result<Var> {
-        let y = Var::from_op(self.value().conv2d(w.value(), p)?, Op::Conv2d { params: *p }, vec![self.clone(), w.clone()]);
+        let y =
+            Var::from_op(self.value().conv2d(w.value(), p)?, Op::Conv2d { params: *p }, vec![self.clone(), w.clone()]);
         add_channel_bias(y, bias)
     }
     /// Transposed convolution; `w: [C_in, C_out/groups, kh, kw]`, optional bias `[C_out]`.
@@ -120,14 +121,27 @@ pub(crate) fn conv_transpose2d_backward(p: &Conv2dParams, c: &Ctx, g: &Tensor) -
 }
 
 // dx = dy scattered to the saved argmax positions
-pub(crate) fn max_pool2d_backward(k: (usize, usize), s: (usize, usize), p: (usize, usize), argmax: &Tensor, c: &Ctx, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+pub(crate) fn max_pool2d_backward(
+    k: (usize, usize),
+    s: (usize, usize),
+    p: (usize, usize),
+    argmax: &Tensor,
+    c: &Ctx,
+    g: &Tensor,
+) -> Result<Vec<Option<Tensor>>> {
     let x = c.x(0);
     let dx = x.via_f32(|x| Tensor::max_pool2d_backward(&g.to_dtype(x.dtype())?, argmax, x.shape(), k, s, p))?;
     Ok(vec![Some(dx)])
 }
 
 // dx = each dy spread evenly over its window (divided by kh·kw)
-pub(crate) fn avg_pool2d_backward(k: (usize, usize), s: (usize, usize), p: (usize, usize), c: &Ctx, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+pub(crate) fn avg_pool2d_backward(
+    k: (usize, usize),
+    s: (usize, usize),
+    p: (usize, usize),
+    c: &Ctx,
+    g: &Tensor,
+) -> Result<Vec<Option<Tensor>>> {
     let x = c.x(0);
     let dx = x.via_f32(|x| Tensor::avg_pool2d_backward(&g.to_dtype(x.dtype())?, x.shape(), k, s, p))?;
     Ok(vec![Some(dx)])
@@ -163,28 +177,52 @@ fn gamma_beta<'a>(c: &'a Ctx, has_gamma: bool) -> (Option<&'a Tensor>, bool) {
 }
 
 // x̂ = (x − μ)·rstd;  dx = rstd (dx̂ − mean(dx̂) − x̂ mean(dx̂ x̂)),  dx̂ = dy·γ;  dγ = Σ dy x̂;  dβ = Σ dy
-pub(crate) fn layer_norm_backward(norm_shape: &[usize], st: &NormStats, has_gamma: bool, c: &Ctx, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+pub(crate) fn layer_norm_backward(
+    norm_shape: &[usize],
+    st: &NormStats,
+    has_gamma: bool,
+    c: &Ctx,
+    g: &Tensor,
+) -> Result<Vec<Option<Tensor>>> {
     let (gamma, has_beta) = gamma_beta(c, has_gamma);
     let (dx, dg, db) = Tensor::layer_norm_backward(c.x(0), g, norm_shape, gamma, has_beta, st)?;
     Ok(norm_grads(dx, dg, db))
 }
 
 // x̂ = x·rstd;  dx = rstd (dx̂ − x̂ mean(dx̂ x̂));  dγ = Σ dy x̂
-pub(crate) fn rms_norm_backward(norm_shape: &[usize], st: &NormStats, c: &Ctx, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+pub(crate) fn rms_norm_backward(
+    norm_shape: &[usize],
+    st: &NormStats,
+    c: &Ctx,
+    g: &Tensor,
+) -> Result<Vec<Option<Tensor>>> {
     let gamma = if c.inputs.len() > 1 { Some(c.x(1)) } else { None };
     let (dx, dg) = Tensor::rms_norm_backward(c.x(0), g, norm_shape, gamma, st)?;
     Ok(norm_grads(dx, dg, None))
 }
 
 // As layer norm, with statistics per (sample, group) and γ, β per channel.
-pub(crate) fn group_norm_backward(groups: usize, st: &NormStats, has_gamma: bool, c: &Ctx, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+pub(crate) fn group_norm_backward(
+    groups: usize,
+    st: &NormStats,
+    has_gamma: bool,
+    c: &Ctx,
+    g: &Tensor,
+) -> Result<Vec<Option<Tensor>>> {
     let (gamma, has_beta) = gamma_beta(c, has_gamma);
     let (dx, dg, db) = Tensor::group_norm_backward(c.x(0), g, groups, gamma, has_beta, st)?;
     Ok(norm_grads(dx, dg, db))
 }
 
 // dlogits = (softmax − target distribution) · dloss / count
-pub(crate) fn cross_entropy_backward(targets: &Tensor, ignore: Option<i64>, eps: f64, count: usize, c: &Ctx, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+pub(crate) fn cross_entropy_backward(
+    targets: &Tensor,
+    ignore: Option<i64>,
+    eps: f64,
+    count: usize,
+    c: &Ctx,
+    g: &Tensor,
+) -> Result<Vec<Option<Tensor>>> {
     let logits = c.x(0);
     let dl = logits.via_f32(|l| Tensor::cross_entropy_backward(l, targets, ignore, eps, count, g))?;
     Ok(vec![Some(dl)])

@@ -74,7 +74,13 @@ impl Var {
 }
 
 // x: [*], y: reduced, dy: like y  →  dx: like x
-pub(crate) fn reduce_backward(op: ReduceOp, dims: &[isize], _keepdim: bool, c: &Ctx, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+pub(crate) fn reduce_backward(
+    op: ReduceOp,
+    dims: &[isize],
+    _keepdim: bool,
+    c: &Ctx,
+    g: &Tensor,
+) -> Result<Vec<Option<Tensor>>> {
     let x = c.x(0);
     let ge = expand_back(g, dims, x.shape())?;
     let ye = || expand_back(c.out, dims, x.shape());
@@ -96,7 +102,13 @@ pub(crate) fn reduce_backward(op: ReduceOp, dims: &[isize], _keepdim: bool, c: &
 }
 
 // d var / dx = 2 (x − mean) / (n − ddof)
-pub(crate) fn variance_backward(dims: &[isize], unbiased: bool, _keepdim: bool, c: &Ctx, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+pub(crate) fn variance_backward(
+    dims: &[isize],
+    unbiased: bool,
+    _keepdim: bool,
+    c: &Ctx,
+    g: &Tensor,
+) -> Result<Vec<Option<Tensor>>> {
     let x = c.x(0);
     let n = x.reduced_count(dims)?;
     let denom = if unbiased { n.saturating_sub(1) } else { n } as f64;

@@ -150,7 +150,14 @@ pub(crate) fn permute_backward(dims: &[usize], _c: &Ctx, g: &Tensor) -> Result<V
 }
 
 // dx = zeros like x, with dy written into the sliced positions
-pub(crate) fn slice_backward(dim: usize, start: usize, _len: usize, step: usize, c: &Ctx, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+pub(crate) fn slice_backward(
+    dim: usize,
+    start: usize,
+    _len: usize,
+    step: usize,
+    c: &Ctx,
+    g: &Tensor,
+) -> Result<Vec<Option<Tensor>>> {
     Ok(vec![Some(c.x(0).zeros_like().slice_scatter(g, dim as isize, start, step)?)])
 }
 

@@ -3,7 +3,7 @@
 //! adding an op kind does not compile until its cases are written here.
 use autograd::gradcheck::{gradcheck, Tolerance};
 use autograd::{AttnMask, OpKind, Var};
-use tensor::{Conv2dParams, DType, Result, Rng, Tensor, UnaryOp, BinaryOp, ReduceOp};
+use tensor::{BinaryOp, Conv2dParams, DType, ReduceOp, Result, Rng, Tensor, UnaryOp};
 
 type F = Box<dyn Fn(&[Var]) -> Result<Var>>;
 
@@ -155,17 +155,25 @@ fn cases_for(kind: OpKind) -> Vec<Case> {
             case("new leading dims", vec![rnd(&[4])], |x| x[0].broadcast_to(&[2, 3, 4])?.exp()),
         ],
         K::Cat => vec![
-            case("three along dim 1", vec![rnd(&[2, 3]), rnd(&[2, 1]), rnd(&[2, 2])], |x| Var::cat(&[&x[0], &x[1], &x[2]], 1)),
-            case("permuted along dim 0", vec![rnd(&[3, 2]), rnd(&[4, 3])], |x| Var::cat(&[&x[0].transpose(0, 1)?, &x[1].slice(0, 0, 4, 2)?], 0)),
+            case("three along dim 1", vec![rnd(&[2, 3]), rnd(&[2, 1]), rnd(&[2, 2])], |x| {
+                Var::cat(&[&x[0], &x[1], &x[2]], 1)
+            }),
+            case("permuted along dim 0", vec![rnd(&[3, 2]), rnd(&[4, 3])], |x| {
+                Var::cat(&[&x[0].transpose(0, 1)?, &x[1].slice(0, 0, 4, 2)?], 0)
+            }),
             case("stack", vec![rnd(&[2, 3]), rnd(&[2, 3])], |x| Var::stack(&[&x[0], &x[1]], 1)?.square()),
         ],
         K::IndexSelect => vec![
             case("dim 0 with repeats", vec![rnd(&[4, 3])], |x| x[0].index_select(0, &idx(&[3, 0, 3, 1], &[4]))),
-            case("dim 1 of transposed", vec![rnd(&[3, 4])], |x| x[0].transpose(0, 1)?.index_select(1, &idx(&[2, 2, 0], &[3]))),
+            case("dim 1 of transposed", vec![rnd(&[3, 4])], |x| {
+                x[0].transpose(0, 1)?.index_select(1, &idx(&[2, 2, 0], &[3]))
+            }),
         ],
         K::Gather => vec![
             case("dim 1", vec![rnd(&[3, 4])], |x| x[0].gather(1, &idx(&[0, 3, 3, 1, 2, 2], &[3, 2]))),
-            case("dim 0 of expanded", vec![rnd(&[1, 3])], |x| x[0].expand(&[4, 3])?.gather(0, &idx(&[0, 3, 1, 2, 2, 0], &[2, 3]))),
+            case("dim 0 of expanded", vec![rnd(&[1, 3])], |x| {
+                x[0].expand(&[4, 3])?.gather(0, &idx(&[0, 3, 1, 2, 2, 0], &[2, 3]))
+            }),
         ],
         K::ScatterAdd => vec![
             case("dim 1 with collisions", vec![rnd(&[3, 4]), rnd(&[3, 2])], |x| {
@@ -176,8 +184,12 @@ fn cases_for(kind: OpKind) -> Vec<Case> {
             }),
         ],
         K::IndexAdd => vec![
-            case("dim 0 with repeats", vec![rnd(&[4, 2]), rnd(&[3, 2])], |x| x[0].index_add(0, &idx(&[1, 1, 3], &[3]), &x[1])),
-            case("dim 1 of permuted", vec![rnd(&[3, 2]), rnd(&[2, 2])], |x| x[0].transpose(0, 1)?.index_add(1, &idx(&[2, 0], &[2]), &x[1])),
+            case("dim 0 with repeats", vec![rnd(&[4, 2]), rnd(&[3, 2])], |x| {
+                x[0].index_add(0, &idx(&[1, 1, 3], &[3]), &x[1])
+            }),
+            case("dim 1 of permuted", vec![rnd(&[3, 2]), rnd(&[2, 2])], |x| {
+                x[0].transpose(0, 1)?.index_add(1, &idx(&[2, 0], &[2]), &x[1])
+            }),
         ],
         K::WhereCond => vec![
             case("same shape", vec![rnd(&[2, 3]), rnd(&[2, 3])], |x| {
@@ -189,14 +201,20 @@ fn cases_for(kind: OpKind) -> Vec<Case> {
         ],
         K::MaskedFill => vec![
             case("same shape", vec![rnd(&[2, 3])], |x| x[0].masked_fill(&mask(&[1, 0, 1, 0, 0, 1], &[2, 3]), 2.5)),
-            case("broadcast mask on transposed", vec![rnd(&[3, 2])], |x| x[0].transpose(0, 1)?.masked_fill(&mask(&[0, 1, 0], &[3]), -1.0)),
+            case("broadcast mask on transposed", vec![rnd(&[3, 2])], |x| {
+                x[0].transpose(0, 1)?.masked_fill(&mask(&[0, 1, 0], &[3]), -1.0)
+            }),
         ],
         K::Pad => vec![
             case("2-D", vec![rnd(&[2, 3])], |x| x[0].pad(&[(1, 0), (2, 1)], 0.5)),
-            case("NCHW spatial of permuted", vec![rnd(&[3, 3, 1, 2])], |x| x[0].permute(&[2, 3, 0, 1])?.pad(&[(0, 0), (0, 0), (1, 1), (1, 2)], 0.0)),
+            case("NCHW spatial of permuted", vec![rnd(&[3, 3, 1, 2])], |x| {
+                x[0].permute(&[2, 3, 0, 1])?.pad(&[(0, 0), (0, 0), (1, 1), (1, 2)], 0.0)
+            }),
         ],
         K::ToDType => vec![{
-            let mut c = case("f64 → f32 → f64", vec![rnd(&[2, 3])], |x| x[0].to_dtype(DType::F32)?.mul_scalar(2.0)?.to_dtype(DType::F64));
+            let mut c = case("f64 → f32 → f64", vec![rnd(&[2, 3])], |x| {
+                x[0].to_dtype(DType::F32)?.mul_scalar(2.0)?.to_dtype(DType::F64)
+            });
             c.tol = Tolerance { eps: 1e-2, atol: 1e-4, rtol: 1e-3 };
             c
         }],
@@ -207,7 +225,9 @@ fn cases_for(kind: OpKind) -> Vec<Case> {
         K::Matmul => vec![
             case("[3,4]@[4,2]", vec![rnd(&[3, 4]), rnd(&[4, 2])], |x| x[0].matmul(&x[1])),
             case("batched broadcast [2,3,4]@[4,5]", vec![rnd(&[2, 3, 4]), rnd(&[4, 5])], |x| x[0].matmul(&x[1])),
-            case("transposed operands", vec![rnd(&[4, 3]), rnd(&[2, 4])], |x| x[0].transpose(0, 1)?.matmul(&x[1].transpose(0, 1)?)),
+            case("transposed operands", vec![rnd(&[4, 3]), rnd(&[2, 4])], |x| {
+                x[0].transpose(0, 1)?.matmul(&x[1].transpose(0, 1)?)
+            }),
             case("[2,1,3,4]@[3,4,2]", vec![rnd(&[2, 1, 3, 4]), rnd(&[3, 4, 2])], |x| x[0].matmul(&x[1])),
             case("expanded lhs", vec![rnd(&[1, 4]), rnd(&[4, 3])], |x| x[0].expand(&[3, 4])?.matmul(&x[1])),
         ],
@@ -216,14 +236,22 @@ fn cases_for(kind: OpKind) -> Vec<Case> {
                 .into_iter()
                 .map(|p| {
                     let cin_g = 4 / p.groups;
-                    case(&format!("{p:?}"), vec![rnd(&[2, 4, 5, 6]), rnd(&[4, cin_g, 3, 2])], move |x| x[0].conv2d(&x[1], None, &p))
+                    case(&format!("{p:?}"), vec![rnd(&[2, 4, 5, 6]), rnd(&[4, cin_g, 3, 2])], move |x| {
+                        x[0].conv2d(&x[1], None, &p)
+                    })
                 })
                 .collect();
-            v.push(case("with bias, NHWC input permuted", vec![rnd(&[1, 4, 4, 3]), rnd(&[2, 3, 3, 3]), rnd(&[2])], |x| {
-                let p = Conv2dParams { padding: (1, 1), ..Default::default() };
-                x[0].permute(&[0, 3, 1, 2])?.conv2d(&x[1], Some(&x[2]), &p)
+            v.push(case(
+                "with bias, NHWC input permuted",
+                vec![rnd(&[1, 4, 4, 3]), rnd(&[2, 3, 3, 3]), rnd(&[2])],
+                |x| {
+                    let p = Conv2dParams { padding: (1, 1), ..Default::default() };
+                    x[0].permute(&[0, 3, 1, 2])?.conv2d(&x[1], Some(&x[2]), &p)
+                },
+            ));
+            v.push(case("1x1", vec![rnd(&[2, 3, 3, 3]), rnd(&[4, 3, 1, 1])], |x| {
+                x[0].conv2d(&x[1], None, &Conv2dParams::default())
             }));
-            v.push(case("1x1", vec![rnd(&[2, 3, 3, 3]), rnd(&[4, 3, 1, 1])], |x| x[0].conv2d(&x[1], None, &Conv2dParams::default())));
             v
         }
         K::ConvTranspose2d => {
@@ -236,16 +264,20 @@ fn cases_for(kind: OpKind) -> Vec<Case> {
             .into_iter()
             .map(|p| {
                 let cout_g = 4 / p.groups;
-                case(&format!("{p:?}"), vec![rnd(&[2, 4, 3, 4]), rnd(&[4, cout_g, 3, 3]), rnd(&[cout_g * p.groups])], move |x| {
-                    x[0].conv_transpose2d(&x[1], Some(&x[2]), &p)
-                })
+                case(
+                    &format!("{p:?}"),
+                    vec![rnd(&[2, 4, 3, 4]), rnd(&[4, cout_g, 3, 3]), rnd(&[cout_g * p.groups])],
+                    move |x| x[0].conv_transpose2d(&x[1], Some(&x[2]), &p),
+                )
             })
             .collect()
         }
         K::MaxPool2d => vec![
             case("2x2 stride 2", vec![rnd(&[2, 2, 4, 6])], |x| x[0].max_pool2d((2, 2), (2, 2), (0, 0))),
             case("3x3 stride 1 pad 1", vec![rnd(&[1, 2, 4, 4])], |x| x[0].max_pool2d((3, 3), (1, 1), (1, 1))),
-            case("permuted input", vec![rnd(&[1, 5, 4, 2])], |x| x[0].permute(&[0, 3, 1, 2])?.max_pool2d((2, 3), (2, 1), (1, 1))),
+            case("permuted input", vec![rnd(&[1, 5, 4, 2])], |x| {
+                x[0].permute(&[0, 3, 1, 2])?.max_pool2d((2, 3), (2, 1), (1, 1))
+            }),
         ],
         K::AvgPool2d => vec![
             case("2x2 stride 2", vec![rnd(&[2, 2, 4, 6])], |x| x[0].avg_pool2d((2, 2), (2, 2), (0, 0))),
@@ -253,11 +285,15 @@ fn cases_for(kind: OpKind) -> Vec<Case> {
         ],
         K::ResizeNearest => vec![
             case("2x up", vec![rnd(&[1, 2, 3, 2])], |x| x[0].upsample_nearest(2, 2)),
-            case("to 5x3 (non-integer)", vec![rnd(&[2, 1, 3, 4])], |x| x[0].resize2d(tensor::ResizeKind::Nearest, 5, 3)),
+            case("to 5x3 (non-integer)", vec![rnd(&[2, 1, 3, 4])], |x| {
+                x[0].resize2d(tensor::ResizeKind::Nearest, 5, 3)
+            }),
         ],
         K::ResizeArea => vec![
             case("down 6x6→3x2", vec![rnd(&[1, 2, 6, 6])], |x| x[0].resize_area(3, 2)),
-            case("uneven 5x7→3x4 of transposed", vec![rnd(&[1, 1, 7, 5])], |x| x[0].transpose(2, 3)?.resize_area(3, 4)),
+            case("uneven 5x7→3x4 of transposed", vec![rnd(&[1, 1, 7, 5])], |x| {
+                x[0].transpose(2, 3)?.resize_area(3, 4)
+            }),
         ],
         K::ResizeBicubic => vec![
             case("up 3x4→6x8", vec![rnd(&[1, 2, 3, 4])], |x| x[0].upsample_bicubic(6, 8)),
@@ -274,23 +310,37 @@ fn cases_for(kind: OpKind) -> Vec<Case> {
             case("of expanded", vec![rnd(&[1, 4])], |x| x[0].expand(&[3, 4])?.log_softmax(-1)),
         ],
         K::LayerNorm => vec![
-            case("affine, last dim", vec![rnd(&[3, 5]), rnd(&[5]), rnd(&[5])], |x| x[0].layer_norm(&[5], Some(&x[1]), Some(&x[2]), 1e-5)),
+            case("affine, last dim", vec![rnd(&[3, 5]), rnd(&[5]), rnd(&[5])], |x| {
+                x[0].layer_norm(&[5], Some(&x[1]), Some(&x[2]), 1e-5)
+            }),
             case("no affine, last two dims", vec![rnd(&[2, 3, 4])], |x| x[0].layer_norm(&[3, 4], None, None, 1e-5)),
-            case("gamma only, transposed", vec![rnd(&[4, 3]), rnd(&[4])], |x| x[0].transpose(0, 1)?.layer_norm(&[4], Some(&x[1]), None, 1e-5)),
+            case("gamma only, transposed", vec![rnd(&[4, 3]), rnd(&[4])], |x| {
+                x[0].transpose(0, 1)?.layer_norm(&[4], Some(&x[1]), None, 1e-5)
+            }),
         ],
         K::RmsNorm => vec![
             case("with gamma", vec![rnd(&[3, 6]), rnd(&[6])], |x| x[0].rms_norm(&[6], Some(&x[1]), 1e-6)),
             case("without gamma, sliced", vec![rnd(&[4, 8])], |x| x[0].slice(1, 0, 8, 2)?.rms_norm(&[4], None, 1e-6)),
         ],
         K::GroupNorm => vec![
-            case("affine, 2 groups", vec![rnd(&[2, 4, 3, 2]), rnd(&[4]), rnd(&[4])], |x| x[0].group_norm(2, Some(&x[1]), Some(&x[2]), 1e-5)),
-            case("no affine, 1 group, permuted", vec![rnd(&[2, 3, 2, 3])], |x| x[0].permute(&[0, 3, 1, 2])?.group_norm(1, None, None, 1e-5)),
-            case("gamma only, groups = channels", vec![rnd(&[1, 3, 4]), rnd(&[3])], |x| x[0].group_norm(3, Some(&x[1]), None, 1e-5)),
+            case("affine, 2 groups", vec![rnd(&[2, 4, 3, 2]), rnd(&[4]), rnd(&[4])], |x| {
+                x[0].group_norm(2, Some(&x[1]), Some(&x[2]), 1e-5)
+            }),
+            case("no affine, 1 group, permuted", vec![rnd(&[2, 3, 2, 3])], |x| {
+                x[0].permute(&[0, 3, 1, 2])?.group_norm(1, None, None, 1e-5)
+            }),
+            case("gamma only, groups = channels", vec![rnd(&[1, 3, 4]), rnd(&[3])], |x| {
+                x[0].group_norm(3, Some(&x[1]), None, 1e-5)
+            }),
         ],
         K::CrossEntropy => vec![
             case("plain", vec![rnd(&[4, 5])], |x| x[0].cross_entropy(&idx(&[1, 0, 4, 2], &[4]), None, 0.0)),
-            case("ignore index", vec![rnd(&[4, 3])], |x| x[0].cross_entropy(&idx(&[1, -100, 2, 0], &[4]), Some(-100), 0.0)),
-            case("label smoothing, transposed", vec![rnd(&[3, 4])], |x| x[0].transpose(0, 1)?.cross_entropy(&idx(&[2, 0, 1, 1], &[4]), None, 0.1)),
+            case("ignore index", vec![rnd(&[4, 3])], |x| {
+                x[0].cross_entropy(&idx(&[1, -100, 2, 0], &[4]), Some(-100), 0.0)
+            }),
+            case("label smoothing, transposed", vec![rnd(&[3, 4])], |x| {
+                x[0].transpose(0, 1)?.cross_entropy(&idx(&[2, 0, 1, 1], &[4]), None, 0.1)
+            }),
         ],
     }
 }

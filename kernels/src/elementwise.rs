@@ -139,8 +139,13 @@ impl UnaryOp {
             }
             Softplus => sigmoid(x),
             // d/dx x⁰ = 0 everywhere (also at x = 0, where p·x^(p−1) would be 0·∞).
-            Powf(p) if p == 0.0 => T::zero(),
-            Powf(p) => c(p) * x.powf(c(p - 1.0)),
+            Powf(p) => {
+                if p == 0.0 {
+                    T::zero()
+                } else {
+                    c(p) * x.powf(c(p - 1.0))
+                }
+            }
             Clamp(lo, hi) => {
                 if x >= c(lo) && x <= c(hi) {
                     one
@@ -349,7 +354,15 @@ mod tests {
 
     #[test]
     fn binary_partials_match_central_differences() {
-        let ops = [BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div, BinaryOp::Pow, BinaryOp::Maximum, BinaryOp::Minimum];
+        let ops = [
+            BinaryOp::Add,
+            BinaryOp::Sub,
+            BinaryOp::Mul,
+            BinaryOp::Div,
+            BinaryOp::Pow,
+            BinaryOp::Maximum,
+            BinaryOp::Minimum,
+        ];
         for op in ops {
             let (a, b) = (1.3f64, 0.7f64);
             let h = 1e-6;

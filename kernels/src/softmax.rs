@@ -21,11 +21,7 @@ use rayon::prelude::*;
 const PAR_GRAIN: usize = 1 << 14;
 
 fn check_len<T>(name: &str, v: &[T], want: usize) {
-    assert!(
-        v.len() == want,
-        "{name}: length {} but expected {want}",
-        v.len()
-    );
+    assert!(v.len() == want, "{name}: length {} but expected {want}", v.len());
 }
 
 /// Fewest rows of length `d` per parallel task.
@@ -39,10 +35,7 @@ fn for_rows<T: Real>(out: &mut [T], rows: usize, d: usize, f: impl Fn(usize, &mu
     if d == 0 {
         return;
     }
-    out.par_chunks_mut(d)
-        .enumerate()
-        .with_min_len(min_rows(d))
-        .for_each(|(r, o)| f(r, o));
+    out.par_chunks_mut(d).enumerate().with_min_len(min_rows(d)).for_each(|(r, o)| f(r, o));
 }
 
 /// `(m, ln Σ exp(x - m))` for a row: `log_softmax = (x - m) - lse_shifted`.
@@ -112,10 +105,7 @@ fn target_of(t: i64, ignore_index: Option<i64>, classes: usize) -> Option<usize>
     if ignore_index == Some(t) {
         return None;
     }
-    assert!(
-        (0..classes as i64).contains(&t),
-        "target {t} out of range 0..{classes}"
-    );
+    assert!((0..classes as i64).contains(&t), "target {t} out of range 0..{classes}");
     Some(t as usize)
 }
 
@@ -137,10 +127,7 @@ pub fn cross_entropy_rows<T: Real>(
     let eps = label_smoothing;
     let c = <T as Real>::from_f64(classes as f64);
     check_len("losses", losses, rows);
-    let tasks = losses
-        .par_iter_mut()
-        .enumerate()
-        .with_min_len(min_rows(classes));
+    let tasks = losses.par_iter_mut().enumerate().with_min_len(min_rows(classes));
     tasks.for_each(|(r, out)| {
         *out = match target_of(targets[r], ignore_index, classes) {
             None => T::zero(),
@@ -194,10 +181,7 @@ pub fn cross_entropy_rows_backward<T: Real>(
 pub fn softmax_reference<T: Real>(x: &[T], rows: usize, d: usize) -> Vec<T> {
     let mut y = Vec::with_capacity(rows * d);
     for r in 0..rows {
-        let row: Vec<f64> = x[r * d..(r + 1) * d]
-            .iter()
-            .map(|&v| Real::to_f64(v))
-            .collect();
+        let row: Vec<f64> = x[r * d..(r + 1) * d].iter().map(|&v| Real::to_f64(v)).collect();
         let m = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let e: Vec<f64> = row.iter().map(|v| (v - m).exp()).collect();
         let s: f64 = e.iter().sum();
@@ -215,10 +199,7 @@ mod tests {
     fn close(got: &[f64], want: &[f64], atol: f64, rtol: f64, what: &str) {
         assert_eq!(got.len(), want.len(), "{what}: length");
         for (i, (g, w)) in got.iter().zip(want).enumerate() {
-            assert!(
-                (g - w).abs() <= atol + rtol * w.abs(),
-                "{what}[{i}]: got {g}, want {w}"
-            );
+            assert!((g - w).abs() <= atol + rtol * w.abs(), "{what}[{i}]: got {g}, want {w}");
         }
     }
 
@@ -242,19 +223,9 @@ mod tests {
     }
 
     /// (rows, d, x, w): `w` weighs the linear functional L = Σ w·f(x).
-    fn case(
-        max_rows: usize,
-        max_d: usize,
-        scale: f64,
-    ) -> impl Strategy<Value = (usize, usize, Vec<f64>, Vec<f64>)> {
-        (1..=max_rows, 1..=max_d).prop_flat_map(move |(r, d)| {
-            (
-                Just(r),
-                Just(d),
-                vec(-scale..scale, r * d),
-                vec(-1.0..1.0f64, r * d),
-            )
-        })
+    fn case(max_rows: usize, max_d: usize, scale: f64) -> impl Strategy<Value = (usize, usize, Vec<f64>, Vec<f64>)> {
+        (1..=max_rows, 1..=max_d)
+            .prop_flat_map(move |(r, d)| (Just(r), Just(d), vec(-scale..scale, r * d), vec(-1.0..1.0f64, r * d)))
     }
 
     fn sm(x: &[f64], r: usize, d: usize, log: bool) -> Vec<f64> {
@@ -269,15 +240,7 @@ mod tests {
 
     /// Targets from raw draws: `raw == classes` means "ignored" (when an ignore index exists).
     fn targets(raw: &[usize], classes: usize, ignore: Option<i64>) -> Vec<i64> {
-        raw.iter()
-            .map(|&t| {
-                if t == classes {
-                    ignore.unwrap_or(0)
-                } else {
-                    t as i64
-                }
-            })
-            .collect()
+        raw.iter().map(|&t| if t == classes { ignore.unwrap_or(0) } else { t as i64 }).collect()
     }
 
     proptest! {
@@ -335,16 +298,9 @@ mod tests {
     #[test]
     fn huge_logits_stay_finite() {
         fn check<T: Real>() {
-            let x: Vec<T> = [1000.0, -1000.0, 0.0, 999.0]
-                .iter()
-                .map(|&v| <T as Real>::from_f64(v))
-                .collect();
-            let (mut y, mut ly, mut dx, mut loss) = (
-                vec![T::zero(); 4],
-                vec![T::zero(); 4],
-                vec![T::zero(); 4],
-                [T::zero()],
-            );
+            let x: Vec<T> = [1000.0, -1000.0, 0.0, 999.0].iter().map(|&v| <T as Real>::from_f64(v)).collect();
+            let (mut y, mut ly, mut dx, mut loss) =
+                (vec![T::zero(); 4], vec![T::zero(); 4], vec![T::zero(); 4], [T::zero()]);
             softmax_rows(&x, 1, 4, &mut y);
             log_softmax_rows(&x, 1, 4, &mut ly);
             let sum: f64 = y.iter().map(|&v| Real::to_f64(v)).sum();
@@ -353,18 +309,10 @@ mod tests {
             let smooth = <T as Real>::from_f64(0.1);
             cross_entropy_rows(&x, 1, 4, &[1], None, smooth, &mut loss);
             let want = 1_875.338_261_687_518; // -(0.9)·logp[1] - (0.1/4)·Σ logp, computed in f64
-            assert!(
-                (Real::to_f64(loss[0]) - want).abs() < 1e-3,
-                "loss {:?}",
-                loss[0]
-            );
+            assert!((Real::to_f64(loss[0]) - want).abs() < 1e-3, "loss {:?}", loss[0]);
             cross_entropy_rows_backward(&x, 1, 4, &[1], None, smooth, &[T::one()], &mut dx);
             let all = y.iter().chain(&ly).chain(&dx).chain(&loss);
-            assert!(
-                all.clone().all(|v| v.is_finite()),
-                "non-finite output: {:?}",
-                all.collect::<Vec<_>>()
-            );
+            assert!(all.clone().all(|v| v.is_finite()), "non-finite output: {:?}", all.collect::<Vec<_>>());
         }
         check::<f32>();
         check::<f64>();
@@ -375,9 +323,7 @@ mod tests {
         let mut st = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
         (0..len)
             .map(|_| {
-                st = st
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
+                st = st.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                 ((st >> 40) as f32 / (1u64 << 23) as f32 - 1.0) * 4.0
             })
             .collect()
@@ -387,21 +333,9 @@ mod tests {
         let bits = |v: &[f32]| v.iter().map(|a| a.to_bits()).collect::<Vec<u32>>();
         let (r, d) = (4096, 100);
         let (x, dy) = (lcg(r * d, 1), lcg(r * d, 2));
-        let t: Vec<i64> = (0..r as i64)
-            .map(|i| {
-                if i % 7 == 0 {
-                    -100
-                } else {
-                    (i * 31) % d as i64
-                }
-            })
-            .collect();
-        let (mut y, mut ly, mut dx, mut dlx) = (
-            vec![0f32; r * d],
-            vec![0f32; r * d],
-            vec![0f32; r * d],
-            vec![0f32; r * d],
-        );
+        let t: Vec<i64> = (0..r as i64).map(|i| if i % 7 == 0 { -100 } else { (i * 31) % d as i64 }).collect();
+        let (mut y, mut ly, mut dx, mut dlx) =
+            (vec![0f32; r * d], vec![0f32; r * d], vec![0f32; r * d], vec![0f32; r * d]);
         softmax_rows(&x, r, d, &mut y);
         softmax_rows_backward(&y, &dy, r, d, &mut dx);
         log_softmax_rows(&x, r, d, &mut ly);
@@ -410,25 +344,12 @@ mod tests {
         cross_entropy_rows(&x, r, d, &t, Some(-100), 0.1, &mut loss);
         let mut dl = vec![0f32; r * d];
         cross_entropy_rows_backward(&x, r, d, &t, Some(-100), 0.1, &dy[..r], &mut dl);
-        vec![
-            bits(&y),
-            bits(&dx),
-            bits(&ly),
-            bits(&dlx),
-            bits(&loss),
-            bits(&dl),
-        ]
+        vec![bits(&y), bits(&dx), bits(&ly), bits(&dlx), bits(&loss), bits(&dl)]
     }
 
     #[test]
     fn softmax_is_bit_identical_across_thread_counts() {
-        let run_in = |t: usize| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(t)
-                .build()
-                .unwrap()
-                .install(run_all)
-        };
+        let run_in = |t: usize| rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap().install(run_all);
         let one = run_in(1);
         for t in [2, 3, 8] {
             assert!(one == run_in(t), "outputs differ between 1 and {t} threads");

@@ -12,6 +12,14 @@ pub fn resolve_dim(op: &'static str, dim: isize, rank: usize) -> Result<usize> {
     Ok(d as usize)
 }
 
+/// Number of elements of `shape`, or an error when it overflows `usize`.
+pub fn checked_elem_count(op: &'static str, shape: &[usize]) -> Result<usize> {
+    shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| Error::invalid(op, format!("shape {shape:?} has more elements than fit in memory")))
+}
+
 /// Row-major (C-order) strides of a shape.
 pub fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
     let mut strides = vec![0; shape.len()];
@@ -125,7 +133,8 @@ impl Layout {
         if step == 0 {
             return Err(Error::invalid("slice", "step must be positive"));
         }
-        if len > 0 && start + (len - 1) * step >= size {
+        let last = (len.max(1) - 1).checked_mul(step).and_then(|x| x.checked_add(start));
+        if len > 0 && last.is_none_or(|last| last >= size) {
             return Err(Error::invalid(
                 "slice",
                 format!("start {start} + {len} elements with step {step} exceeds size {size} of dim {dim}"),
@@ -178,12 +187,7 @@ impl Layout {
 /// Walks `shape` in row-major order and calls `f(offset_a, offset_b)` with the storage offsets of
 /// the same logical element in two layouts (strides + base offset) of that shape. The innermost
 /// dimension is a plain loop so the hot path stays simple.
-pub fn for_each_offset2(
-    shape: &[usize],
-    a: (&[usize], usize),
-    b: (&[usize], usize),
-    mut f: impl FnMut(usize, usize),
-) {
+pub fn for_each_offset2(shape: &[usize], a: (&[usize], usize), b: (&[usize], usize), mut f: impl FnMut(usize, usize)) {
     if shape.contains(&0) {
         return;
     }

@@ -141,7 +141,11 @@ impl Tensor {
             if d == 1 && s != 1 {
                 dims.push((lead + i) as isize);
             } else if d != s {
-                return Err(Error::BroadcastMismatch { op: "sum_to_shape", lhs: self.shape().to_vec(), rhs: shape.to_vec() });
+                return Err(Error::BroadcastMismatch {
+                    op: "sum_to_shape",
+                    lhs: self.shape().to_vec(),
+                    rhs: shape.to_vec(),
+                });
             }
         }
         self.sum(&dims, true)?.reshape(shape)

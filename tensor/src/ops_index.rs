@@ -47,7 +47,13 @@ fn indices(op: &'static str, idx: &Tensor, size: usize) -> Result<Vec<usize>> {
     }
     idx.cpu_data::<i64>()?
         .iter()
-        .map(|&i| if i < 0 || i as usize >= size { Err(Error::IndexOutOfRange { op, index: i, size }) } else { Ok(i as usize) })
+        .map(|&i| {
+            if i < 0 || i as usize >= size {
+                Err(Error::IndexOutOfRange { op, index: i, size })
+            } else {
+                Ok(i as usize)
+            }
+        })
         .collect()
 }
 
@@ -129,7 +135,11 @@ impl Tensor {
     pub fn scatter_add(&self, dim: isize, idx: &Tensor, src: &Tensor) -> Result<Tensor> {
         let d = resolve_dim("scatter_add", dim, self.rank())?;
         if idx.shape() != src.shape() {
-            return Err(Error::ShapeMismatch { op: "scatter_add (index vs src)", lhs: idx.shape().to_vec(), rhs: src.shape().to_vec() });
+            return Err(Error::ShapeMismatch {
+                op: "scatter_add (index vs src)",
+                lhs: idx.shape().to_vec(),
+                rhs: src.shape().to_vec(),
+            });
         }
         check_index_shape("scatter_add", self.shape(), idx.shape(), d)?;
         if src.dtype() != self.dtype() {
@@ -206,10 +216,24 @@ impl Tensor {
     /// `src` (the adjoint of a strided slice).
     pub fn slice_scatter(&self, src: &Tensor, dim: isize, start: usize, step: usize) -> Result<Tensor> {
         let d = resolve_dim("slice_scatter", dim, self.rank())?;
+        if src.rank() != self.rank() {
+            return Err(Error::ShapeMismatch {
+                op: "slice_scatter",
+                lhs: self.shape().to_vec(),
+                rhs: src.shape().to_vec(),
+            });
+        }
+        if src.dtype() != self.dtype() {
+            return Err(Error::DTypeMismatch { op: "slice_scatter", lhs: self.dtype(), rhs: src.dtype() });
+        }
         let base = self.copy();
         let dst = base.layout().slice(d, start, src.shape()[d], step)?;
         if dst.shape() != src.shape() || src.dtype() != self.dtype() {
-            return Err(Error::ShapeMismatch { op: "slice_scatter", lhs: dst.shape().to_vec(), rhs: src.shape().to_vec() });
+            return Err(Error::ShapeMismatch {
+                op: "slice_scatter",
+                lhs: dst.shape().to_vec(),
+                rhs: src.shape().to_vec(),
+            });
         }
         let mut st = base.storage().as_cpu()?.clone();
         let offs = dst.offsets();

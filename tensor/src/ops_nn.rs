@@ -47,7 +47,10 @@ impl Tensor {
     pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
         same_dtype("matmul", self, other)?;
         if self.rank() < 2 || other.rank() < 2 {
-            return Err(Error::invalid("matmul", format!("operands must be at least 2-D, got {:?} and {:?}", self.shape(), other.shape())));
+            return Err(Error::invalid(
+                "matmul",
+                format!("operands must be at least 2-D, got {:?} and {:?}", self.shape(), other.shape()),
+            ));
         }
         let (ra, rb) = (self.rank(), other.rank());
         let (m, k, k2, n) = (self.shape()[ra - 2], self.shape()[ra - 1], other.shape()[rb - 2], other.shape()[rb - 1]);
@@ -90,18 +93,36 @@ impl Tensor {
         let [c_out, cpg, kh, kw] = rank4(op, w)?;
         let g = p.groups;
         if g == 0 || c_in % g != 0 || c_out % g != 0 || cpg * g != c_in {
-            return Err(Error::invalid(op, format!("input {:?} and weight {:?} do not fit groups={g}", x.shape(), w.shape())));
+            return Err(Error::invalid(
+                op,
+                format!("input {:?} and weight {:?} do not fit groups={g}", x.shape(), w.shape()),
+            ));
         }
         if p.stride.0 == 0 || p.stride.1 == 0 || p.dilation.0 == 0 || p.dilation.1 == 0 {
             return Err(Error::invalid(op, "stride and dilation must be positive"));
         }
-        let geom = Conv2dGeom { n, c_in, h, w: wd, c_out, kh, kw, stride: p.stride, padding: p.padding, dilation: p.dilation, groups: g };
+        let geom = Conv2dGeom {
+            n,
+            c_in,
+            h,
+            w: wd,
+            c_out,
+            kh,
+            kw,
+            stride: p.stride,
+            padding: p.padding,
+            dilation: p.dilation,
+            groups: g,
+        };
         if kh == 0 || kw == 0 {
             return Err(Error::invalid(op, format!("empty kernel {:?}", w.shape())));
         }
         let (eh, ew) = (p.dilation.0 * (kh - 1) + 1, p.dilation.1 * (kw - 1) + 1);
         if h + 2 * p.padding.0 < eh || wd + 2 * p.padding.1 < ew {
-            return Err(Error::invalid(op, format!("kernel {kh}x{kw} (dilation {:?}) larger than padded input {:?}", p.dilation, x.shape())));
+            return Err(Error::invalid(
+                op,
+                format!("kernel {kh}x{kw} (dilation {:?}) larger than padded input {:?}", p.dilation, x.shape()),
+            ));
         }
         Ok(geom)
     }
@@ -130,7 +151,10 @@ impl Tensor {
         let [wc_in, cout_pg, kh, kw] = rank4(op, w)?;
         let g = p.groups;
         if g == 0 || wc_in != c_in || c_in % g != 0 {
-            return Err(Error::invalid(op, format!("input {:?} and weight {:?} do not fit groups={g}", x.shape(), w.shape())));
+            return Err(Error::invalid(
+                op,
+                format!("input {:?} and weight {:?} do not fit groups={g}", x.shape(), w.shape()),
+            ));
         }
         if p.stride.0 == 0 || p.stride.1 == 0 || p.dilation.0 == 0 || p.dilation.1 == 0 {
             return Err(Error::invalid(op, "stride and dilation must be positive"));
@@ -143,15 +167,34 @@ impl Tensor {
         if p.output_padding.0 >= p.stride.0 || p.output_padding.1 >= p.stride.1 {
             return Err(Error::invalid(op, "output_padding must be smaller than stride"));
         }
-        let out = |i: usize, s: usize, pad: usize, d: usize, k: usize, op_: usize| ((i - 1) * s + d * (k - 1) + op_ + 1).checked_sub(2 * pad);
+        let out = |i: usize, s: usize, pad: usize, d: usize, k: usize, op_: usize| {
+            ((i - 1) * s + d * (k - 1) + op_ + 1).checked_sub(2 * pad)
+        };
         let ho = out(h, p.stride.0, p.padding.0, p.dilation.0, kh, p.output_padding.0);
         let wo = out(wd, p.stride.1, p.padding.1, p.dilation.1, kw, p.output_padding.1);
         let (ho, wo) = match (ho, wo) {
             (Some(a), Some(b)) if a > 0 && b > 0 => (a, b),
-            _ => return Err(Error::invalid(op, format!("padding {:?} leaves no output for input {:?}", p.padding, x.shape()))),
+            _ => {
+                return Err(Error::invalid(
+                    op,
+                    format!("padding {:?} leaves no output for input {:?}", p.padding, x.shape()),
+                ))
+            }
         };
         let c_out = cout_pg * g;
-        let geom = Conv2dGeom { n, c_in: c_out, h: ho, w: wo, c_out: c_in, kh, kw, stride: p.stride, padding: p.padding, dilation: p.dilation, groups: g };
+        let geom = Conv2dGeom {
+            n,
+            c_in: c_out,
+            h: ho,
+            w: wo,
+            c_out: c_in,
+            kh,
+            kw,
+            stride: p.stride,
+            padding: p.padding,
+            dilation: p.dilation,
+            groups: g,
+        };
         Ok((geom, [n, c_out, ho, wo]))
     }
     /// Transposed convolution: `x: [N, C_in, H, W]`, `w: [C_in, C_out/groups, kh, kw]`.
@@ -162,7 +205,12 @@ impl Tensor {
         conv_call(self, w, "conv_transpose2d", &out, ConvKernel::BackwardInput(g))
     }
     /// Gradients of `conv_transpose2d`: (w.r.t. input, w.r.t. weight).
-    pub fn conv_transpose2d_backward(x: &Tensor, w: &Tensor, dy: &Tensor, p: &Conv2dParams) -> Result<(Tensor, Tensor)> {
+    pub fn conv_transpose2d_backward(
+        x: &Tensor,
+        w: &Tensor,
+        dy: &Tensor,
+        p: &Conv2dParams,
+    ) -> Result<(Tensor, Tensor)> {
         let (g, _) = Tensor::conv_transpose_geom(x, w, p)?;
         let dx = conv_call(dy, w, "conv_transpose2d_backward", x.shape(), ConvKernel::Forward(g))?;
         let dw = conv_call(dy, x, "conv_transpose2d_backward", w.shape(), ConvKernel::BackwardWeight(g))?;
@@ -171,15 +219,37 @@ impl Tensor {
 
     // ------------------------------------------------------------------ pooling and resize
 
-    fn pool_geom(&self, op: &'static str, k: (usize, usize), stride: (usize, usize), padding: (usize, usize)) -> Result<Pool2dGeom> {
+    fn pool_geom(
+        &self,
+        op: &'static str,
+        k: (usize, usize),
+        stride: (usize, usize),
+        padding: (usize, usize),
+    ) -> Result<Pool2dGeom> {
         let [n, c, h, w] = rank4(op, self)?;
-        if k.0 == 0 || k.1 == 0 || stride.0 == 0 || stride.1 == 0 || 2 * padding.0 > k.0 || 2 * padding.1 > k.1 || h + 2 * padding.0 < k.0 || w + 2 * padding.1 < k.1 {
-            return Err(Error::invalid(op, format!("kernel {k:?} stride {stride:?} padding {padding:?} do not fit input {:?}", self.shape())));
+        if k.0 == 0
+            || k.1 == 0
+            || stride.0 == 0
+            || stride.1 == 0
+            || 2 * padding.0 > k.0
+            || 2 * padding.1 > k.1
+            || h + 2 * padding.0 < k.0
+            || w + 2 * padding.1 < k.1
+        {
+            return Err(Error::invalid(
+                op,
+                format!("kernel {k:?} stride {stride:?} padding {padding:?} do not fit input {:?}", self.shape()),
+            ));
         }
         Ok(Pool2dGeom { n, c, h, w, kh: k.0, kw: k.1, stride, padding })
     }
     /// Max pooling; returns the output and, for the backward rule, the flat input index of each max (`I64`).
-    pub fn max_pool2d(&self, k: (usize, usize), stride: (usize, usize), padding: (usize, usize)) -> Result<(Tensor, Tensor)> {
+    pub fn max_pool2d(
+        &self,
+        k: (usize, usize),
+        stride: (usize, usize),
+        padding: (usize, usize),
+    ) -> Result<(Tensor, Tensor)> {
         let g = self.pool_geom("max_pool2d", k, stride, padding)?;
         let x = self.to_dtype(self.dtype().compute_dtype())?;
         let shape = [g.n, g.c, g.out_h(), g.out_w()];
@@ -192,7 +262,14 @@ impl Tensor {
         let arg = Tensor::from_vec(arg.into_iter().map(|a| a as i64).collect::<Vec<_>>(), &shape)?;
         Ok((y.to_dtype(self.dtype())?, arg))
     }
-    pub fn max_pool2d_backward(dy: &Tensor, argmax: &Tensor, x_shape: &[usize], k: (usize, usize), stride: (usize, usize), padding: (usize, usize)) -> Result<Tensor> {
+    pub fn max_pool2d_backward(
+        dy: &Tensor,
+        argmax: &Tensor,
+        x_shape: &[usize],
+        k: (usize, usize),
+        stride: (usize, usize),
+        padding: (usize, usize),
+    ) -> Result<Tensor> {
         let g = Tensor::zeros(x_shape, DType::U8).pool_geom("max_pool2d", k, stride, padding)?;
         let arg: Vec<usize> = argmax.to_vec::<i64>()?.into_iter().map(|a| a as usize).collect();
         float_dispatch!(dy.dtype(), "max_pool2d_backward", T => {
@@ -213,7 +290,13 @@ impl Tensor {
             })
         })
     }
-    pub fn avg_pool2d_backward(dy: &Tensor, x_shape: &[usize], k: (usize, usize), stride: (usize, usize), padding: (usize, usize)) -> Result<Tensor> {
+    pub fn avg_pool2d_backward(
+        dy: &Tensor,
+        x_shape: &[usize],
+        k: (usize, usize),
+        stride: (usize, usize),
+        padding: (usize, usize),
+    ) -> Result<Tensor> {
         let g = Tensor::zeros(x_shape, DType::U8).pool_geom("avg_pool2d", k, stride, padding)?;
         float_dispatch!(dy.dtype(), "avg_pool2d_backward", T => {
             let mut dx = vec![T::default(); x_shape.iter().product()];
@@ -243,7 +326,12 @@ impl Tensor {
     // ------------------------------------------------------------------ softmax family
 
     /// Moves `dim` last, runs a row kernel, moves it back.
-    fn along_dim(&self, op: &'static str, dim: isize, f: impl Fn(&Tensor, usize, usize) -> Result<Tensor>) -> Result<Tensor> {
+    fn along_dim(
+        &self,
+        op: &'static str,
+        dim: isize,
+        f: impl Fn(&Tensor, usize, usize) -> Result<Tensor>,
+    ) -> Result<Tensor> {
         let d = resolve_dim(op, dim, self.rank())?;
         let last = self.rank() - 1;
         let x = if d == last { self.contiguous() } else { self.transpose(d as isize, last as isize)?.contiguous() };

@@ -59,12 +59,19 @@ macro_rules! opt_data {
 
 impl Tensor {
     /// Layer norm over the trailing dims `norm_shape`; `gamma`/`beta` have shape `norm_shape`.
-    pub fn layer_norm(&self, norm_shape: &[usize], gamma: Option<&Tensor>, beta: Option<&Tensor>, eps: f64) -> Result<(Tensor, NormStats)> {
+    pub fn layer_norm(
+        &self,
+        norm_shape: &[usize],
+        gamma: Option<&Tensor>,
+        beta: Option<&Tensor>,
+        eps: f64,
+    ) -> Result<(Tensor, NormStats)> {
         let (rows, d) = rows_d("layer_norm", self, norm_shape)?;
         check_affine("layer_norm (gamma)", gamma, norm_shape, self.dtype())?;
         check_affine("layer_norm (beta)", beta, norm_shape, self.dtype())?;
         if is_half(self) {
-            let (y, st) = self.to_dtype(DType::F32)?.layer_norm(norm_shape, up(gamma)?.as_ref(), up(beta)?.as_ref(), eps)?;
+            let (y, st) =
+                self.to_dtype(DType::F32)?.layer_norm(norm_shape, up(gamma)?.as_ref(), up(beta)?.as_ref(), eps)?;
             return Ok((y.to_dtype(self.dtype())?, st));
         }
         float_dispatch!(self.dtype(), "layer_norm", T => {
@@ -76,10 +83,24 @@ impl Tensor {
         })
     }
     /// Returns `(dx, dgamma, dbeta)` (the latter two when the forward had them).
-    pub fn layer_norm_backward(x: &Tensor, dy: &Tensor, norm_shape: &[usize], gamma: Option<&Tensor>, has_beta: bool, st: &NormStats) -> Result<(Tensor, Option<Tensor>, Option<Tensor>)> {
+    pub fn layer_norm_backward(
+        x: &Tensor,
+        dy: &Tensor,
+        norm_shape: &[usize],
+        gamma: Option<&Tensor>,
+        has_beta: bool,
+        st: &NormStats,
+    ) -> Result<(Tensor, Option<Tensor>, Option<Tensor>)> {
         let (rows, d) = rows_d("layer_norm_backward", x, norm_shape)?;
         if is_half(x) {
-            let (dx, dg, db) = Tensor::layer_norm_backward(&x.to_dtype(DType::F32)?, &dy.to_dtype(DType::F32)?, norm_shape, up(gamma)?.as_ref(), has_beta, st)?;
+            let (dx, dg, db) = Tensor::layer_norm_backward(
+                &x.to_dtype(DType::F32)?,
+                &dy.to_dtype(DType::F32)?,
+                norm_shape,
+                up(gamma)?.as_ref(),
+                has_beta,
+                st,
+            )?;
             return Ok((dx.to_dtype(x.dtype())?, down(dg, x.dtype())?, down(db, x.dtype())?));
         }
         float_dispatch!(x.dtype(), "layer_norm_backward", T => {
@@ -112,10 +133,22 @@ impl Tensor {
             Ok((Tensor::from_vec(y, self.shape())?, NormStats { mean: Tensor::zeros(&[0], self.dtype()), rstd: Tensor::from_vec(rstd, &[rows])? }))
         })
     }
-    pub fn rms_norm_backward(x: &Tensor, dy: &Tensor, norm_shape: &[usize], gamma: Option<&Tensor>, st: &NormStats) -> Result<(Tensor, Option<Tensor>)> {
+    pub fn rms_norm_backward(
+        x: &Tensor,
+        dy: &Tensor,
+        norm_shape: &[usize],
+        gamma: Option<&Tensor>,
+        st: &NormStats,
+    ) -> Result<(Tensor, Option<Tensor>)> {
         let (rows, d) = rows_d("rms_norm_backward", x, norm_shape)?;
         if is_half(x) {
-            let (dx, dg) = Tensor::rms_norm_backward(&x.to_dtype(DType::F32)?, &dy.to_dtype(DType::F32)?, norm_shape, up(gamma)?.as_ref(), st)?;
+            let (dx, dg) = Tensor::rms_norm_backward(
+                &x.to_dtype(DType::F32)?,
+                &dy.to_dtype(DType::F32)?,
+                norm_shape,
+                up(gamma)?.as_ref(),
+                st,
+            )?;
             return Ok((dx.to_dtype(x.dtype())?, down(dg, x.dtype())?));
         }
         float_dispatch!(x.dtype(), "rms_norm_backward", T => {
@@ -129,12 +162,19 @@ impl Tensor {
 
     /// Group norm on `[N, C, *]`: statistics per (sample, group of C/groups channels);
     /// `gamma`/`beta` are per channel `[C]`.
-    pub fn group_norm(&self, groups: usize, gamma: Option<&Tensor>, beta: Option<&Tensor>, eps: f64) -> Result<(Tensor, NormStats)> {
+    pub fn group_norm(
+        &self,
+        groups: usize,
+        gamma: Option<&Tensor>,
+        beta: Option<&Tensor>,
+        eps: f64,
+    ) -> Result<(Tensor, NormStats)> {
         let (n, c, s) = group_dims(self, groups)?;
         check_affine("group_norm (gamma)", gamma, &[c], self.dtype())?;
         check_affine("group_norm (beta)", beta, &[c], self.dtype())?;
         if is_half(self) {
-            let (y, st) = self.to_dtype(DType::F32)?.group_norm(groups, up(gamma)?.as_ref(), up(beta)?.as_ref(), eps)?;
+            let (y, st) =
+                self.to_dtype(DType::F32)?.group_norm(groups, up(gamma)?.as_ref(), up(beta)?.as_ref(), eps)?;
             return Ok((y.to_dtype(self.dtype())?, st));
         }
         float_dispatch!(self.dtype(), "group_norm", T => {
@@ -144,10 +184,24 @@ impl Tensor {
             Ok((Tensor::from_vec(y, self.shape())?, NormStats { mean: Tensor::from_vec(mean, &[n * groups])?, rstd: Tensor::from_vec(rstd, &[n * groups])? }))
         })
     }
-    pub fn group_norm_backward(x: &Tensor, dy: &Tensor, groups: usize, gamma: Option<&Tensor>, has_beta: bool, st: &NormStats) -> Result<(Tensor, Option<Tensor>, Option<Tensor>)> {
+    pub fn group_norm_backward(
+        x: &Tensor,
+        dy: &Tensor,
+        groups: usize,
+        gamma: Option<&Tensor>,
+        has_beta: bool,
+        st: &NormStats,
+    ) -> Result<(Tensor, Option<Tensor>, Option<Tensor>)> {
         let (n, c, s) = group_dims(x, groups)?;
         if is_half(x) {
-            let (dx, dg, db) = Tensor::group_norm_backward(&x.to_dtype(DType::F32)?, &dy.to_dtype(DType::F32)?, groups, up(gamma)?.as_ref(), has_beta, st)?;
+            let (dx, dg, db) = Tensor::group_norm_backward(
+                &x.to_dtype(DType::F32)?,
+                &dy.to_dtype(DType::F32)?,
+                groups,
+                up(gamma)?.as_ref(),
+                has_beta,
+                st,
+            )?;
             return Ok((dx.to_dtype(x.dtype())?, down(dg, x.dtype())?, down(db, x.dtype())?));
         }
         float_dispatch!(x.dtype(), "group_norm_backward", T => {
@@ -168,7 +222,12 @@ impl Tensor {
     /// Mean cross-entropy of `logits: [N, C]` against `targets: [N]` (`I64`), skipping rows whose
     /// target equals `ignore_index`, with label smoothing `eps` (PyTorch semantics). Returns the
     /// scalar loss and the number of rows that counted.
-    pub fn cross_entropy(&self, targets: &Tensor, ignore_index: Option<i64>, label_smoothing: f64) -> Result<(Tensor, usize)> {
+    pub fn cross_entropy(
+        &self,
+        targets: &Tensor,
+        ignore_index: Option<i64>,
+        label_smoothing: f64,
+    ) -> Result<(Tensor, usize)> {
         let (rows, classes, t) = ce_check(self, targets, ignore_index, label_smoothing)?;
         if is_half(self) {
             let (loss, count) = self.to_dtype(DType::F32)?.cross_entropy(targets, ignore_index, label_smoothing)?;
@@ -184,7 +243,14 @@ impl Tensor {
         })
     }
     /// Gradient of the mean cross-entropy w.r.t. the logits, scaled by the upstream scalar `dloss`.
-    pub fn cross_entropy_backward(logits: &Tensor, targets: &Tensor, ignore_index: Option<i64>, label_smoothing: f64, count: usize, dloss: &Tensor) -> Result<Tensor> {
+    pub fn cross_entropy_backward(
+        logits: &Tensor,
+        targets: &Tensor,
+        ignore_index: Option<i64>,
+        label_smoothing: f64,
+        count: usize,
+        dloss: &Tensor,
+    ) -> Result<Tensor> {
         let (rows, classes, t) = ce_check(logits, targets, ignore_index, label_smoothing)?;
         let g = dloss.to_scalar_f64()? / count.max(1) as f64;
         float_dispatch!(logits.dtype(), "cross_entropy_backward", T => {
@@ -215,7 +281,11 @@ fn ce_check(logits: &Tensor, targets: &Tensor, ignore: Option<i64>, eps: f64) ->
     }
     let (rows, classes) = (logits.shape()[0], logits.shape()[1]);
     if targets.shape() != [rows] {
-        return Err(Error::ShapeMismatch { op: "cross_entropy", lhs: logits.shape().to_vec(), rhs: targets.shape().to_vec() });
+        return Err(Error::ShapeMismatch {
+            op: "cross_entropy",
+            lhs: logits.shape().to_vec(),
+            rhs: targets.shape().to_vec(),
+        });
     }
     if !(0.0..=1.0).contains(&eps) {
         return Err(Error::invalid("cross_entropy", format!("label smoothing {eps} outside [0, 1]")));

@@ -24,7 +24,15 @@ impl Tensor {
         let rows: usize = (0..rank).filter(|&d| !red[d]).map(|d| self.shape()[d]).product();
         let len: usize = (0..rank).filter(|&d| red[d]).map(|d| self.shape()[d]).product();
         let keep_shape = (0..rank)
-            .filter_map(|d| if !red[d] { Some(self.shape()[d]) } else if keepdim { Some(1) } else { None })
+            .filter_map(|d| {
+                if !red[d] {
+                    Some(self.shape()[d])
+                } else if keepdim {
+                    Some(1)
+                } else {
+                    None
+                }
+            })
             .collect();
         Ok(ReducePlan { perm, rows, len, keep_shape })
     }

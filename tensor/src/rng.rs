@@ -99,7 +99,14 @@ impl Tensor {
     pub fn rand_uniform(shape: &[usize], lo: f64, hi: f64, seed: u64, dtype: DType) -> Result<Tensor> {
         Tensor::rand_uniform_stream(shape, lo, hi, seed, 0, dtype)
     }
-    pub fn rand_uniform_stream(shape: &[usize], lo: f64, hi: f64, seed: u64, stream: u64, dtype: DType) -> Result<Tensor> {
+    pub fn rand_uniform_stream(
+        shape: &[usize],
+        lo: f64,
+        hi: f64,
+        seed: u64,
+        stream: u64,
+        dtype: DType,
+    ) -> Result<Tensor> {
         let v = fill(shape.iter().product(), |i| lo + (hi - lo) * uniform_at(seed, stream, i));
         Tensor::from_cpu(CpuStorage::from_f64_iter(dtype, v.into_iter()), shape)
     }

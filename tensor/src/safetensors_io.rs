@@ -26,8 +26,12 @@ fn decode(dtype: DType, bytes: &[u8]) -> CpuStorage {
     match dtype {
         DType::U8 => CpuStorage::U8(bytes.to_vec()),
         DType::I64 => CpuStorage::I64(bytemuck::pod_collect_to_vec(bytes)),
-        DType::F16 => CpuStorage::F16(bytemuck::pod_collect_to_vec::<u8, u16>(bytes).into_iter().map(f16::from_bits).collect()),
-        DType::BF16 => CpuStorage::BF16(bytemuck::pod_collect_to_vec::<u8, u16>(bytes).into_iter().map(bf16::from_bits).collect()),
+        DType::F16 => {
+            CpuStorage::F16(bytemuck::pod_collect_to_vec::<u8, u16>(bytes).into_iter().map(f16::from_bits).collect())
+        }
+        DType::BF16 => {
+            CpuStorage::BF16(bytemuck::pod_collect_to_vec::<u8, u16>(bytes).into_iter().map(bf16::from_bits).collect())
+        }
         DType::F32 => CpuStorage::F32(bytemuck::pod_collect_to_vec(bytes)),
         DType::F64 => CpuStorage::F64(bytemuck::pod_collect_to_vec(bytes)),
     }
@@ -61,7 +65,10 @@ pub fn load_from_bytes(bytes: &[u8], path: &Path) -> Result<BTreeMap<String, Ten
         };
         let n: usize = view.shape().iter().product();
         if view.data().len() != n * dtype.size_in_bytes() {
-            return Err(bad(path, format!("tensor {name:?}: {} bytes for shape {:?} {dtype:?}", view.data().len(), view.shape())));
+            return Err(bad(
+                path,
+                format!("tensor {name:?}: {} bytes for shape {:?} {dtype:?}", view.data().len(), view.shape()),
+            ));
         }
         out.insert(name.clone(), Tensor::from_cpu(decode(dtype, view.data()), view.shape())?);
     }
@@ -75,22 +82,28 @@ pub fn load(path: impl AsRef<Path>) -> Result<BTreeMap<String, Tensor>> {
     // SAFETY: the map is read-only and lives only inside this function; we copy every tensor out
     // before returning. A file truncated by another process while mapped could still fault, which
     // is the documented limit of memory-mapped I/O.
-    let mmap = unsafe { memmap2::Mmap::map(&file) }.map_err(|source| Error::Io { path: path.display().to_string(), source })?;
+    let mmap = unsafe { memmap2::Mmap::map(&file) }
+        .map_err(|source| Error::Io { path: path.display().to_string(), source })?;
     load_from_bytes(&mmap, path)
 }
 
 /// Checks that `t` (named `name`) has the expected dtype and shape.
 pub fn expect(name: &str, t: &Tensor, dtype: DType, shape: &[usize], path: &Path) -> Result<()> {
     if t.dtype() != dtype || t.shape() != shape {
-        return Err(bad(path, format!("tensor {name:?} is {:?} {:?}, expected {dtype:?} {shape:?}", t.dtype(), t.shape())));
+        return Err(bad(
+            path,
+            format!("tensor {name:?} is {:?} {:?}, expected {dtype:?} {shape:?}", t.dtype(), t.shape()),
+        ));
     }
     Ok(())
 }
 
 /// Serialises named tensors to safetensors bytes (names in sorted order).
 pub fn save_to_bytes(tensors: &BTreeMap<String, Tensor>) -> Result<Vec<u8>> {
-    let encoded: Vec<(String, DType, Vec<usize>, Vec<u8>)> =
-        tensors.iter().map(|(n, t)| Ok((n.clone(), t.dtype(), t.shape().to_vec(), encode(t)?))).collect::<Result<_>>()?;
+    let encoded: Vec<(String, DType, Vec<usize>, Vec<u8>)> = tensors
+        .iter()
+        .map(|(n, t)| Ok((n.clone(), t.dtype(), t.shape().to_vec(), encode(t)?)))
+        .collect::<Result<_>>()?;
     let views: Vec<(String, safetensors::tensor::TensorView)> = encoded
         .iter()
         .map(|(n, d, s, b)| {

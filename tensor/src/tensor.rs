@@ -48,7 +48,7 @@ impl Tensor {
 
     /// Wraps a CPU buffer holding exactly `shape`'s elements in row-major order.
     pub fn from_cpu(storage: CpuStorage, shape: &[usize]) -> Result<Tensor> {
-        let want: usize = shape.iter().product();
+        let want = crate::layout::checked_elem_count("from_vec", shape)?;
         if storage.len() != want {
             return Err(Error::ElementCount { op: "from_vec", got: storage.len(), want, shape: shape.to_vec() });
         }
@@ -70,10 +70,17 @@ impl Tensor {
     pub fn scalar(v: f64, dtype: DType) -> Tensor {
         Tensor::full(&[], v, dtype)
     }
+    /// A tensor filled with `v`. Like `vec![v; n]`, it panics only when the element count
+    /// overflows `usize` (use [`Tensor::try_full`] for shapes that come from user input).
     pub fn full(shape: &[usize], v: f64, dtype: DType) -> Tensor {
         let n = shape.iter().product();
         let st = CpuStorage::from_f64_iter(dtype, std::iter::repeat_n(v, n));
         Tensor { storage: Arc::new(Storage::Cpu(st)), layout: Layout::contiguous(shape) }
+    }
+    /// [`Tensor::full`] that returns an error instead of panicking on an impossible shape.
+    pub fn try_full(shape: &[usize], v: f64, dtype: DType) -> Result<Tensor> {
+        crate::layout::checked_elem_count("full", shape)?;
+        Ok(Tensor::full(shape, v, dtype))
     }
     pub fn zeros(shape: &[usize], dtype: DType) -> Tensor {
         let n = shape.iter().product();
@@ -85,7 +92,7 @@ impl Tensor {
     /// Like [`Tensor::zeros`] on a chosen device; a device this build cannot use is an error.
     pub fn zeros_on(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
         check_device(device)?;
-        Ok(Tensor::zeros(shape, dtype))
+        Tensor::try_full(shape, 0.0, dtype)
     }
     pub fn zeros_like(&self) -> Tensor {
         Tensor::zeros(self.shape(), self.dtype())
@@ -98,7 +105,11 @@ impl Tensor {
         if step == 0.0 || !step.is_finite() || !start.is_finite() || !end.is_finite() {
             return Err(Error::invalid("arange", format!("bad range {start}..{end} step {step}")));
         }
-        let n = ((end - start) / step).ceil().max(0.0) as usize;
+        let n = ((end - start) / step).ceil().max(0.0);
+        if n > (1u64 << 40) as f64 {
+            return Err(Error::invalid("arange", format!("{n} elements is too many")));
+        }
+        let n = n as usize;
         let st = CpuStorage::from_f64_iter(dtype, (0..n).map(|i| start + i as f64 * step));
         Tensor::from_cpu(st, &[n])
     }
@@ -294,7 +305,10 @@ impl Tensor {
     pub fn squeeze(&self, dim: isize) -> Result<Tensor> {
         let d = resolve_dim("squeeze", dim, self.rank())?;
         if self.shape()[d] != 1 {
-            return Err(Error::invalid("squeeze", format!("dim {d} has size {} in {:?}", self.shape()[d], self.shape())));
+            return Err(Error::invalid(
+                "squeeze",
+                format!("dim {d} has size {} in {:?}", self.shape()[d], self.shape()),
+            ));
         }
         let (mut shape, mut strides) = (self.shape().to_vec(), self.layout.strides().to_vec());
         shape.remove(d);

@@ -76,36 +76,17 @@ impl Conv2dGeom {
         let (g, s, d) = (self.groups, self.stride, self.dilation);
         // groups ≥ 1 and divides both channel counts.
         let divides = |c: usize| g >= 1 && c / g * g == c;
-        assert!(
-            divides(self.c_in) && divides(self.c_out),
-            "conv2d: bad groups {g}"
-        );
-        assert!(
-            s.0 >= 1 && s.1 >= 1 && d.0 >= 1 && d.1 >= 1,
-            "conv2d: stride/dilation < 1"
-        );
-        assert_eq!(
-            x_len,
-            self.n * self.c_in * self.h * self.w,
-            "conv2d: input length"
-        );
+        assert!(divides(self.c_in) && divides(self.c_out), "conv2d: bad groups {g}");
+        assert!(s.0 >= 1 && s.1 >= 1 && d.0 >= 1 && d.1 >= 1, "conv2d: stride/dilation < 1");
+        assert_eq!(x_len, self.n * self.c_in * self.h * self.w, "conv2d: input length");
         assert_eq!(w_len, self.weight_len(), "conv2d: weight length");
-        assert_eq!(
-            y_len,
-            self.n * self.c_out * self.col_cols(),
-            "conv2d: output length"
-        );
+        assert_eq!(y_len, self.n * self.c_out * self.col_cols(), "conv2d: output length");
     }
 }
 
 /// The strided matrix whose element (i, j) is `data[offset + i·row_stride + j·col_stride]`.
 fn mat<T>(data: &[T], offset: usize, row_stride: usize, col_stride: usize) -> MatRef<'_, T> {
-    MatRef {
-        data,
-        offset,
-        row_stride,
-        col_stride,
-    }
+    MatRef { data, offset, row_stride, col_stride }
 }
 
 /// Output indices `o` in `[lo, hi)` for which the input index `o·stride + koff − pad` lies in
@@ -121,11 +102,7 @@ fn valid_range(out: usize, len: usize, stride: usize, koff: usize, pad: usize) -
 /// `(c·kh + ki)·kw + kj`, column `oh·Wo + ow`; zero where the tap falls in the padding.
 pub fn im2col<T: Real>(g: &Conv2dGeom, x_img: &[T], cols: &mut [T]) {
     assert_eq!(x_img.len(), g.c_in * g.h * g.w, "im2col: image length");
-    assert_eq!(
-        cols.len(),
-        g.col_rows() * g.col_cols(),
-        "im2col: cols length"
-    );
+    assert_eq!(cols.len(), g.col_rows() * g.col_cols(), "im2col: cols length");
     if !cols.is_empty() {
         im2col_band(g, x_img, 0, cols);
     }
@@ -135,11 +112,7 @@ pub fn im2col<T: Real>(g: &Conv2dGeom, x_img: &[T], cols: &mut [T]) {
 /// column entry added onto the input position it was read from; padding taps are dropped.
 pub fn col2im<T: Real>(g: &Conv2dGeom, cols: &[T], dx_img: &mut [T]) {
     assert_eq!(dx_img.len(), g.c_in * g.h * g.w, "col2im: image length");
-    assert_eq!(
-        cols.len(),
-        g.col_rows() * g.col_cols(),
-        "col2im: cols length"
-    );
+    assert_eq!(cols.len(), g.col_rows() * g.col_cols(), "col2im: cols length");
     dx_img.fill(T::zero());
     if !cols.is_empty() {
         col2im_band_add(g, cols, 0, dx_img);
@@ -210,9 +183,7 @@ fn band_rows(g: &Conv2dGeom) -> usize {
 /// The bands `(oh0, nb)` covering the output rows `0..Ho`.
 fn bands(g: &Conv2dGeom, band: usize) -> impl Iterator<Item = (usize, usize)> {
     let ho = g.out_h();
-    (0..ho)
-        .step_by(band)
-        .map(move |oh0| (oh0, band.min(ho - oh0)))
+    (0..ho).step_by(band).map(move |oh0| (oh0, band.min(ho - oh0)))
 }
 
 /// Forward convolution (no bias).
@@ -231,11 +202,7 @@ fn forward_banded<T: Real>(g: &Conv2dGeom, x: &[T], w: &[T], y: &mut [T], band: 
     let (p, wo, ho) = (g.col_cols(), g.out_w(), g.out_h());
     let (k, cog) = (g.col_rows() / g.groups, g.c_out / g.groups);
     let pointwise = g.is_pointwise();
-    let cols_len = if pointwise {
-        0
-    } else {
-        g.col_rows() * band * wo
-    };
+    let cols_len = if pointwise { 0 } else { g.col_rows() * band * wo };
     let tmp_len = if band < ho { cog * band * wo } else { 0 };
     let chunks = y.par_chunks_mut(g.c_out * p).zip(x.par_chunks(x_img_len));
     chunks.for_each_init(
@@ -290,14 +257,8 @@ fn backward_input_banded<T: Real>(g: &Conv2dGeom, dy: &[T], w: &[T], dx: &mut [T
     let (p, wo) = (g.col_cols(), g.out_w());
     let (k, cog) = (g.col_rows() / g.groups, g.c_out / g.groups);
     let pointwise = g.is_pointwise();
-    let cols_len = if pointwise {
-        0
-    } else {
-        g.col_rows() * band * wo
-    };
-    let chunks = dx
-        .par_chunks_mut(g.c_in * g.h * g.w)
-        .zip(dy.par_chunks(g.c_out * p));
+    let cols_len = if pointwise { 0 } else { g.col_rows() * band * wo };
+    let chunks = dx.par_chunks_mut(g.c_in * g.h * g.w).zip(dy.par_chunks(g.c_out * p));
     chunks.for_each_init(
         || vec![T::zero(); cols_len],
         |buf, (dx_img, dy_img)| {
@@ -345,16 +306,11 @@ fn backward_weight_banded<T: Real>(g: &Conv2dGeom, x: &[T], dy: &[T], dw: &mut [
     // under ~8M elements in total.
     let nchunks = g.n.min(8).min((1usize << 23) / dw_len).max(1);
     let mut partials = vec![T::zero(); (nchunks - 1) * dw_len];
-    let targets: Vec<&mut [T]> = std::iter::once(&mut *dw)
-        .chain(partials.chunks_exact_mut(dw_len))
-        .collect();
-    targets
-        .into_par_iter()
-        .enumerate()
-        .for_each(|(ci, target)| {
-            let images = ci * g.n / nchunks..(ci + 1) * g.n / nchunks;
-            accumulate_weight_grad(g, x, dy, images, target, band);
-        });
+    let targets: Vec<&mut [T]> = std::iter::once(&mut *dw).chain(partials.chunks_exact_mut(dw_len)).collect();
+    targets.into_par_iter().enumerate().for_each(|(ci, target)| {
+        let images = ci * g.n / nchunks..(ci + 1) * g.n / nchunks;
+        accumulate_weight_grad(g, x, dy, images, target, band);
+    });
     for part in partials.chunks_exact(dw_len) {
         for (d, p) in dw.iter_mut().zip(part) {
             *d += *p;
@@ -376,14 +332,7 @@ fn accumulate_weight_grad<T: Real>(
     let pointwise = g.is_pointwise();
     let x_img_len = g.c_in * g.h * g.w;
     let band = if pointwise { g.out_h() } else { band };
-    let mut buf = vec![
-        T::zero();
-        if pointwise {
-            0
-        } else {
-            g.col_rows() * band * wo
-        }
-    ];
+    let mut buf = vec![T::zero(); if pointwise { 0 } else { g.col_rows() * band * wo }];
     let mut accumulate = false;
     for n in images {
         let x_img = &x[n * x_img_len..(n + 1) * x_img_len];
@@ -423,15 +372,12 @@ pub fn conv2d_reference<T: Real>(g: &Conv2dGeom, x: &[T], w: &[T], y: &mut [T]) 
                         let c = grp * cig + ci;
                         for ki in 0..g.kh {
                             for kj in 0..g.kw {
-                                let ih = (oh * g.stride.0 + ki * g.dilation.0) as isize
-                                    - g.padding.0 as isize;
-                                let iw = (ow * g.stride.1 + kj * g.dilation.1) as isize
-                                    - g.padding.1 as isize;
+                                let ih = (oh * g.stride.0 + ki * g.dilation.0) as isize - g.padding.0 as isize;
+                                let iw = (ow * g.stride.1 + kj * g.dilation.1) as isize - g.padding.1 as isize;
                                 if ih < 0 || iw < 0 || ih >= g.h as isize || iw >= g.w as isize {
                                     continue;
                                 }
-                                let xv =
-                                    x[((n * g.c_in + c) * g.h + ih as usize) * g.w + iw as usize];
+                                let xv = x[((n * g.c_in + c) * g.h + ih as usize) * g.w + iw as usize];
                                 let wv = w[((co * cig + ci) * g.kh + ki) * g.kw + kj];
                                 acc += xv * wv;
                             }

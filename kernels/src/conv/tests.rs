@@ -18,10 +18,7 @@ fn rand_vec(seed: u64, len: usize) -> Vec<f64> {
 }
 
 fn assert_close(a: f64, b: f64, rel: f64, g: &Conv2dGeom, what: &str) {
-    assert!(
-        (a - b).abs() <= rel * (1.0 + b.abs()),
-        "{g:?} {what}: {a} vs {b}"
-    );
+    assert!((a - b).abs() <= rel * (1.0 + b.abs()), "{g:?} {what}: {a} vs {b}");
 }
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {
@@ -31,19 +28,7 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 /// Geometry from `[n, c_in, h, w, c_out, kh, kw, sh, sw, ph, pw, dh, dw, groups]`.
 fn geo(v: [usize; 14]) -> Conv2dGeom {
     let [n, c_in, h, w, c_out, kh, kw, sh, sw, ph, pw, dh, dw, groups] = v;
-    Conv2dGeom {
-        n,
-        c_in,
-        h,
-        w,
-        c_out,
-        kh,
-        kw,
-        stride: (sh, sw),
-        padding: (ph, pw),
-        dilation: (dh, dw),
-        groups,
-    }
+    Conv2dGeom { n, c_in, h, w, c_out, kh, kw, stride: (sh, sw), padding: (ph, pw), dilation: (dh, dw), groups }
 }
 
 fn x_len(g: &Conv2dGeom) -> usize {
@@ -109,20 +94,8 @@ fn check_adjoint(g: &Conv2dGeom, seed: u64) {
         let mut dw = vec![f64::NAN; g.weight_len()];
         backward_weight_banded(g, &x, &dy, &mut dw, band);
         let (rx, rw) = (dot(&x, &dx) / scale, dot(&w, &dw) / scale);
-        assert_close(
-            rx,
-            lhs / scale,
-            1e-12,
-            g,
-            &format!("band {band}: <x,dx> vs <y,dy>"),
-        );
-        assert_close(
-            rw,
-            lhs / scale,
-            1e-12,
-            g,
-            &format!("band {band}: <w,dw> vs <y,dy>"),
-        );
+        assert_close(rx, lhs / scale, 1e-12, g, &format!("band {band}: <x,dx> vs <y,dy>"));
+        assert_close(rw, lhs / scale, 1e-12, g, &format!("band {band}: <w,dw> vs <y,dy>"));
     }
 }
 
@@ -212,10 +185,7 @@ fn deterministic_across_thread_counts() {
     let w = f32s(rand_vec(22, g.weight_len()));
     let dy = f32s(rand_vec(23, y_len(&g)));
     let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         pool.install(|| {
             let mut y = vec![0f32; y_len(&g)];
             conv2d_forward(&g, &x, &w, &mut y);

@@ -64,24 +64,12 @@ struct Blocking {
     nc: usize,
 }
 
-const BLOCKING: Blocking = Blocking {
-    mc: MC,
-    kc: KC,
-    nc: NC,
-};
+const BLOCKING: Blocking = Blocking { mc: MC, kc: KC, nc: NC };
 
 /// `c[m×n] (row-major, contiguous) = a[m×k] · b[k×n]`, or `c += a · b` when `accumulate`.
 /// Packed and cache-blocked (see the module docs); rows are split across rayon threads when
 /// `m·n·k ≥ 32768`, with results bit-identical for every thread count.
-pub fn gemm<T: Real>(
-    m: usize,
-    n: usize,
-    k: usize,
-    a: MatRef<T>,
-    b: MatRef<T>,
-    c: &mut [T],
-    accumulate: bool,
-) {
+pub fn gemm<T: Real>(m: usize, n: usize, k: usize, a: MatRef<T>, b: MatRef<T>, c: &mut [T], accumulate: bool) {
     let work = m.saturating_mul(n).saturating_mul(k);
     let parallel = work >= PAR_MIN_WORK && rayon::current_num_threads() > 1;
     gemm_blocked(m, n, k, a, b, c, accumulate, BLOCKING, parallel);
@@ -185,11 +173,7 @@ fn gemm_blocked<T: Real>(
     }
     // Row-block height: a multiple of MR, at most blk.mc. In parallel mode make it small enough
     // that every thread gets at least one block (this never changes the arithmetic, see above).
-    let threads = if parallel {
-        rayon::current_num_threads()
-    } else {
-        1
-    };
+    let threads = if parallel { rayon::current_num_threads() } else { 1 };
     // Rayon's minimum piece length for the loops below: `usize::MAX` forbids splitting, so the
     // same iterator then runs as a plain serial loop on the calling thread.
     let min_len = if parallel { 1 } else { usize::MAX };
@@ -208,30 +192,22 @@ fn gemm_blocked<T: Real>(
             let bp = &*bp;
             // Task `ib` owns the full rows ib*mc.. of C (row length n), `rows` of them, and
             // computes C[rows, jc..jc+nc] (+)= A[rows, pc..pc+kc] · Bp with its own packed A.
-            c.par_chunks_mut(mc * n)
-                .with_min_len(min_len)
-                .enumerate()
-                .for_each_init(
-                    || vec![T::zero(); mc * kc],
-                    |ap, (ib, c_rows)| {
-                        let rows = c_rows.len() / n;
-                        let ap = &mut ap[..round_up(rows, MR) * kc];
-                        pack_a(ap, a, (ib * mc, rows), (pc, kc));
-                        macro_kernel(ap, bp, (rows, nc, kc), &mut c_rows[jc..], n, overwrite);
-                    },
-                );
+            c.par_chunks_mut(mc * n).with_min_len(min_len).enumerate().for_each_init(
+                || vec![T::zero(); mc * kc],
+                |ap, (ib, c_rows)| {
+                    let rows = c_rows.len() / n;
+                    let ap = &mut ap[..round_up(rows, MR) * kc];
+                    pack_a(ap, a, (ib * mc, rows), (pc, kc));
+                    macro_kernel(ap, bp, (rows, nc, kc), &mut c_rows[jc..], n, overwrite);
+                },
+            );
         }
     }
 }
 
 /// Packs the block A[i0..i0+rows, p0..p0+kc] into `dst` as MR-tall slivers:
 /// `dst[s*kc*MR + p*MR + i]` = A[i0 + s*MR + i, p0 + p]. Rows past `rows` are zero.
-fn pack_a<T: Real>(
-    dst: &mut [T],
-    a: MatRef<T>,
-    (i0, rows): (usize, usize),
-    (p0, kc): (usize, usize),
-) {
+fn pack_a<T: Real>(dst: &mut [T], a: MatRef<T>, (i0, rows): (usize, usize), (p0, kc): (usize, usize)) {
     let (rs, cs) = (a.row_stride, a.col_stride);
     for (s, sliver) in dst.chunks_exact_mut(kc * MR).enumerate() {
         let r = MR.min(rows - s * MR);
@@ -248,32 +224,23 @@ fn pack_a<T: Real>(
 /// Packs the panel B[p0..p0+kc, j0..j0+nc] into `dst` as NR-wide slivers:
 /// `dst[s*kc*NR + p*NR + j]` = B[p0 + p, j0 + s*NR + j]. Columns past `nc` are zero. Slivers
 /// are independent copies, so packing them in parallel cannot change any result.
-fn pack_b<T: Real>(
-    dst: &mut [T],
-    b: MatRef<T>,
-    (p0, kc): (usize, usize),
-    (j0, nc): (usize, usize),
-    min_len: usize,
-) {
+fn pack_b<T: Real>(dst: &mut [T], b: MatRef<T>, (p0, kc): (usize, usize), (j0, nc): (usize, usize), min_len: usize) {
     let (rs, cs) = (b.row_stride, b.col_stride);
-    dst.par_chunks_exact_mut(kc * NR)
-        .with_min_len(min_len)
-        .enumerate()
-        .for_each(|(s, sliver)| {
-            let w = NR.min(nc - s * NR);
-            let base = b.offset + p0 * rs + (j0 + s * NR) * cs;
-            for (p, out) in sliver.chunks_exact_mut(NR).enumerate() {
-                let row = base + p * rs;
-                if cs == 1 && w == NR {
-                    out.copy_from_slice(&b.data[row..row + NR]);
-                } else {
-                    out.fill(T::zero());
-                    for (j, x) in out[..w].iter_mut().enumerate() {
-                        *x = b.data[row + j * cs];
-                    }
+    dst.par_chunks_exact_mut(kc * NR).with_min_len(min_len).enumerate().for_each(|(s, sliver)| {
+        let w = NR.min(nc - s * NR);
+        let base = b.offset + p0 * rs + (j0 + s * NR) * cs;
+        for (p, out) in sliver.chunks_exact_mut(NR).enumerate() {
+            let row = base + p * rs;
+            if cs == 1 && w == NR {
+                out.copy_from_slice(&b.data[row..row + NR]);
+            } else {
+                out.fill(T::zero());
+                for (j, x) in out[..w].iter_mut().enumerate() {
+                    *x = b.data[row + j * cs];
                 }
             }
-        });
+        }
+    });
 }
 
 /// Multiplies a packed A block (`rows`×kc, MR slivers) by a packed B panel (kc×`nc`, NR slivers)

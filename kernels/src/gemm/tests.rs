@@ -20,12 +20,7 @@ fn layout() -> impl Strategy<Value = Layout> {
 }
 
 fn mat<T>(data: &[T], offset: usize, row_stride: usize, col_stride: usize) -> MatRef<'_, T> {
-    MatRef {
-        data,
-        offset,
-        row_stride,
-        col_stride,
-    }
+    MatRef { data, offset, row_stride, col_stride }
 }
 
 /// Deterministic pseudo-random values in [-1, 1) (xorshift).
@@ -41,23 +36,13 @@ fn fill<T: Real>(len: usize, seed: u64) -> Vec<T> {
 }
 
 /// A random r×c matrix with the given layout and offset: (buffer, row stride, col stride).
-fn matrix<T: Real>(
-    r: usize,
-    c: usize,
-    lay: Layout,
-    offset: usize,
-    seed: u64,
-) -> (Vec<T>, usize, usize) {
+fn matrix<T: Real>(r: usize, c: usize, lay: Layout, offset: usize, seed: u64) -> (Vec<T>, usize, usize) {
     let (rs, cs) = match lay {
         Layout::RowMajor(pad) => (c + pad, 1),
         Layout::ColMajor(pad) => (1, r + pad),
         Layout::BroadcastRows => (0, 1),
     };
-    let len = if r == 0 || c == 0 {
-        offset
-    } else {
-        offset + (r - 1) * rs + (c - 1) * cs + 1
-    };
+    let len = if r == 0 || c == 0 { offset } else { offset + (r - 1) * rs + (c - 1) * cs + 1 };
     (fill(len, seed), rs, cs)
 }
 
@@ -80,19 +65,12 @@ fn check<T: Real>(
     let tol = tol_per_k * (k as f64 + 2.0);
     for (idx, (g, w)) in got.iter().zip(&want).enumerate() {
         let err = (Real::to_f64(*g) - Real::to_f64(*w)).abs();
-        assert!(
-            err <= tol,
-            "({m}x{n}x{k}) elem {idx}: got {g}, want {w}, err {err}"
-        );
+        assert!(err <= tol, "({m}x{n}x{k}) elem {idx}: got {g}, want {w}, err {err}");
     }
 }
 
 /// Tiny block sizes so 0..70 matrices cross every mc / kc / nc boundary.
-const SMALL: Blocking = Blocking {
-    mc: 2 * MR,
-    kc: 7,
-    nc: 2 * NR,
-};
+const SMALL: Blocking = Blocking { mc: 2 * MR, kc: 7, nc: 2 * NR };
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
@@ -134,18 +112,12 @@ fn gemm_large_exceeds_blocks() {
     let (m, n, k) = (300, 200, 257);
     for acc in [false, true] {
         let (l1, l2) = ((row, 1, col, 2), (col, 0, row, 5));
-        check::<f32>((m, n, k), l1, (acc, 7, 1e-6), |a, b, c| {
-            gemm(m, n, k, a, b, c, acc)
-        });
-        check::<f64>((m, n, k), l2, (acc, 8, 1e-14), |a, b, c| {
-            gemm(m, n, k, a, b, c, acc)
-        });
+        check::<f32>((m, n, k), l1, (acc, 7, 1e-6), |a, b, c| gemm(m, n, k, a, b, c, acc));
+        check::<f64>((m, n, k), l2, (acc, 8, 1e-14), |a, b, c| gemm(m, n, k, a, b, c, acc));
     }
     // Wider than NC to cross the column-panel loop.
     let (m, n, k) = (9, 2 * NC + 5, 300);
-    check::<f32>((m, n, k), (row, 0, row, 1), (false, 9, 1e-6), |a, b, c| {
-        gemm(m, n, k, a, b, c, false)
-    });
+    check::<f32>((m, n, k), (row, 0, row, 1), (false, 9, 1e-6), |a, b, c| gemm(m, n, k, a, b, c, false));
 }
 
 fn bits(v: &[f32]) -> Vec<u32> {
@@ -165,19 +137,8 @@ fn gemm_batched_broadcast_b() {
         gemm_batched(m, n, k, a, &a_offsets, b, &[3; 4], &mut got, accumulate);
         for (t, (c_t, c0_t)) in got.chunks(m * n).zip(c0.chunks(m * n)).enumerate() {
             let mut want = c0_t.to_vec();
-            let at = MatRef {
-                offset: a_offsets[t],
-                ..a
-            };
-            gemm_reference(
-                m,
-                n,
-                k,
-                at,
-                MatRef { offset: 3, ..b },
-                &mut want,
-                accumulate,
-            );
+            let at = MatRef { offset: a_offsets[t], ..a };
+            gemm_reference(m, n, k, at, MatRef { offset: 3, ..b }, &mut want, accumulate);
             for (g, w) in c_t.iter().zip(&want) {
                 assert!((g - w).abs() < 1e-12, "item {t}: got {g}, want {w}");
             }
@@ -204,10 +165,7 @@ fn gemm_bit_identical_across_thread_counts() {
     let (ad, bd) = (fill::<f32>(m * k, 11), fill::<f32>(k * n, 12));
     let (a, b) = (mat(&ad, 0, k, 1), mat(&bd, 0, 1, k));
     let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         pool.install(|| {
             let mut c = fill::<f32>(m * n, 13);
             gemm(m, n, k, a, b, &mut c, true);
@@ -234,8 +192,5 @@ fn gemm_512_timing() {
     }
     let gflops = 2.0 * (s * s * s) as f64 / best / 1e9;
     let threads = rayon::current_num_threads();
-    eprintln!(
-        "gemm 512^3 f32: {:.3} ms best of 6 ({gflops:.1} GFLOP/s, {threads} threads)",
-        best * 1e3
-    );
+    eprintln!("gemm 512^3 f32: {:.3} ms best of 6 ({gflops:.1} GFLOP/s, {threads} threads)", best * 1e3);
 }

@@ -36,11 +36,7 @@ fn cst<T: Real>(v: f64) -> T {
 }
 
 fn check_len<T>(name: &str, v: &[T], want: usize) {
-    assert!(
-        v.len() == want,
-        "{name}: length {} but expected {want}",
-        v.len()
-    );
+    assert!(v.len() == want, "{name}: length {} but expected {want}", v.len());
 }
 
 /// Calls `f(i, gamma, beta)` for each element `i` of a row of length `d` whose element `i`
@@ -104,17 +100,11 @@ fn forward<T: Real>(
         .with_min_len(min_rows(d))
         .for_each(|(r, (yr, (m, rs)))| {
             let xr = &x[r * d..(r + 1) * d];
-            let mu = if center {
-                xr.iter().copied().sum::<T>() * inv_d
-            } else {
-                T::zero()
-            };
+            let mu = if center { xr.iter().copied().sum::<T>() * inv_d } else { T::zero() };
             let var = xr.iter().map(|&a| (a - mu) * (a - mu)).sum::<T>() * inv_d;
             let inv = T::one() / (var + eps).sqrt();
             (*m, *rs) = (mu, inv);
-            for_channels(d, s, (r % groups) * (d / s), gamma, beta, |i, g, b| {
-                yr[i] = (xr[i] - mu) * inv * g + b
-            });
+            for_channels(d, s, (r % groups) * (d / s), gamma, beta, |i, g, b| yr[i] = (xr[i] - mu) * inv * g + b);
         });
 }
 
@@ -139,36 +129,28 @@ fn backward_dx<T: Real>(
         return;
     }
     let inv_d = T::one() / cst::<T>(d as f64);
-    dx.par_chunks_mut(d)
-        .enumerate()
-        .with_min_len(min_rows(d))
-        .for_each(|(r, dxr)| {
-            let (xr, dyr) = (&x[r * d..(r + 1) * d], &dy[r * d..(r + 1) * d]);
-            let (mu, rs) = (mean.map_or(T::zero(), |m| m[r]), rstd[r]);
-            let c0 = (r % groups) * (d / s);
-            let (mut sg, mut sgx) = (T::zero(), T::zero());
-            for_channels(d, s, c0, gamma, None, |i, g, _| {
-                let gi = dyr[i] * g;
-                sg += gi;
-                sgx += gi * ((xr[i] - mu) * rs);
-            });
-            let mg = mean.map_or(T::zero(), |_| sg * inv_d); // no centring term for RMS
-            let mgx = sgx * inv_d;
-            for_channels(d, s, c0, gamma, None, |i, g, _| {
-                dxr[i] = rs * (dyr[i] * g - mg - (xr[i] - mu) * rs * mgx);
-            });
+    dx.par_chunks_mut(d).enumerate().with_min_len(min_rows(d)).for_each(|(r, dxr)| {
+        let (xr, dyr) = (&x[r * d..(r + 1) * d], &dy[r * d..(r + 1) * d]);
+        let (mu, rs) = (mean.map_or(T::zero(), |m| m[r]), rstd[r]);
+        let c0 = (r % groups) * (d / s);
+        let (mut sg, mut sgx) = (T::zero(), T::zero());
+        for_channels(d, s, c0, gamma, None, |i, g, _| {
+            let gi = dyr[i] * g;
+            sg += gi;
+            sgx += gi * ((xr[i] - mu) * rs);
         });
+        let mg = mean.map_or(T::zero(), |_| sg * inv_d); // no centring term for RMS
+        let mgx = sgx * inv_d;
+        for_channels(d, s, c0, gamma, None, |i, g, _| {
+            dxr[i] = rs * (dyr[i] * g - mg - (xr[i] - mu) * rs * mgx);
+        });
+    });
 }
 
 /// Deterministic column sums over rows, `k` outputs laid out `[k][d]`: `acc(r, cols, part)` adds
 /// row `r`'s terms for `cols` into `part` (`[k][cols.len()]`). One task per fixed tile, then the
 /// tiles are added in row order.
-fn column_sums<T: Real>(
-    rows: usize,
-    d: usize,
-    k: usize,
-    acc: impl Fn(usize, Range<usize>, &mut [T]) + Sync,
-) -> Vec<T> {
+fn column_sums<T: Real>(rows: usize, d: usize, k: usize, acc: impl Fn(usize, Range<usize>, &mut [T]) + Sync) -> Vec<T> {
     let (n_rb, n_cb) = (rows.div_ceil(RED_ROWS), d.div_ceil(RED_COLS));
     let cols_of = |cb: usize| cb * RED_COLS..((cb + 1) * RED_COLS).min(d);
     let tiles: Vec<Vec<T>> = (0..n_rb * n_cb)
@@ -351,20 +333,16 @@ pub fn group_norm_backward<T: Real>(
     }
     // One task per channel; it sums over the batch, then space, in a fixed order.
     let (mut dg, mut db) = (vec![T::zero(); c], vec![T::zero(); c]);
-    dg.par_iter_mut()
-        .zip(db.par_iter_mut())
-        .enumerate()
-        .with_min_len(min_rows(n * s))
-        .for_each(|(ch, (g, b))| {
-            for ni in 0..n {
-                let (blk, off) = (ni * groups + ch / cg, (ni * c + ch) * s);
-                let (mu, rs) = (mean[blk], rstd[blk]);
-                for (&xv, &dyv) in x[off..off + s].iter().zip(&dy[off..off + s]) {
-                    *g += dyv * ((xv - mu) * rs);
-                    *b += dyv;
-                }
+    dg.par_iter_mut().zip(db.par_iter_mut()).enumerate().with_min_len(min_rows(n * s)).for_each(|(ch, (g, b))| {
+        for ni in 0..n {
+            let (blk, off) = (ni * groups + ch / cg, (ni * c + ch) * s);
+            let (mu, rs) = (mean[blk], rstd[blk]);
+            for (&xv, &dyv) in x[off..off + s].iter().zip(&dy[off..off + s]) {
+                *g += dyv * ((xv - mu) * rs);
+                *b += dyv;
             }
-        });
+        }
+    });
     for (out, sum) in [(dgamma, dg), (dbeta, db)] {
         if let Some(o) = out {
             check_len("dgamma/dbeta", o, c);
@@ -385,10 +363,7 @@ fn reference<T: Real>(
 ) -> Vec<T> {
     let mut y = Vec::with_capacity(rows * d);
     for r in 0..rows {
-        let v: Vec<f64> = x[r * d..(r + 1) * d]
-            .iter()
-            .map(|&a| Real::to_f64(a))
-            .collect();
+        let v: Vec<f64> = x[r * d..(r + 1) * d].iter().map(|&a| Real::to_f64(a)).collect();
         let mean = if center { v.iter().sum::<f64>() } else { 0.0 } / d as f64;
         let var = v.iter().map(|a| (a - mean) * (a - mean)).sum::<f64>() / d as f64;
         let rstd = 1.0 / (var + Real::to_f64(eps)).sqrt();
@@ -415,13 +390,7 @@ pub fn layer_norm_reference<T: Real>(
 }
 
 /// Naive RMS norm (computed in f64); returns y: [rows, d].
-pub fn rms_norm_reference<T: Real>(
-    x: &[T],
-    rows: usize,
-    d: usize,
-    gamma: Option<&[T]>,
-    eps: T,
-) -> Vec<T> {
+pub fn rms_norm_reference<T: Real>(x: &[T], rows: usize, d: usize, gamma: Option<&[T]>, eps: T) -> Vec<T> {
     reference(x, (rows, d, 1, 1), false, (gamma, None), eps)
 }
 

@@ -49,14 +49,7 @@ fn ln<T: Real>(x: &[T], r: usize, d: usize, g: Option<&[T]>, b: Option<&[T]>) ->
     [y, m, s]
 }
 type Stats<'a, T> = (&'a [T], &'a [T]);
-fn ln_back<T: Real>(
-    x: &[T],
-    dy: &[T],
-    r: usize,
-    d: usize,
-    g: Option<&[T]>,
-    (m, s): Stats<T>,
-) -> [Vec<T>; 3] {
+fn ln_back<T: Real>(x: &[T], dy: &[T], r: usize, d: usize, g: Option<&[T]>, (m, s): Stats<T>) -> [Vec<T>; 3] {
     let [mut dx, mut dg, mut db] = [z(r * d), z(d), z(d)];
     let (dgs, dbs) = (Some(&mut dg[..]), Some(&mut db[..]));
     layer_norm_backward(x, dy, r, d, g, m, s, &mut dx, dgs, dbs);
@@ -67,14 +60,7 @@ fn rms<T: Real>(x: &[T], r: usize, d: usize, g: Option<&[T]>) -> [Vec<T>; 2] {
     rms_norm_forward(x, r, d, g, cst(EPS), &mut y, &mut s);
     [y, s]
 }
-fn rms_back<T: Real>(
-    x: &[T],
-    dy: &[T],
-    r: usize,
-    d: usize,
-    g: Option<&[T]>,
-    s: &[T],
-) -> [Vec<T>; 2] {
+fn rms_back<T: Real>(x: &[T], dy: &[T], r: usize, d: usize, g: Option<&[T]>, s: &[T]) -> [Vec<T>; 2] {
     let [mut dx, mut dg] = [z(r * d), z(d)];
     rms_norm_backward(x, dy, r, d, g, s, &mut dx, Some(&mut dg));
     [dx, dg]
@@ -84,13 +70,7 @@ fn gn<T: Real>(x: &[T], (n, c, s, gr): Sh, g: Option<&[T]>, b: Option<&[T]>) -> 
     group_norm_forward(x, n, c, s, gr, g, b, cst(EPS), &mut y, &mut m, &mut rs);
     [y, m, rs]
 }
-fn gn_back<T: Real>(
-    x: &[T],
-    dy: &[T],
-    (n, c, s, gr): Sh,
-    g: Option<&[T]>,
-    (m, rs): Stats<T>,
-) -> [Vec<T>; 3] {
+fn gn_back<T: Real>(x: &[T], dy: &[T], (n, c, s, gr): Sh, g: Option<&[T]>, (m, rs): Stats<T>) -> [Vec<T>; 3] {
     let [mut dx, mut dg, mut db] = [z(n * c * s), z(c), z(c)];
     let (dgs, dbs) = (Some(&mut dg[..]), Some(&mut db[..]));
     group_norm_backward(x, dy, n, c, s, gr, g, m, rs, &mut dx, dgs, dbs);
@@ -101,12 +81,7 @@ fn gn_back<T: Real>(
 fn case(max_rows: usize, max_d: usize) -> impl Strategy<Value = (usize, usize, [Vec<f64>; 4])> {
     (1..=max_rows, 1..=max_d).prop_flat_map(|(r, d)| {
         let v = |n, lo, hi| vec(lo..hi, n);
-        let vs = [
-            v(r * d, -3.0, 3.0),
-            v(r * d, -1.0, 1.0),
-            v(d, 0.5, 1.5),
-            v(d, -1.0, 1.0),
-        ];
+        let vs = [v(r * d, -3.0, 3.0), v(r * d, -1.0, 1.0), v(d, 0.5, 1.5), v(d, -1.0, 1.0)];
         (Just(r), Just(d), vs)
     })
 }
@@ -199,9 +174,7 @@ fn layer_norm_multi_tile_param_grads_match_naive_sums() {
     let dy: Vec<f64> = lcg(r * d, 2).iter().map(|&v| v as f64).collect();
     let [_, m, s] = ln(&x, r, d, None, None);
     let [_, dg, db] = ln_back(&x, &dy, r, d, None, (&m, &s));
-    let col = |f: &dyn Fn(usize) -> f64| -> Vec<f64> {
-        (0..d).map(|j| (0..r).map(|i| f(i * d + j)).sum()).collect()
-    };
+    let col = |f: &dyn Fn(usize) -> f64| -> Vec<f64> { (0..d).map(|j| (0..r).map(|i| f(i * d + j)).sum()).collect() };
     let want_dg = col(&|k| dy[k] * (x[k] - m[k / d]) * s[k / d]);
     close(&dg, &want_dg, 1e-10, 1e-10, "dgamma");
     close(&db, &col(&|k| dy[k]), 1e-10, 1e-10, "dbeta");
@@ -228,27 +201,15 @@ fn run_all() -> Vec<Vec<u32>> {
     let sh = (32, 96, 128, 8); // same element count
     let [gy, gm, gs] = gn(&x, sh, g, b);
     let [gdx, gdg, gdb] = gn_back(&x, &dy, sh, g, (&gm, &gs));
-    let all = [
-        y, m, s, dx, dg, db, ry, rs, rdx, rdg, gy, gm, gs, gdx, gdg, gdb,
-    ];
-    all.iter()
-        .map(|v| v.iter().map(|a| a.to_bits()).collect())
-        .collect()
+    let all = [y, m, s, dx, dg, db, ry, rs, rdx, rdg, gy, gm, gs, gdx, gdg, gdb];
+    all.iter().map(|v| v.iter().map(|a| a.to_bits()).collect()).collect()
 }
 
 #[test]
 fn norms_are_bit_identical_across_thread_counts() {
-    let pool = |t| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(t)
-            .build()
-            .unwrap()
-    };
+    let pool = |t| rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap();
     let one = pool(1).install(run_all);
     for t in [2, 3, 8] {
-        assert!(
-            one == pool(t).install(run_all),
-            "outputs differ between 1 and {t} threads"
-        );
+        assert!(one == pool(t).install(run_all), "outputs differ between 1 and {t} threads");
     }
 }

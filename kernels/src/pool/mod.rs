@@ -42,16 +42,9 @@ impl Pool2dGeom {
     }
 
     fn check(&self, x_len: usize, y_len: usize) {
-        assert!(
-            self.stride.0 >= 1 && self.stride.1 >= 1,
-            "pool2d: stride must be >= 1"
-        );
+        assert!(self.stride.0 >= 1 && self.stride.1 >= 1, "pool2d: stride must be >= 1");
         assert!(self.kh >= 1 && self.kw >= 1, "pool2d: kernel must be >= 1");
-        assert_eq!(
-            x_len,
-            self.n * self.c * self.h * self.w,
-            "pool2d: input length"
-        );
+        assert_eq!(x_len, self.n * self.c * self.h * self.w, "pool2d: input length");
         let y_want = self.n * self.c * self.out_h() * self.out_w();
         assert_eq!(y_len, y_want, "pool2d: output length");
     }
@@ -85,11 +78,8 @@ pub fn max_pool2d_forward<T: Real>(g: &Pool2dGeom, x: &[T], y: &mut [T], argmax:
         return;
     }
     let plane_out = g.out_h() * wo;
-    y.par_chunks_mut(plane_out)
-        .zip(argmax.par_chunks_mut(plane_out))
-        .zip(x.par_chunks(hw))
-        .enumerate()
-        .for_each(|(plane, ((yp, ap), xp))| {
+    y.par_chunks_mut(plane_out).zip(argmax.par_chunks_mut(plane_out)).zip(x.par_chunks(hw)).enumerate().for_each(
+        |(plane, ((yp, ap), xp))| {
             for (i, (yv, av)) in yp.iter_mut().zip(ap.iter_mut()).enumerate() {
                 let (rows, cols) = g.window(i / wo, i % wo);
                 let (mut best, mut arg) = (T::neg_infinity(), usize::MAX);
@@ -103,13 +93,10 @@ pub fn max_pool2d_forward<T: Real>(g: &Pool2dGeom, x: &[T], y: &mut [T], argmax:
                     }
                 }
                 *yv = best;
-                *av = if arg == usize::MAX {
-                    arg
-                } else {
-                    plane * hw + arg
-                };
+                *av = if arg == usize::MAX { arg } else { plane * hw + arg };
             }
-        });
+        },
+    );
 }
 
 /// Backward of max pooling: `dx` is zeroed, then each `dy[i]` is added at `argmax[i]`.
@@ -123,17 +110,16 @@ pub fn max_pool2d_backward<T: Real>(g: &Pool2dGeom, dy: &[T], argmax: &[usize], 
         return;
     }
     let plane_out = g.out_h() * g.out_w();
-    dx.par_chunks_mut(hw)
-        .zip(dy.par_chunks(plane_out).zip(argmax.par_chunks(plane_out)))
-        .enumerate()
-        .for_each(|(plane, (dxp, (dyp, ap)))| {
+    dx.par_chunks_mut(hw).zip(dy.par_chunks(plane_out).zip(argmax.par_chunks(plane_out))).enumerate().for_each(
+        |(plane, (dxp, (dyp, ap)))| {
             for (&d, &a) in dyp.iter().zip(ap) {
                 if a != usize::MAX {
                     // An index from the forward pass always lies in its own plane.
                     dxp[a - plane * hw] += d;
                 }
             }
-        });
+        },
+    );
 }
 
 /// Average pooling with `count_include_pad=True`: every window sum is divided by `kh·kw`.
@@ -146,20 +132,18 @@ pub fn avg_pool2d_forward<T: Real>(g: &Pool2dGeom, x: &[T], y: &mut [T]) {
         return;
     }
     let inv = T::one() / <T as Real>::from_f64((g.kh * g.kw) as f64);
-    y.par_chunks_mut(g.out_h() * wo)
-        .zip(x.par_chunks(hw))
-        .for_each(|(yp, xp)| {
-            for (i, yv) in yp.iter_mut().enumerate() {
-                let (rows, cols) = g.window(i / wo, i % wo);
-                let mut acc = T::zero();
-                for ih in rows {
-                    for &v in &xp[ih * g.w + cols.start..ih * g.w + cols.end] {
-                        acc += v;
-                    }
+    y.par_chunks_mut(g.out_h() * wo).zip(x.par_chunks(hw)).for_each(|(yp, xp)| {
+        for (i, yv) in yp.iter_mut().enumerate() {
+            let (rows, cols) = g.window(i / wo, i % wo);
+            let mut acc = T::zero();
+            for ih in rows {
+                for &v in &xp[ih * g.w + cols.start..ih * g.w + cols.end] {
+                    acc += v;
                 }
-                *yv = acc * inv;
             }
-        });
+            *yv = acc * inv;
+        }
+    });
 }
 
 /// Backward of average pooling: each `dy / (kh·kw)` is added onto the in-image part of its window.
@@ -172,19 +156,17 @@ pub fn avg_pool2d_backward<T: Real>(g: &Pool2dGeom, dy: &[T], dx: &mut [T]) {
         return;
     }
     let inv = T::one() / <T as Real>::from_f64((g.kh * g.kw) as f64);
-    dx.par_chunks_mut(hw)
-        .zip(dy.par_chunks(g.out_h() * wo))
-        .for_each(|(dxp, dyp)| {
-            for (i, &d) in dyp.iter().enumerate() {
-                let (rows, cols) = g.window(i / wo, i % wo);
-                let share = d * inv;
-                for ih in rows {
-                    for v in &mut dxp[ih * g.w + cols.start..ih * g.w + cols.end] {
-                        *v += share;
-                    }
+    dx.par_chunks_mut(hw).zip(dy.par_chunks(g.out_h() * wo)).for_each(|(dxp, dyp)| {
+        for (i, &d) in dyp.iter().enumerate() {
+            let (rows, cols) = g.window(i / wo, i % wo);
+            let share = d * inv;
+            for ih in rows {
+                for v in &mut dxp[ih * g.w + cols.start..ih * g.w + cols.end] {
+                    *v += share;
                 }
             }
-        });
+        }
+    });
 }
 
 /// Interpolation kernel of [`resize_matrix`].
@@ -247,12 +229,7 @@ pub fn resize_matrix(kind: ResizeKind, in_size: usize, out_size: usize) -> Vec<f
                 let src = (i as f64 + 0.5) * (in_size as f64 / out_size as f64) - 0.5;
                 let i0 = src.floor();
                 let t = src - i0;
-                let weights = [
-                    cubic_far(t + 1.0),
-                    cubic_near(t),
-                    cubic_near(1.0 - t),
-                    cubic_far(2.0 - t),
-                ];
+                let weights = [cubic_far(t + 1.0), cubic_near(t), cubic_near(1.0 - t), cubic_far(2.0 - t)];
                 for (tap, wt) in weights.into_iter().enumerate() {
                     let idx = (i0 as i64 - 1 + tap as i64).clamp(0, in_size as i64 - 1);
                     row[idx as usize] += wt;

@@ -43,10 +43,7 @@ prop_compose! {
 
 /// Value at padded coordinate (r, q) of plane `p` (input shifted by the padding), or None.
 fn at(g: &Pool2dGeom, x: &[f64], p: usize, r: usize, q: usize) -> Option<(f64, usize)> {
-    let (ih, iw) = (
-        r as isize - g.padding.0 as isize,
-        q as isize - g.padding.1 as isize,
-    );
+    let (ih, iw) = (r as isize - g.padding.0 as isize, q as isize - g.padding.1 as isize);
     if ih < 0 || iw < 0 || ih >= g.h as isize || iw >= g.w as isize {
         return None;
     }
@@ -127,16 +124,7 @@ proptest! {
 #[test]
 fn max_pool_ties_padding_and_nan() {
     // 1×1×2×3, k = 2×2, stride 1, padding 1: padding never wins even against −5.
-    let g = Pool2dGeom {
-        n: 1,
-        c: 1,
-        h: 2,
-        w: 3,
-        kh: 2,
-        kw: 2,
-        stride: (1, 1),
-        padding: (1, 1),
-    };
+    let g = Pool2dGeom { n: 1, c: 1, h: 2, w: 3, kh: 2, kw: 2, stride: (1, 1), padding: (1, 1) };
     let x = [-5.0, 2.0, 2.0, 2.0, f64::NAN, -1.0];
     let (mut y, mut arg) = (vec![0.0; 12], vec![0; 12]);
     max_pool2d_forward(&g, &x, &mut y, &mut arg);
@@ -172,33 +160,18 @@ fn nearest_upsample_duplicates() {
     }
     // 3 → 5: scale 0.6, src = floor(i·0.6) = 0, 0, 1, 1, 2.
     let m = resize_matrix(ResizeKind::Nearest, 3, 5);
-    let src: Vec<_> = m
-        .chunks_exact(3)
-        .map(|r| r.iter().position(|&v| v == 1.0))
-        .collect();
+    let src: Vec<_> = m.chunks_exact(3).map(|r| r.iter().position(|&v| v == 1.0)).collect();
     assert_eq!(src, [Some(0), Some(0), Some(1), Some(1), Some(2)]);
 }
 
 #[test]
 fn area_downsample_is_average_pooling() {
     let (h, w) = (6, 8);
-    let g = Pool2dGeom {
-        n: 1,
-        c: 1,
-        h,
-        w,
-        kh: 2,
-        kw: 2,
-        stride: (2, 2),
-        padding: (0, 0),
-    };
+    let g = Pool2dGeom { n: 1, c: 1, h, w, kh: 2, kw: 2, stride: (2, 2), padding: (0, 0) };
     let x = rand_vec(5, h * w, false);
     let mut want = vec![0.0; 12];
     avg_pool2d_forward(&g, &x, &mut want);
-    let (mh, mw) = (
-        resize_matrix(ResizeKind::Area, h, 3),
-        resize_matrix(ResizeKind::Area, w, 4),
-    );
+    let (mh, mw) = (resize_matrix(ResizeKind::Area, h, 3), resize_matrix(ResizeKind::Area, w, 4));
     // Y = M_h · X · M_wᵀ
     for i in 0..3 {
         for j in 0..4 {
@@ -215,10 +188,7 @@ fn area_downsample_is_average_pooling() {
     let m = resize_matrix(ResizeKind::Area, 5, 3);
     let h2 = 0.5;
     let t3 = 1.0 / 3.0;
-    assert_eq!(
-        m,
-        [h2, h2, 0.0, 0.0, 0.0, 0.0, t3, t3, t3, 0.0, 0.0, 0.0, 0.0, h2, h2]
-    );
+    assert_eq!(m, [h2, h2, 0.0, 0.0, 0.0, 0.0, t3, t3, t3, 0.0, 0.0, 0.0, 0.0, h2, h2]);
 }
 
 /// Hand-derived from the Keys formula with A = −0.75:
