@@ -3,3 +3,6 @@
 pub use autograd;
 pub use kernels;
 pub use tensor;
+pub use data;
+pub use eval;
+pub use nn;
