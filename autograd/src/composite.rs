@@ -29,6 +29,20 @@ impl Var {
         causal: bool,
     ) -> Result<Var> {
         let d = q.dim(-1)?;
+        Var::attention_with_scale(q, k, v, mask, causal, 1.0 / (d as f64).sqrt())
+    }
+
+    /// Attention with an explicit score scale: `softmax(scale · q kᵀ + mask) v` (VAR's
+    /// L2-normalised q/k use a learned scale instead of `1/√d`).
+    pub fn attention_with_scale(
+        q: &Var,
+        k: &Var,
+        v: &Var,
+        mask: Option<&AttnMask>,
+        causal: bool,
+        scale: f64,
+    ) -> Result<Var> {
+        let d = q.dim(-1)?;
         if k.dim(-1)? != d || k.dim(-2)? != v.dim(-2)? {
             return Err(Error::ShapeMismatch {
                 op: "attention (q/k/v)",
@@ -36,7 +50,10 @@ impl Var {
                 rhs: k.shape().to_vec(),
             });
         }
-        let mut scores = q.matmul(&k.transpose(-1, -2)?)?.mul_scalar(1.0 / (d as f64).sqrt())?;
+        let mut scores = q.matmul(&k.transpose(-1, -2)?)?;
+        if scale != 1.0 {
+            scores = scores.mul_scalar(scale)?;
+        }
         match mask {
             Some(AttnMask::Bool(m)) => {
                 let blocked = m.cmp_scalar(CmpOp::Eq, 0.0)?;

@@ -51,6 +51,16 @@ fn encode(t: &Tensor) -> Result<Vec<u8>> {
 
 /// Parses safetensors bytes into named tensors (names sorted).
 pub fn load_from_bytes(bytes: &[u8], path: &Path) -> Result<BTreeMap<String, Tensor>> {
+    Ok(load_with_metadata_from_bytes(bytes, path)?.0)
+}
+
+/// The file's `__metadata__` string map (empty when absent).
+pub type Metadata = BTreeMap<String, String>;
+
+/// Parses safetensors bytes into named tensors and the header's metadata map.
+pub fn load_with_metadata_from_bytes(bytes: &[u8], path: &Path) -> Result<(BTreeMap<String, Tensor>, Metadata)> {
+    let (_, header) = safetensors::SafeTensors::read_metadata(bytes).map_err(|e| bad(path, e.to_string()))?;
+    let meta: Metadata = header.metadata().clone().map(|m| m.into_iter().collect()).unwrap_or_default();
     let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| bad(path, e.to_string()))?;
     let mut out = BTreeMap::new();
     for (name, view) in st.tensors() {
@@ -72,11 +82,16 @@ pub fn load_from_bytes(bytes: &[u8], path: &Path) -> Result<BTreeMap<String, Ten
         }
         out.insert(name.clone(), Tensor::from_cpu(decode(dtype, view.data()), view.shape())?);
     }
-    Ok(out)
+    Ok((out, meta))
 }
 
 /// Loads every tensor of a `.safetensors` file (memory-mapped, then copied into owned buffers).
 pub fn load(path: impl AsRef<Path>) -> Result<BTreeMap<String, Tensor>> {
+    Ok(load_with_metadata(path)?.0)
+}
+
+/// Loads every tensor and the metadata map of a `.safetensors` file.
+pub fn load_with_metadata(path: impl AsRef<Path>) -> Result<(BTreeMap<String, Tensor>, Metadata)> {
     let path = path.as_ref();
     let file = std::fs::File::open(path).map_err(|source| Error::Io { path: path.display().to_string(), source })?;
     // SAFETY: the map is read-only and lives only inside this function; we copy every tensor out
@@ -84,7 +99,7 @@ pub fn load(path: impl AsRef<Path>) -> Result<BTreeMap<String, Tensor>> {
     // is the documented limit of memory-mapped I/O.
     let mmap = unsafe { memmap2::Mmap::map(&file) }
         .map_err(|source| Error::Io { path: path.display().to_string(), source })?;
-    load_from_bytes(&mmap, path)
+    load_with_metadata_from_bytes(&mmap, path)
 }
 
 /// Checks that `t` (named `name`) has the expected dtype and shape.
@@ -100,6 +115,11 @@ pub fn expect(name: &str, t: &Tensor, dtype: DType, shape: &[usize], path: &Path
 
 /// Serialises named tensors to safetensors bytes (names in sorted order).
 pub fn save_to_bytes(tensors: &BTreeMap<String, Tensor>) -> Result<Vec<u8>> {
+    save_with_metadata_to_bytes(tensors, &Metadata::new())
+}
+
+/// Serialises named tensors plus a `__metadata__` string map.
+pub fn save_with_metadata_to_bytes(tensors: &BTreeMap<String, Tensor>, meta: &Metadata) -> Result<Vec<u8>> {
     let encoded: Vec<(String, DType, Vec<usize>, Vec<u8>)> = tensors
         .iter()
         .map(|(n, t)| Ok((n.clone(), t.dtype(), t.shape().to_vec(), encode(t)?)))
@@ -112,7 +132,9 @@ pub fn save_to_bytes(tensors: &BTreeMap<String, Tensor>) -> Result<Vec<u8>> {
                 .map_err(|e| Error::invalid("safetensors save", e.to_string()))
         })
         .collect::<Result<_>>()?;
-    safetensors::serialize(views, &None).map_err(|e| Error::invalid("safetensors save", e.to_string()))
+    let meta: Option<std::collections::HashMap<String, String>> =
+        if meta.is_empty() { None } else { Some(meta.iter().map(|(k, v)| (k.clone(), v.clone())).collect()) };
+    safetensors::serialize(views, &meta).map_err(|e| Error::invalid("safetensors save", e.to_string()))
 }
 
 /// Writes named tensors to `path` (a plain write; `nn` adds the atomic temp-file + rename).

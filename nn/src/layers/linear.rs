@@ -1,0 +1,54 @@
+//! Dense layer `y = x Wᵀ + b`.
+use crate::init;
+use crate::module::{Module, Visitor};
+use crate::param::Param;
+use autograd::Var;
+use tensor::{Result, Rng};
+
+#[derive(Clone, Debug)]
+pub struct Linear {
+    /// `[out, in]` (PyTorch layout, so checkpoints interoperate).
+    pub weight: Param,
+    /// `[out]`
+    pub bias: Option<Param>,
+}
+
+impl Linear {
+    /// PyTorch's default init.
+    pub fn new(d_in: usize, d_out: usize, bias: bool, rng: &mut Rng) -> Result<Linear> {
+        let weight = Param::new(init::kaiming_uniform(&[d_out, d_in], d_in, rng)?);
+        let bias = if bias { Some(Param::new(init::kaiming_uniform(&[d_out], d_in, rng)?)) } else { None };
+        Ok(Linear { weight, bias })
+    }
+    /// Zero weight and bias: output projections that start as the identity of a residual branch.
+    pub fn zeroed(self) -> Result<Linear> {
+        self.weight.set(init::zeros(&self.weight.shape()))?;
+        if let Some(b) = &self.bias {
+            b.set(init::zeros(&b.shape()))?;
+        }
+        Ok(self)
+    }
+    pub fn d_in(&self) -> usize {
+        self.weight.shape()[1]
+    }
+    pub fn d_out(&self) -> usize {
+        self.weight.shape()[0]
+    }
+    /// x: `[*, in]` → `[*, out]`
+    pub fn forward(&self, x: &Var) -> Result<Var> {
+        let y = x.matmul(&self.weight.var().transpose(0, 1)?)?;
+        match &self.bias {
+            Some(b) => y.add(&b.var()),
+            None => Ok(y),
+        }
+    }
+}
+
+impl Module for Linear {
+    fn visit(&self, v: &mut dyn Visitor) {
+        v.param("weight", &self.weight);
+        if let Some(b) = &self.bias {
+            v.param("bias", b);
+        }
+    }
+}

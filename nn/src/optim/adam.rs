@@ -1,0 +1,72 @@
+//! Adam and AdamW with PyTorch's exact update rule (the arithmetic is in `kernels::optim`).
+use super::{state_entry, GradSet, OptimState, Optimizer};
+use kernels::optim::{adam_step, AdamConfig};
+use std::collections::BTreeMap;
+use tensor::{float_dispatch, Result, Tensor};
+
+pub struct Adam {
+    pub cfg: AdamConfig,
+    step: u64,
+    /// name → (m, v)
+    moments: BTreeMap<String, (Tensor, Tensor)>,
+}
+
+impl Adam {
+    /// Adam with an L2 penalty folded into the gradient (PyTorch `Adam(weight_decay=…)`).
+    pub fn adam(lr: f64, betas: (f64, f64), eps: f64, weight_decay: f64) -> Adam {
+        let cfg = AdamConfig { lr, beta1: betas.0, beta2: betas.1, eps, weight_decay, decoupled: false };
+        Adam { cfg, step: 0, moments: BTreeMap::new() }
+    }
+    /// AdamW: decoupled weight decay (PyTorch `AdamW`, default `weight_decay = 0.01`).
+    pub fn adamw(lr: f64, betas: (f64, f64), eps: f64, weight_decay: f64) -> Adam {
+        let mut a = Adam::adam(lr, betas, eps, weight_decay);
+        a.cfg.decoupled = true;
+        a
+    }
+}
+
+impl Optimizer for Adam {
+    fn step(&mut self, grads: &GradSet) -> Result<()> {
+        self.step += 1;
+        for (name, p, g) in &grads.items {
+            let value = p.value();
+            let (m, v) = self.moments.entry(name.clone()).or_insert_with(|| (value.zeros_like(), value.zeros_like()));
+            let g = g.to_dtype(value.dtype())?;
+            let new = float_dispatch!(value.dtype(), "adam", T => {
+                let (mut pv, mut mv, mut vv) = (value.to_vec::<T>()?, m.to_vec::<T>()?, v.to_vec::<T>()?);
+                adam_step(&self.cfg, self.step, &mut pv, &g.cpu_data::<T>()?, &mut mv, &mut vv);
+                *m = Tensor::from_vec(mv, value.shape())?;
+                *v = Tensor::from_vec(vv, value.shape())?;
+                Tensor::from_vec(pv, value.shape())
+            })?;
+            p.set(new)?;
+        }
+        Ok(())
+    }
+    fn lr(&self) -> f64 {
+        self.cfg.lr
+    }
+    fn set_lr(&mut self, lr: f64) {
+        self.cfg.lr = lr;
+    }
+    fn state(&self) -> OptimState {
+        let mut tensors = BTreeMap::new();
+        for (n, (m, v)) in &self.moments {
+            tensors.insert(format!("m.{n}"), m.clone());
+            tensors.insert(format!("v.{n}"), v.clone());
+        }
+        OptimState { step: self.step, lr: self.cfg.lr, tensors }
+    }
+    fn load_state(&mut self, st: &OptimState) -> Result<()> {
+        self.step = st.step;
+        self.cfg.lr = st.lr;
+        self.moments.clear();
+        for (key, m) in &st.tensors {
+            if let Some(name) = key.strip_prefix("m.") {
+                let v = state_entry(st, &format!("v.{name}"))?;
+                self.moments.insert(name.to_string(), (m.clone(), v));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,54 @@
+//! SGD with momentum / Nesterov / weight decay, PyTorch's exact rule (`kernels::optim`).
+use super::{GradSet, OptimState, Optimizer};
+use kernels::optim::{sgd_step, SgdConfig};
+use std::collections::BTreeMap;
+use tensor::{float_dispatch, Result, Tensor};
+
+pub struct Sgd {
+    pub cfg: SgdConfig,
+    step: u64,
+    buffers: BTreeMap<String, Tensor>,
+}
+
+impl Sgd {
+    pub fn new(lr: f64, momentum: f64, nesterov: bool, weight_decay: f64) -> Sgd {
+        Sgd { cfg: SgdConfig { lr, momentum, dampening: 0.0, weight_decay, nesterov }, step: 0, buffers: BTreeMap::new() }
+    }
+}
+
+impl Optimizer for Sgd {
+    fn step(&mut self, grads: &GradSet) -> Result<()> {
+        self.step += 1;
+        for (name, p, g) in &grads.items {
+            let value = p.value();
+            let first = !self.buffers.contains_key(name);
+            let buf = self.buffers.entry(name.clone()).or_insert_with(|| value.zeros_like());
+            let g = g.to_dtype(value.dtype())?;
+            let new = float_dispatch!(value.dtype(), "sgd", T => {
+                let (mut pv, mut bv) = (value.to_vec::<T>()?, buf.to_vec::<T>()?);
+                sgd_step(&self.cfg, first, &mut pv, &g.cpu_data::<T>()?, &mut bv);
+                *buf = Tensor::from_vec(bv, value.shape())?;
+                Tensor::from_vec(pv, value.shape())
+            })?;
+            p.set(new)?;
+        }
+        Ok(())
+    }
+    fn lr(&self) -> f64 {
+        self.cfg.lr
+    }
+    fn set_lr(&mut self, lr: f64) {
+        self.cfg.lr = lr;
+    }
+    fn state(&self) -> OptimState {
+        let tensors = self.buffers.iter().map(|(n, b)| (format!("momentum.{n}"), b.clone())).collect();
+        OptimState { step: self.step, lr: self.cfg.lr, tensors }
+    }
+    fn load_state(&mut self, st: &OptimState) -> Result<()> {
+        self.step = st.step;
+        self.cfg.lr = st.lr;
+        self.buffers =
+            st.tensors.iter().filter_map(|(k, t)| k.strip_prefix("momentum.").map(|n| (n.to_string(), t.clone()))).collect();
+        Ok(())
+    }
+}
