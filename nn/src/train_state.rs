@@ -36,9 +36,10 @@ pub struct CheckpointDir {
 }
 
 fn meta_get<T: std::str::FromStr>(meta: &Metadata, key: &str, path: &Path) -> Result<T> {
-    meta.get(key)
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| Error::BadState { path: path.to_path_buf(), msg: format!("metadata {key:?} missing or invalid") })
+    meta.get(key).and_then(|v| v.parse().ok()).ok_or_else(|| Error::BadState {
+        path: path.to_path_buf(),
+        msg: format!("metadata {key:?} missing or invalid"),
+    })
 }
 
 impl CheckpointDir {

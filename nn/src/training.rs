@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -45,6 +45,9 @@ pub struct LoopConfig {
     /// `metrics.jsonl` goes here.
     pub out_dir: PathBuf,
     pub progress: bool,
+    /// A stop switch of this run's own (besides the process-wide Ctrl-C flag): set it and the
+    /// loop saves and stops before the next step, exactly as after Ctrl-C.
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 /// What one step reports.
@@ -61,7 +64,9 @@ pub struct StepStats {
 pub enum LoopEnd {
     Finished,
     /// Stopped after Ctrl-C with a checkpoint at this step.
-    Interrupted { step: u64 },
+    Interrupted {
+        step: u64,
+    },
 }
 
 fn json_line(step: u64, s: &StepStats, rate: f64) -> String {
@@ -98,7 +103,7 @@ pub fn run_loop(
     let t0 = Instant::now();
     let mut samples = 0u64;
     for step in start..cfg.total_steps {
-        if interrupted() {
+        if interrupted() || cfg.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst)) {
             bar.abandon_with_message(format!("interrupted at step {step}; saving"));
             save(step)?;
             return Ok(LoopEnd::Interrupted { step });

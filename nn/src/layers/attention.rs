@@ -22,11 +22,15 @@ impl MultiHeadAttention {
     /// `dim` must divide by `heads`; `context_dim` is the key/value input width for
     /// cross-attention (`None` = self-attention).
     pub fn new(dim: usize, heads: usize, context_dim: Option<usize>, qk_norm: bool, rng: &mut Rng) -> Result<Self> {
-        if heads == 0 || dim % heads != 0 {
+        if heads == 0 || !dim.is_multiple_of(heads) {
             return Err(Error::invalid("MultiHeadAttention", format!("{heads} heads do not divide width {dim}")));
         }
         let c = context_dim.unwrap_or(dim);
-        let qk_log_scale = if qk_norm { Some(Param::new(Tensor::full(&[1, heads, 1, 1], 4f64.ln(), tensor::DType::F32))) } else { None };
+        let qk_log_scale = if qk_norm {
+            Some(Param::new(Tensor::full(&[1, heads, 1, 1], 4f64.ln(), tensor::DType::F32)))
+        } else {
+            None
+        };
         Ok(MultiHeadAttention {
             heads,
             q: Linear::new(dim, dim, true, rng)?,

@@ -53,8 +53,11 @@ pub struct LayerNorm {
 impl LayerNorm {
     /// Normalises over the trailing dims `shape`.
     pub fn new(shape: &[usize], affine: bool) -> LayerNorm {
-        let (weight, bias) =
-            if affine { (Some(Param::new(init::ones(shape))), Some(Param::new(init::zeros(shape)))) } else { (None, None) };
+        let (weight, bias) = if affine {
+            (Some(Param::new(init::ones(shape))), Some(Param::new(init::zeros(shape))))
+        } else {
+            (None, None)
+        };
         LayerNorm { shape: shape.to_vec(), eps: 1e-5, weight, bias }
     }
     pub fn forward(&self, x: &Var) -> Result<Var> {

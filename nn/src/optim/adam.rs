@@ -13,13 +13,13 @@ pub struct Adam {
 
 impl Adam {
     /// Adam with an L2 penalty folded into the gradient (PyTorch `Adam(weight_decay=…)`).
-    pub fn adam(lr: f64, betas: (f64, f64), eps: f64, weight_decay: f64) -> Adam {
+    pub fn new(lr: f64, betas: (f64, f64), eps: f64, weight_decay: f64) -> Adam {
         let cfg = AdamConfig { lr, beta1: betas.0, beta2: betas.1, eps, weight_decay, decoupled: false };
         Adam { cfg, step: 0, moments: BTreeMap::new() }
     }
     /// AdamW: decoupled weight decay (PyTorch `AdamW`, default `weight_decay = 0.01`).
     pub fn adamw(lr: f64, betas: (f64, f64), eps: f64, weight_decay: f64) -> Adam {
-        let mut a = Adam::adam(lr, betas, eps, weight_decay);
+        let mut a = Adam::new(lr, betas, eps, weight_decay);
         a.cfg.decoupled = true;
         a
     }

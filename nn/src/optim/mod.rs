@@ -33,5 +33,8 @@ pub trait Optimizer {
 }
 
 pub(crate) fn state_entry(st: &OptimState, key: &str) -> Result<Tensor> {
-    st.tensors.get(key).cloned().ok_or_else(|| tensor::Error::invalid("optimizer state", format!("missing tensor {key:?}")))
+    st.tensors
+        .get(key)
+        .cloned()
+        .ok_or_else(|| tensor::Error::invalid("optimizer state", format!("missing tensor {key:?}")))
 }

@@ -7,7 +7,10 @@
 pub enum Decay {
     Constant,
     /// Half-cosine from 1 down to `final_factor` at `total` steps.
-    Cosine { total: u64, final_factor: f64 },
+    Cosine {
+        total: u64,
+        final_factor: f64,
+    },
     /// `sqrt(warmup / step)` after the warmup (transformer "Noam" style; EDM2 uses it too).
     InverseSqrt,
 }

@@ -12,7 +12,11 @@ pub struct Sgd {
 
 impl Sgd {
     pub fn new(lr: f64, momentum: f64, nesterov: bool, weight_decay: f64) -> Sgd {
-        Sgd { cfg: SgdConfig { lr, momentum, dampening: 0.0, weight_decay, nesterov }, step: 0, buffers: BTreeMap::new() }
+        Sgd {
+            cfg: SgdConfig { lr, momentum, dampening: 0.0, weight_decay, nesterov },
+            step: 0,
+            buffers: BTreeMap::new(),
+        }
     }
 }
 
@@ -47,8 +51,11 @@ impl Optimizer for Sgd {
     fn load_state(&mut self, st: &OptimState) -> Result<()> {
         self.step = st.step;
         self.cfg.lr = st.lr;
-        self.buffers =
-            st.tensors.iter().filter_map(|(k, t)| k.strip_prefix("momentum.").map(|n| (n.to_string(), t.clone()))).collect();
+        self.buffers = st
+            .tensors
+            .iter()
+            .filter_map(|(k, t)| k.strip_prefix("momentum.").map(|n| (n.to_string(), t.clone())))
+            .collect();
         Ok(())
     }
 }
