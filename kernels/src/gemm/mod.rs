@@ -32,6 +32,9 @@
 use crate::Real;
 use rayon::prelude::*;
 
+mod simd;
+pub use simd::has_avx2_fma;
+
 /// A read-only strided matrix inside a slice: element (i, j) sits at
 /// `data[offset + i * row_stride + j * col_stride]`.
 #[derive(Clone, Copy, Debug)]
@@ -43,13 +46,13 @@ pub struct MatRef<'a, T> {
 }
 
 /// Rows of the micro-kernel tile (height of a packed A sliver).
-const MR: usize = 4;
+const MR: usize = 6;
 /// Columns of the micro-kernel tile (width of a packed B sliver).
 const NR: usize = 16;
 /// Depth of one slice (`kc`). Fixes the summation order, so it must never depend on threads.
 const KC: usize = 256;
 /// Maximum height of a packed A block (`mc`); a multiple of `MR`. `MC×KC` should fit in L2.
-const MC: usize = 128;
+const MC: usize = 144;
 /// Maximum width of a packed B panel (`nc`); a multiple of `NR`. `KC×NC` should fit in L3.
 const NC: usize = 2048;
 /// Products with `m·n·k` below this run on the calling thread only.
@@ -259,7 +262,7 @@ fn macro_kernel<T: Real>(
         let (j0, cols) = (jr * NR, NR.min(nc - jr * NR));
         for (ir, a_sliver) in ap.chunks_exact(kc * MR).enumerate() {
             let (i0, tile_rows) = (ir * MR, MR.min(rows - ir * MR));
-            let tile = micro_kernel(kc, a_sliver, b_sliver);
+            let tile = micro_kernel_dispatch(kc, a_sliver, b_sliver);
             for (r, tile_row) in tile.iter().enumerate().take(tile_rows) {
                 let dst = &mut c[(i0 + r) * ldc + j0..][..cols];
                 if overwrite {
@@ -270,6 +273,25 @@ fn macro_kernel<T: Real>(
             }
         }
     }
+}
+
+/// Uses the AVX2+FMA kernel for f32 when the CPU has it, else the portable one.
+#[inline(always)]
+fn micro_kernel_dispatch<T: Real>(kc: usize, a: &[T], b: &[T]) -> [[T; NR]; MR] {
+    if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() {
+        // SAFETY: T is f32 (same TypeId), so these are the same slices viewed at their own type.
+        let (af, bf) = unsafe {
+            (
+                std::slice::from_raw_parts(a.as_ptr() as *const f32, a.len()),
+                std::slice::from_raw_parts(b.as_ptr() as *const f32, b.len()),
+            )
+        };
+        if let Some(tile) = simd::micro_kernel_f32(kc, af, bf) {
+            // SAFETY: T is f32, so [[f32; NR]; MR] and [[T; NR]; MR] are the same type.
+            return unsafe { std::mem::transmute_copy::<[[f32; NR]; MR], [[T; NR]; MR]>(&tile) };
+        }
+    }
+    micro_kernel(kc, a, b)
 }
 
 /// The register-tiled inner kernel: returns the MR×NR tile `Σ_p a[p*MR + i] · b[p*NR + j]`,
