@@ -291,15 +291,17 @@ impl CmpOp {
 
 /// `y[i] = op(x[i])` on contiguous slices.
 pub fn unary<T: Real>(op: UnaryOp, x: &[T], y: &mut [T]) {
-    for (y, &x) in y.iter_mut().zip(x) {
-        *y = op.forward(x);
-    }
+    crate::strided::map(x, y, |x| op.forward(x));
 }
 
 /// `dx[i] = dy[i] · f'(x[i])` on contiguous slices.
 pub fn unary_backward<T: Real>(op: UnaryOp, x: &[T], y: &[T], dy: &[T], dx: &mut [T]) {
-    for i in 0..dx.len() {
-        dx[i] = dy[i] * op.derivative(x[i], y[i]);
+    use rayon::prelude::*;
+    let body = |(i, d): (usize, &mut T)| *d = dy[i] * op.derivative(x[i], y[i]);
+    if dx.len() >= crate::strided::PAR_MIN_ELEMS {
+        dx.par_iter_mut().enumerate().with_min_len(4096).for_each(body);
+    } else {
+        dx.iter_mut().enumerate().for_each(body);
     }
 }
 

@@ -15,6 +15,7 @@ pub mod optim;
 pub mod pool;
 pub mod reduce;
 pub mod softmax;
+pub mod strided;
 
 /// The floating-point element types the compute kernels are written for (f32 and f64).
 /// Half-precision tensors are converted to f32 before they reach a kernel.

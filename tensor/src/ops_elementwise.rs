@@ -1,30 +1,22 @@
 //! Elementwise ops with NumPy broadcasting, comparisons and selection.
-use crate::layout::{broadcast_shapes, for_each_offset2};
+use crate::layout::broadcast_shapes;
 use crate::storage::CpuElem;
 use crate::{float_dispatch, DType, Error, Result, Tensor};
 pub use kernels::elementwise::{BinaryOp, CmpOp, UnaryOp};
 
 /// Applies `f(a, b)` over the broadcast of two same-dtype tensors, producing a contiguous Vec.
-fn zip_broadcast<A: CpuElem, B: CpuElem, O>(
+fn zip_broadcast<A: CpuElem, B: CpuElem, O: Copy + Default + Send>(
     op: &'static str,
     a: &Tensor,
     b: &Tensor,
-    f: impl Fn(A, B) -> O,
+    f: impl Fn(A, B) -> O + Sync,
 ) -> Result<(Vec<O>, Vec<usize>)> {
     let shape = broadcast_shapes(op, a.shape(), b.shape())?;
     let (la, lb) = (a.layout().broadcast_to(&shape)?, b.layout().broadcast_to(&shape)?);
     let va = A::slice(a.storage().as_cpu()?).ok_or(Error::UnsupportedDType { op, dtype: a.dtype() })?;
     let vb = B::slice(b.storage().as_cpu()?).ok_or(Error::UnsupportedDType { op, dtype: b.dtype() })?;
-    let mut out = Vec::with_capacity(shape.iter().product());
-    if la.is_contiguous() && lb.is_contiguous() {
-        let n = la.elem_count();
-        let (sa, sb) = (&va[la.offset()..la.offset() + n], &vb[lb.offset()..lb.offset() + n]);
-        out.extend(sa.iter().zip(sb).map(|(&x, &y)| f(x, y)));
-    } else {
-        for_each_offset2(&shape, (la.strides(), la.offset()), (lb.strides(), lb.offset()), |i, j| {
-            out.push(f(va[i], vb[j]))
-        });
-    }
+    let mut out = vec![O::default(); shape.iter().product()];
+    kernels::strided::zip_map(&shape, (va, la.strides(), la.offset()), (vb, lb.strides(), lb.offset()), &mut out, f);
     Ok((out, shape))
 }
 

@@ -1,0 +1,173 @@
+//! Elementwise maps over strided (broadcast, permuted, sliced) inputs.
+//!
+//! A logical shape plus per-input strides (stride 0 = broadcast) describe where each element
+//! lives. Before looping, adjacent dimensions that are contiguous for *every* input are merged
+//! (`[N, C, H, W] + [1, C, 1, 1]` becomes `[N, C, H·W]` with the bias stride 0 along `H·W`), so
+//! the inner loop is long and its stride pattern — (1, 1), (1, 0), (0, 1) or general — is picked
+//! once per row. Rows are split across rayon threads for large outputs; each output element is
+//! written once, so the result does not depend on the thread count.
+use rayon::prelude::*;
+
+/// Outputs at or above this many elements are computed in parallel.
+pub const PAR_MIN_ELEMS: usize = 1 << 15;
+
+/// One strided input: `(data, strides, offset)`; element `idx` is at `offset + Σ idx[d]·strides[d]`.
+pub type Strided<'a, T> = (&'a [T], &'a [usize], usize);
+
+/// Merges dimensions that are contiguous for both stride sets; drops size-1 dimensions.
+/// Returns (shape, strides_a, strides_b), each of rank ≥ 1.
+pub fn coalesce(shape: &[usize], sa: &[usize], sb: &[usize]) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
+    let (mut sh, mut a, mut b): (Vec<usize>, Vec<usize>, Vec<usize>) = (vec![], vec![], vec![]);
+    for d in 0..shape.len() {
+        if shape[d] == 1 {
+            continue;
+        }
+        if let (Some(&ls), Some(&la), Some(&lb)) = (sh.last(), a.last(), b.last()) {
+            // The previous (outer) dim continues this one if its stride is this stride × size.
+            if la == sa[d] * shape[d] && lb == sb[d] * shape[d] {
+                let n = sh.len();
+                sh[n - 1] = ls * shape[d];
+                a[n - 1] = sa[d];
+                b[n - 1] = sb[d];
+                continue;
+            }
+        }
+        sh.push(shape[d]);
+        a.push(sa[d]);
+        b.push(sb[d]);
+    }
+    if sh.is_empty() {
+        return (vec![1], vec![0], vec![0]);
+    }
+    (sh, a, b)
+}
+
+/// `out[i] = f(a[i], b[i])` over the logical shape (row-major `out`).
+pub fn zip_map<A, B, O, F>(shape: &[usize], a: Strided<A>, b: Strided<B>, out: &mut [O], f: F)
+where
+    A: Copy + Sync,
+    B: Copy + Sync,
+    O: Send,
+    F: Fn(A, B) -> O + Sync,
+{
+    let n: usize = shape.iter().product();
+    if n == 0 {
+        return;
+    }
+    let (sh, sa, sb) = coalesce(shape, a.1, b.1);
+    let rank = sh.len();
+    let inner = sh[rank - 1];
+    let (ia, ib) = (sa[rank - 1], sb[rank - 1]);
+    let (da, db) = (a.0, b.0);
+    // Storage offsets of the first element of row `r` (rows = all but the last merged dim).
+    let row_base = |r: usize| {
+        let (mut oa, mut ob, mut rem) = (a.2, b.2, r);
+        for d in (0..rank - 1).rev() {
+            let i = rem % sh[d];
+            rem /= sh[d];
+            oa += i * sa[d];
+            ob += i * sb[d];
+        }
+        (oa, ob)
+    };
+    let do_row = |r: usize, row: &mut [O]| {
+        let (oa, ob) = row_base(r);
+        match (ia, ib) {
+            (1, 1) => {
+                row.iter_mut().zip(&da[oa..oa + inner]).zip(&db[ob..ob + inner]).for_each(|((o, &x), &y)| *o = f(x, y))
+            }
+            (1, 0) => {
+                let y = db[ob];
+                row.iter_mut().zip(&da[oa..oa + inner]).for_each(|(o, &x)| *o = f(x, y))
+            }
+            (0, 1) => {
+                let x = da[oa];
+                row.iter_mut().zip(&db[ob..ob + inner]).for_each(|(o, &y)| *o = f(x, y))
+            }
+            _ => row.iter_mut().enumerate().for_each(|(i, o)| *o = f(da[oa + i * ia], db[ob + i * ib])),
+        }
+    };
+    let out = &mut out[..n];
+    if n >= PAR_MIN_ELEMS {
+        // Enough rows per task to amortise the task cost when rows are short.
+        let rows_per_task = (PAR_MIN_ELEMS / 4).div_ceil(inner).max(1);
+        out.par_chunks_mut(inner * rows_per_task).enumerate().for_each(|(t, chunk)| {
+            for (k, row) in chunk.chunks_mut(inner).enumerate() {
+                do_row(t * rows_per_task + k, row);
+            }
+        });
+    } else {
+        for (r, row) in out.chunks_mut(inner).enumerate() {
+            do_row(r, row);
+        }
+    }
+}
+
+/// `out[i] = f(x[i])` on contiguous slices, in parallel for large inputs.
+pub fn map<X: Copy + Sync, O: Send>(x: &[X], out: &mut [O], f: impl Fn(X) -> O + Sync) {
+    if x.len() >= PAR_MIN_ELEMS {
+        out.par_chunks_mut(PAR_MIN_ELEMS / 4)
+            .zip(x.par_chunks(PAR_MIN_ELEMS / 4))
+            .for_each(|(o, x)| o.iter_mut().zip(x).for_each(|(o, &x)| *o = f(x)));
+    } else {
+        out.iter_mut().zip(x).for_each(|(o, &x)| *o = f(x));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The naive reference: walk every multi-index.
+    fn naive(shape: &[usize], a: Strided<f64>, b: Strided<f64>) -> Vec<f64> {
+        let n: usize = shape.iter().product();
+        (0..n)
+            .map(|flat| {
+                let (mut rem, mut oa, mut ob) = (flat, a.2, b.2);
+                for d in (0..shape.len()).rev() {
+                    let i = rem % shape[d];
+                    rem /= shape[d];
+                    oa += i * a.1[d];
+                    ob += i * b.1[d];
+                }
+                a.0[oa] * 10.0 + b.0[ob]
+            })
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn zip_map_matches_naive(dims in proptest::collection::vec(1usize..6, 1..5), pick in 0u32..1024, off in 0usize..3, big in any::<bool>()) {
+            let mut shape = dims.clone();
+            if big {
+                shape.push(2100); // crosses the parallel threshold
+            }
+            // Per dim: contiguous, broadcast (stride 0) or padded strides, chosen by bits of `pick`.
+            let strides = |seed: u32| -> Vec<usize> {
+                let mut s = vec![0; shape.len()];
+                let mut acc = 1;
+                for d in (0..shape.len()).rev() {
+                    s[d] = if (seed >> d) & 1 == 1 { 0 } else { acc };
+                    acc *= shape[d] + ((seed >> (d + 4)) & 1) as usize;
+                }
+                s
+            };
+            let (sa, sb) = (strides(pick), strides(pick.rotate_left(7)));
+            let len = |s: &[usize]| off + shape.iter().zip(s).map(|(&n, &st)| (n - 1) * st).sum::<usize>() + 1;
+            let da: Vec<f64> = (0..len(&sa)).map(|i| i as f64).collect();
+            let db: Vec<f64> = (0..len(&sb)).map(|i| (i % 10) as f64).collect();
+            let n: usize = shape.iter().product();
+            let mut out = vec![0.0; n];
+            zip_map(&shape, (&da, &sa, off), (&db, &sb, off), &mut out, |x, y| x * 10.0 + y);
+            prop_assert_eq!(out, naive(&shape, (&da, &sa, off), (&db, &sb, off)));
+        }
+    }
+
+    #[test]
+    fn coalesce_merges_bias_broadcast() {
+        // [N, C, H, W] + [1, C, 1, 1]
+        let (sh, a, b) = coalesce(&[2, 3, 4, 5], &[60, 20, 5, 1], &[0, 1, 0, 0]);
+        assert_eq!((sh, a, b), (vec![2, 3, 20], vec![60, 20, 1], vec![0, 1, 0]));
+    }
+}
