@@ -73,7 +73,7 @@ impl UnaryOp {
         match self {
             Neg => -x,
             Abs => x.abs(),
-            Exp => x.exp(),
+            Exp => x.fast_exp(),
             Log => x.ln(),
             Log1p => x.ln_1p(),
             Sqrt => x.sqrt(),
@@ -82,11 +82,11 @@ impl UnaryOp {
             Recip => x.recip(),
             Sin => x.sin(),
             Cos => x.cos(),
-            Tanh => x.tanh(),
+            Tanh => x.fast_tanh(),
             Sigmoid => sigmoid(x),
             Relu => nan_max(x, T::zero()),
             Silu => x * sigmoid(x),
-            GeluTanh => c(0.5) * x * (T::one() + (c(GELU_C) * (x + c(GELU_A) * x * x * x)).tanh()),
+            GeluTanh => c(0.5) * x * (T::one() + (c(GELU_C) * (x + c(GELU_A) * x * x * x)).fast_tanh()),
             GeluErf => c(0.5) * x * (T::one() + (x * c(std::f64::consts::FRAC_1_SQRT_2)).erf()),
             Softplus => softplus(x),
             Powf(p) => x.powf(c(p)),
@@ -128,7 +128,7 @@ impl UnaryOp {
             }
             GeluTanh => {
                 let u = c(GELU_C) * (x + c(GELU_A) * x * x * x);
-                let t = u.tanh();
+                let t = u.fast_tanh();
                 let du = c(GELU_C) * (one + c(3.0 * GELU_A) * x * x);
                 c(0.5) * (one + t) + c(0.5) * x * (one - t * t) * du
             }
@@ -159,7 +159,7 @@ impl UnaryOp {
 }
 
 /// `max(a, b)` that propagates NaN (like PyTorch, unlike `f64::max`), so a diverging run shows.
-#[inline]
+#[inline(always)]
 pub fn nan_max<T: Real>(a: T, b: T) -> T {
     if a.is_nan() || a >= b {
         a
@@ -169,7 +169,7 @@ pub fn nan_max<T: Real>(a: T, b: T) -> T {
 }
 
 /// `min(a, b)` that propagates NaN.
-#[inline]
+#[inline(always)]
 pub fn nan_min<T: Real>(a: T, b: T) -> T {
     if a.is_nan() || a <= b {
         a
@@ -178,14 +178,16 @@ pub fn nan_min<T: Real>(a: T, b: T) -> T {
     }
 }
 
-#[inline]
+#[inline(always)]
 fn sigmoid<T: Real>(x: T) -> T {
-    // Two branches keep exp() from overflowing for large |x|.
+    // exp(−|x|) never overflows; σ(x) = 1/(1+e) for x ≥ 0 and e/(1+e) below (a select, so the
+    // loop stays vectorisable).
+    let e = (-x.abs()).fast_exp();
+    let r = T::one() / (T::one() + e);
     if x >= T::zero() {
-        T::one() / (T::one() + (-x).exp())
+        r
     } else {
-        let e = x.exp();
-        e / (T::one() + e)
+        e * r
     }
 }
 
@@ -290,18 +292,69 @@ impl CmpOp {
 }
 
 /// `y[i] = op(x[i])` on contiguous slices.
+/// The common ops get their own loop (the closure is then inlined and the loop vectorises);
+/// the rest go through `UnaryOp::forward`, same values either way.
 pub fn unary<T: Real>(op: UnaryOp, x: &[T], y: &mut [T]) {
-    crate::strided::map(x, y, |x| op.forward(x));
+    use crate::strided::map;
+    let c = <T as Real>::from_f64;
+    match op {
+        UnaryOp::Neg => map(x, y, |v: T| -v),
+        UnaryOp::Exp => map(x, y, |v: T| v.fast_exp()),
+        UnaryOp::Square => map(x, y, |v: T| v * v),
+        UnaryOp::Sqrt => map(x, y, |v: T| v.sqrt()),
+        UnaryOp::Relu => map(x, y, |v: T| nan_max(v, T::zero())),
+        UnaryOp::Sigmoid => map(x, y, |v: T| sigmoid(v)),
+        UnaryOp::Silu => map(x, y, |v: T| v * sigmoid(v)),
+        UnaryOp::Tanh => map(x, y, |v: T| v.fast_tanh()),
+        UnaryOp::GeluTanh => {
+            let (k, a, half) = (c(GELU_C), c(GELU_A), c(0.5));
+            map(x, y, |v: T| half * v * (T::one() + (k * (v + a * v * v * v)).fast_tanh()))
+        }
+        UnaryOp::Affine(a, b) => {
+            let (a, b) = (c(a), c(b));
+            map(x, y, |v: T| a * v + b)
+        }
+        _ => map(x, y, |v: T| op.forward(v)),
+    }
 }
 
 /// `dx[i] = dy[i] · f'(x[i])` on contiguous slices.
+/// As in [`unary`], the common ops get their own inlined loop; values equal `derivative`'s.
 pub fn unary_backward<T: Real>(op: UnaryOp, x: &[T], y: &[T], dy: &[T], dx: &mut [T]) {
-    use rayon::prelude::*;
-    let body = |(i, d): (usize, &mut T)| *d = dy[i] * op.derivative(x[i], y[i]);
-    if dx.len() >= crate::strided::PAR_MIN_ELEMS {
-        dx.par_iter_mut().enumerate().with_min_len(4096).for_each(body);
-    } else {
-        dx.iter_mut().enumerate().for_each(body);
+    fn run<T: Real>(x: &[T], y: &[T], dy: &[T], dx: &mut [T], f: impl Fn(T, T) -> T + Sync) {
+        use rayon::prelude::*;
+        const CHUNK: usize = 8192;
+        let body = |(k, d): (usize, &mut [T])| {
+            let o = k * CHUNK;
+            for (i, d) in d.iter_mut().enumerate() {
+                *d = dy[o + i] * f(x[o + i], y[o + i]);
+            }
+        };
+        if dx.len() >= crate::strided::PAR_MIN_ELEMS {
+            dx.par_chunks_mut(CHUNK).enumerate().for_each(body);
+        } else {
+            dx.chunks_mut(CHUNK).enumerate().for_each(body);
+        }
+    }
+    let one = T::one();
+    match op {
+        UnaryOp::Relu => run(x, y, dy, dx, |x: T, _| if x > T::zero() { one } else { T::zero() }),
+        UnaryOp::Sigmoid => run(x, y, dy, dx, |_, y: T| y * (one - y)),
+        UnaryOp::Tanh => run(x, y, dy, dx, |_, y: T| one - y * y),
+        UnaryOp::Exp => run(x, y, dy, dx, |_, y: T| y),
+        UnaryOp::Silu => run(x, y, dy, dx, |x: T, _| {
+            let s = sigmoid(x);
+            s * (one + x * (one - s))
+        }),
+        UnaryOp::GeluTanh => {
+            let c = <T as Real>::from_f64;
+            let (k, a, a3, half) = (c(GELU_C), c(GELU_A), c(3.0 * GELU_A), c(0.5));
+            run(x, y, dy, dx, |x: T, _| {
+                let t = (k * (x + a * x * x * x)).fast_tanh();
+                half * (one + t) + half * x * (one - t * t) * k * (one + a3 * x * x)
+            })
+        }
+        _ => run(x, y, dy, dx, |x: T, y: T| op.derivative(x, y)),
     }
 }
 

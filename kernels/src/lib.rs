@@ -9,6 +9,7 @@
 
 pub mod conv;
 pub mod elementwise;
+pub mod fastmath;
 pub mod gemm;
 pub mod norm;
 pub mod optim;
@@ -41,6 +42,11 @@ pub trait Real:
     fn to_f64(self) -> f64;
     /// Error function, used by the exact GELU.
     fn erf(self) -> Self;
+    /// `exp` as the kernels use it: the vectorisable [`fastmath::exp_f32`] for f32 (relative
+    /// error < 3e-7), the exact `exp` for f64 (so f64 gradient checks see exact values).
+    fn fast_exp(self) -> Self;
+    /// `tanh`: [`fastmath::tanh_f32`] for f32, exact for f64.
+    fn fast_tanh(self) -> Self;
 }
 
 impl Real for f32 {
@@ -53,6 +59,14 @@ impl Real for f32 {
     fn erf(self) -> Self {
         erf_f64(self as f64) as f32
     }
+    #[inline(always)]
+    fn fast_exp(self) -> Self {
+        fastmath::exp_f32(self)
+    }
+    #[inline(always)]
+    fn fast_tanh(self) -> Self {
+        fastmath::tanh_f32(self)
+    }
 }
 
 impl Real for f64 {
@@ -64,6 +78,14 @@ impl Real for f64 {
     }
     fn erf(self) -> Self {
         erf_f64(self)
+    }
+    #[inline(always)]
+    fn fast_exp(self) -> Self {
+        self.exp()
+    }
+    #[inline(always)]
+    fn fast_tanh(self) -> Self {
+        self.tanh()
     }
 }
 

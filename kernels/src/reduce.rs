@@ -31,7 +31,7 @@ pub fn reduce_rows<T: Real>(op: ReduceOp, x: &[T], rows: usize, len: usize, out:
                 if m.is_infinite() || m.is_nan() {
                     m
                 } else {
-                    m + row.iter().map(|&v| (v - m).exp()).sum::<T>().ln()
+                    m + row.iter().map(|&v| (v - m).fast_exp()).sum::<T>().ln()
                 }
             }
             ReduceOp::Norm2 => row.iter().map(|&v| v * v).sum::<T>().sqrt(),

@@ -41,7 +41,7 @@ fn for_rows<T: Real>(out: &mut [T], rows: usize, d: usize, f: impl Fn(usize, &mu
 /// `(m, ln Σ exp(x - m))` for a row: `log_softmax = (x - m) - lse_shifted`.
 fn max_and_shifted_lse<T: Real>(row: &[T]) -> (T, T) {
     let m = row.iter().copied().fold(T::neg_infinity(), T::max);
-    let s = row.iter().map(|&v| (v - m).exp()).sum::<T>();
+    let s = row.iter().map(|&v| (v - m).fast_exp()).sum::<T>();
     (m, s.ln())
 }
 
@@ -50,7 +50,7 @@ fn softmax_row<T: Real>(row: &[T], out: &mut [T]) {
     let m = row.iter().copied().fold(T::neg_infinity(), T::max);
     let mut s = T::zero();
     for (o, &v) in out.iter_mut().zip(row) {
-        *o = (v - m).exp();
+        *o = (v - m).fast_exp();
         s += *o;
     }
     out.iter_mut().for_each(|o| *o /= s);
@@ -95,7 +95,7 @@ pub fn log_softmax_rows_backward<T: Real>(y: &[T], dy: &[T], rows: usize, d: usi
         let (yr, dyr) = (&y[r * d..(r + 1) * d], &dy[r * d..(r + 1) * d]);
         let s = dyr.iter().copied().sum::<T>();
         for ((o, &a), &b) in dxr.iter_mut().zip(yr).zip(dyr) {
-            *o = b - a.exp() * s;
+            *o = b - a.fast_exp() * s;
         }
     });
 }

@@ -1,0 +1,105 @@
+//! A vectorisable `exp` for f32.
+//!
+//! `libm`'s `expf` is a function call per element, which stops the compiler from vectorising
+//! loops around it. This one is branch-free straight-line code (Cody–Waite range reduction and
+//! the Cephes `expf` polynomial), so loops over slices compile to SIMD. Accuracy: relative error
+//! below 3e-7 over the whole range (tested against f64 `exp`); 0 below −103, +∞ above 88.8.
+//!
+//! `exp(x) = 2ⁿ · exp(r)`, `n = round(x·log₂e)`, `r = x − n·ln2` (ln2 split in two constants so
+//! `n·ln2_hi` is exact), `exp(r) ≈ 1 + r + r²·P(r)` on `|r| ≤ ln2/2`.
+
+/// `exp(x)` for f32, vectorisable.
+#[inline(always)]
+pub fn exp_f32(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    // Round-to-nearest via the 1.5·2²³ trick (no `round` call, vectorises on plain SSE2).
+    const SHIFT: f32 = 12_582_912.0;
+    let xc = x.clamp(-103.0, 88.8);
+    let n = (xc * LOG2E + SHIFT) - SHIFT;
+    let r = (xc - n * LN2_HI) - n * LN2_LO;
+    let p = 1.987_569_1e-4f32;
+    let p = p * r + 1.398_199_9e-3;
+    let p = p * r + 8.333_452e-3;
+    let p = p * r + 4.166_579_6e-2;
+    let p = p * r + 1.666_666_5e-1;
+    let p = p * r + 5.000_000_1e-1;
+    let er = p * (r * r) + r + 1.0;
+    // 2ⁿ in two halves so n down to −149 (subnormal results) and up to 128 stay representable.
+    let n = n as i32;
+    let (n1, n2) = (n / 2, n - n / 2);
+    let s1 = f32::from_bits(((n1 + 127) as u32) << 23);
+    let s2 = f32::from_bits(((n2 + 127) as u32) << 23);
+    let y = er * s1 * s2;
+    // NaN in, NaN out (the clamp above would have turned it into a number).
+    if x.is_nan() {
+        x
+    } else if x > 88.8 {
+        f32::INFINITY
+    } else if x < -103.0 {
+        0.0
+    } else {
+        y
+    }
+}
+
+/// `tanh(x)` for f32, vectorisable: `1 − 2/(e^{2|x|} + 1)` with the sign restored, and the
+/// Taylor series `x − x³/3 + 2x⁵/15 − 17x⁷/315` below |x| = 0.0625 where the first form would
+/// cancel. Absolute error < 2e-7 (relative < 5e-7).
+#[inline(always)]
+pub fn tanh_f32(x: f32) -> f32 {
+    let a = x.abs();
+    let big = 1.0 - 2.0 / (exp_f32(2.0 * a) + 1.0);
+    let x2 = x * x;
+    let small = x * (1.0 + x2 * (-1.0 / 3.0 + x2 * (2.0 / 15.0 + x2 * (-17.0 / 315.0))));
+    if a < 0.0625 {
+        small
+    } else {
+        big.copysign(x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tanh_is_accurate() {
+        let mut x = -12.0f32;
+        while x < 12.0 {
+            let want = (x as f64).tanh();
+            let got = tanh_f32(x) as f64;
+            assert!(
+                (got - want).abs() < 2e-7 && (got - want).abs() <= 5e-7 * want.abs().max(1e-30) + 1e-30
+                    || (got - want).abs() < 1e-7,
+                "tanh({x}) = {got}, want {want}"
+            );
+            x += 0.000_613;
+        }
+        assert!(tanh_f32(f32::NAN).is_nan());
+        assert_eq!(tanh_f32(100.0), 1.0);
+        assert_eq!(tanh_f32(-100.0), -1.0);
+    }
+
+    #[test]
+    fn relative_error_is_tiny_across_the_range() {
+        let mut worst = 0f64;
+        let mut x = -103.0f32;
+        while x < 88.7 {
+            let want = (x as f64).exp();
+            let got = exp_f32(x) as f64;
+            if want > 1e-37 {
+                worst = worst.max(((got - want) / want).abs());
+            }
+            x += 0.000_731;
+        }
+        assert!(worst < 3e-7, "worst relative error {worst}");
+        assert_eq!(exp_f32(0.0), 1.0);
+        assert_eq!(exp_f32(-200.0), 0.0);
+        assert_eq!(exp_f32(100.0), f32::INFINITY);
+        assert!(exp_f32(f32::NAN).is_nan());
+        assert_eq!(exp_f32(f32::NEG_INFINITY), 0.0);
+        assert_eq!(exp_f32(f32::INFINITY), f32::INFINITY);
+    }
+}
