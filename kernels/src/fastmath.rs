@@ -24,7 +24,7 @@ pub fn exp_f32(x: f32) -> f32 {
     let p = p * r + 8.333_452e-3;
     let p = p * r + 4.166_579_6e-2;
     let p = p * r + 1.666_666_5e-1;
-    let p = p * r + 5.000_000_1e-1;
+    let p = p * r + 0.5;
     let er = p * (r * r) + r + 1.0;
     // 2ⁿ in two halves so n down to −149 (subnormal results) and up to 128 stay representable.
     let n = n as i32;
