@@ -1,1 +1,40 @@
-fn main() {}
+//! `r0-cli`: the project's command line. Subcommands grow with the project: `data` (render the
+//! shapes world, plot 2-D toys, list prompt sets) and `eval` (score images with the rule-based
+//! shapes evaluator). Errors print as one line and exit with status 1.
+use clap::{Parser, Subcommand};
+
+mod data_cmd;
+mod eval_cmd;
+
+#[derive(Parser)]
+#[command(name = "r0-cli", version, about = "R0 and DDO post-training on a from-scratch Rust tensor engine", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Work with the data: render shapes-world prompts, plot 2-D toy distributions, list prompt sets.
+    #[command(subcommand)]
+    Data(data_cmd::DataCommand),
+    /// Evaluate images or models.
+    #[command(subcommand)]
+    Eval(eval_cmd::EvalCommand),
+}
+
+/// The CLI's error: any library error, shown as one line.
+pub type CliResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Data(c) => data_cmd::run(c),
+        Command::Eval(c) => eval_cmd::run(c),
+    };
+    if let Err(e) = result {
+        // One clear line (multi-line library messages are folded).
+        eprintln!("error: {}", e.to_string().replace('\n', "; "));
+        std::process::exit(1);
+    }
+}

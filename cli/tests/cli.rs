@@ -1,0 +1,93 @@
+//! The `r0-cli` binary end to end: commands write what they say, scores are right, and mistakes
+//! are one-line errors with a non-zero exit status.
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn cli(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_r0-cli")).args(args).output().expect("r0-cli runs")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let p = std::env::temp_dir().join(format!("r0cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&p);
+    std::fs::create_dir_all(&p).unwrap();
+    p
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+#[test]
+fn data_render_and_toy2d_write_pngs() {
+    let dir = tmp("render");
+    let out = dir.join("grid.png");
+    let o = cli(&["data", "render", "--prompt", "a red circle left of a blue square", "--n", "4", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let img = data::image::read_png(&out).unwrap();
+    // 2×2 grid of 32×32 tiles with a 2 px margin
+    assert_eq!(img.shape(), &[3, 2 + 2 * 34, 2 + 2 * 34]);
+    let plot = dir.join("ring.png");
+    let o = cli(&["data", "toy2d", "--dist", "ring", "--n", "500", "--size", "128", "--out", plot.to_str().unwrap()]);
+    assert!(o.status.success());
+    assert_eq!(data::image::read_png(&plot).unwrap().shape(), &[3, 128, 128]);
+}
+
+#[test]
+fn eval_shapes_real_scores_ground_truth_perfectly() {
+    let o = cli(&["eval", "shapes", "--real", "--set", "geneval_small", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert!(v["overall"].as_f64().unwrap() >= 0.99);
+    assert_eq!(v["families"].as_object().unwrap().len(), 6);
+    for (family, acc) in v["families"].as_object().unwrap() {
+        assert!(acc.as_f64().unwrap() >= 0.99, "{family}");
+    }
+    let table = stdout(&cli(&["eval", "shapes", "--real", "--set", "geneval_small"]));
+    assert!(table.contains("single_object") && table.contains("overall"));
+}
+
+#[test]
+fn eval_shapes_scores_a_folder_of_pngs() {
+    // A folder with a prompts.txt: one correct render and one render of a different prompt.
+    let dir = tmp("folder");
+    for (i, prompt) in ["a circle", "two blue squares"].iter().enumerate() {
+        let out = dir.join(format!("{i:03}.png"));
+        let o = cli(&["data", "render", "--prompt", prompt, "--n", "1", "--out", out.to_str().unwrap()]);
+        assert!(o.status.success());
+        // Strip the grid margin: re-save the 32×32 tile.
+        let grid = data::image::read_png(&out).unwrap();
+        let tile = grid.narrow(1, 2, 32).unwrap().narrow(2, 2, 32).unwrap();
+        data::image::write_png(&out, &tile).unwrap();
+    }
+    std::fs::write(dir.join("prompts.txt"), "one circle\nthree green triangles\n").unwrap();
+    let o = cli(&["eval", "shapes", "--images", dir.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(v["n"], 2);
+    assert_eq!(v["families"]["single_object"], 1.0);
+    assert_eq!(v["families"]["counting"], 0.0);
+    // Without prompts.txt the image count must match the set.
+    std::fs::remove_file(dir.join("prompts.txt")).unwrap();
+    let o = cli(&["eval", "shapes", "--images", dir.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("holds 2 images"));
+}
+
+#[test]
+fn mistakes_are_one_line_errors() {
+    for args in [
+        vec!["data", "render", "--prompt", "a red circl", "--out", "/tmp/never.png"],
+        vec!["data", "render", "--prompt", "", "--out", "/tmp/never.png"],
+        vec!["data", "toy2d", "--dist", "spiral", "--out", "/tmp/never.png"],
+        vec!["eval", "shapes", "--real", "--set", "nope"],
+        vec!["eval", "shapes", "--images", "/nonexistent/folder"],
+    ] {
+        let o = cli(&args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.starts_with("error: ") && err.trim_end().lines().count() == 1, "{args:?}: {err}");
+    }
+    let o = cli(&["data", "render", "--prompt", "a red circl", "--out", "/tmp/never.png"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("closest known words: circle"));
+}
