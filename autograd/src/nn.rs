@@ -100,6 +100,16 @@ fn add_channel_bias(y: Var, bias: Option<&Var>) -> Result<Var> {
 // C = A B  →  dA = dC Bᵀ, dB = Aᵀ dC, each summed over broadcast batch dims
 pub(crate) fn matmul_backward(c: &Ctx, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
     let (a, b) = (c.x(0), c.x(1));
+    // A shared 2-D operand (a weight applied to [B, T, K]): fold the batch into the rows, so its
+    // gradient is one GEMM over all B·T rows instead of B products summed afterwards.
+    if b.rank() == 2 && a.rank() > 2 {
+        let (k, n) = (b.shape()[0], b.shape()[1]);
+        let rows = a.elem_count() / k.max(1);
+        let (a2, g2) = (a.reshape(&[rows, k])?, g.reshape(&[rows, n])?);
+        let da = if c.need[0] { Some(g2.matmul(&b.transpose(0, 1)?)?.reshape(a.shape())?) } else { None };
+        let db = if c.need[1] { Some(a2.transpose(0, 1)?.matmul(&g2)?) } else { None };
+        return Ok(vec![da, db]);
+    }
     let da = if c.need[0] { Some(g.matmul(&b.transpose(-1, -2)?)?.sum_to_shape(a.shape())?) } else { None };
     let db = if c.need[1] { Some(a.transpose(-1, -2)?.matmul(g)?.sum_to_shape(b.shape())?) } else { None };
     Ok(vec![da, db])

@@ -324,16 +324,20 @@ pub fn unary_backward<T: Real>(op: UnaryOp, x: &[T], y: &[T], dy: &[T], dx: &mut
     fn run<T: Real>(x: &[T], y: &[T], dy: &[T], dx: &mut [T], f: impl Fn(T, T) -> T + Sync) {
         use rayon::prelude::*;
         const CHUNK: usize = 8192;
-        let body = |(k, d): (usize, &mut [T])| {
-            let o = k * CHUNK;
-            for (i, d) in d.iter_mut().enumerate() {
-                *d = dy[o + i] * f(x[o + i], y[o + i]);
+        // Zipped slices (no index arithmetic, no bounds checks) so the loop vectorises.
+        let body = |(((d, x), y), g): (((&mut [T], &[T]), &[T]), &[T])| {
+            for (((d, &x), &y), &g) in d.iter_mut().zip(x).zip(y).zip(g) {
+                *d = g * f(x, y);
             }
         };
         if dx.len() >= crate::strided::PAR_MIN_ELEMS {
-            dx.par_chunks_mut(CHUNK).enumerate().for_each(body);
+            dx.par_chunks_mut(CHUNK)
+                .zip(x.par_chunks(CHUNK))
+                .zip(y.par_chunks(CHUNK))
+                .zip(dy.par_chunks(CHUNK))
+                .for_each(body);
         } else {
-            dx.chunks_mut(CHUNK).enumerate().for_each(body);
+            dx.chunks_mut(CHUNK).zip(x.chunks(CHUNK)).zip(y.chunks(CHUNK)).zip(dy.chunks(CHUNK)).for_each(body);
         }
     }
     let one = T::one();

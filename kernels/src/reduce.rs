@@ -39,6 +39,17 @@ pub fn reduce_rows<T: Real>(op: ReduceOp, x: &[T], rows: usize, len: usize, out:
     }
 }
 
+/// `out[j] = Σ_i x[i·cols + j]` (column sums of a row-major `rows × cols` block), rows added in
+/// order so the result does not depend on threads; the inner loop over `j` vectorises.
+pub fn sum_columns<T: Real>(x: &[T], rows: usize, cols: usize, out: &mut [T]) {
+    out[..cols].fill(T::zero());
+    for row in x[..rows * cols].chunks_exact(cols.max(1)) {
+        for (o, &v) in out.iter_mut().zip(row) {
+            *o += v;
+        }
+    }
+}
+
 /// Index of the first maximum (or minimum) of each row.
 pub fn arg_reduce_rows<T: Real>(x: &[T], rows: usize, len: usize, max: bool, out: &mut [i64]) {
     for r in 0..rows {

@@ -57,6 +57,13 @@ impl Tensor {
         if k != k2 {
             return Err(Error::ShapeMismatch { op: "matmul", lhs: self.shape().to_vec(), rhs: other.shape().to_vec() });
         }
+        // [.., m, k] @ [k, n] with a contiguous left side is one [(..·m), k] @ [k, n] product.
+        if rb == 2 && ra > 2 && self.is_contiguous() {
+            let rows = self.elem_count() / k.max(1);
+            let mut shape = self.shape().to_vec();
+            shape[ra - 1] = n;
+            return self.reshape(&[rows, k])?.matmul(other)?.reshape(&shape);
+        }
         let batch = broadcast_shapes("matmul", &self.shape()[..ra - 2], &other.shape()[..rb - 2])?;
         if matches!(self.dtype(), DType::F16 | DType::BF16) {
             let (a, b) = (self.to_dtype(DType::F32)?, other.to_dtype(DType::F32)?);

@@ -45,6 +45,11 @@ impl Tensor {
         if plan.len == 0 && matches!(op, ReduceOp::Max | ReduceOp::Min) {
             return Err(Error::invalid("reduce", "max/min over an empty axis"));
         }
+        if matches!(op, ReduceOp::Sum | ReduceOp::Mean) && self.is_contiguous() {
+            if let Some(t) = self.sum_outer_inner(op, dims, &plan.keep_shape)? {
+                return Ok(t);
+            }
+        }
         self.via_f32(|x| {
             let xp = x.permute(&plan.perm)?.contiguous();
             float_dispatch!(x.dtype(), "reduce", T => {
@@ -54,6 +59,44 @@ impl Tensor {
                 Tensor::from_vec(out, &plan.keep_shape)
             })
         })
+    }
+    /// Sum/mean over leading and/or trailing axes of a contiguous tensor without a transposed
+    /// copy: `[L, M, T]` → `[M]` as row sums over `T`, then column sums over `L` (the gradient of
+    /// a broadcast bias). `None` when the reduced axes are not of that form.
+    fn sum_outer_inner(&self, op: ReduceOp, dims: &[isize], keep_shape: &[usize]) -> Result<Option<Tensor>> {
+        let rank = self.rank();
+        let mut red = vec![false; rank];
+        for &d in dims {
+            red[resolve_dim("reduce", d, rank)?] = true;
+        }
+        let lead = red.iter().take_while(|&&r| r).count();
+        let trail = red.iter().rev().take_while(|&&r| r).count();
+        if lead == 0 || lead + trail >= rank || red[lead..rank - trail].iter().any(|&r| r) {
+            return Ok(None);
+        }
+        let l: usize = self.shape()[..lead].iter().product();
+        let t: usize = self.shape()[rank - trail..].iter().product();
+        let m: usize = self.shape()[lead..rank - trail].iter().product();
+        let scale = if op == ReduceOp::Mean { 1.0 / (l * t) as f64 } else { 1.0 };
+        let out = self.via_f32(|x| {
+            float_dispatch!(x.dtype(), "reduce", T => {
+                let data = x.cpu_data::<T>()?;
+                let rows: std::borrow::Cow<[T]> = if t > 1 {
+                    let mut r = vec![T::default(); l * m];
+                    kernels::reduce::reduce_rows(ReduceOp::Sum, &data, l * m, t, &mut r);
+                    std::borrow::Cow::Owned(r)
+                } else {
+                    data
+                };
+                let mut out = vec![T::default(); m];
+                kernels::reduce::sum_columns(&rows, l, m, &mut out);
+                if scale != 1.0 {
+                    out.iter_mut().for_each(|v| *v *= scale as T);
+                }
+                Tensor::from_vec(out, keep_shape)
+            })
+        })?;
+        Ok(Some(out))
     }
     pub fn sum(&self, dims: &[isize], keepdim: bool) -> Result<Tensor> {
         self.reduce(ReduceOp::Sum, dims, keepdim)
