@@ -325,7 +325,8 @@ pub fn unary_backward<T: Real>(op: UnaryOp, x: &[T], y: &[T], dy: &[T], dx: &mut
         use rayon::prelude::*;
         const CHUNK: usize = 8192;
         // Zipped slices (no index arithmetic, no bounds checks) so the loop vectorises.
-        let body = |(((d, x), y), g): (((&mut [T], &[T]), &[T]), &[T])| {
+        type Chunks<'a, T> = (((&'a mut [T], &'a [T]), &'a [T]), &'a [T]);
+        let body = |(((d, x), y), g): Chunks<T>| {
             for (((d, &x), &y), &g) in d.iter_mut().zip(x).zip(y).zip(g) {
                 *d = g * f(x, y);
             }
