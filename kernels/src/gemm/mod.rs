@@ -33,7 +33,7 @@ use crate::Real;
 use rayon::prelude::*;
 
 mod simd;
-pub use simd::has_avx2_fma;
+pub use simd::{has_avx2_fma, has_avx512};
 
 /// A read-only strided matrix inside a slice: element (i, j) sits at
 /// `data[offset + i * row_stride + j * col_stride]`.
@@ -45,15 +45,16 @@ pub struct MatRef<'a, T> {
     pub col_stride: usize,
 }
 
-/// Rows of the micro-kernel tile (height of a packed A sliver).
-const MR: usize = 6;
-/// Columns of the micro-kernel tile (width of a packed B sliver).
-const NR: usize = 16;
+/// Largest micro-kernel tile (rows × columns) any kernel uses; the tile buffer has this size.
+const MAX_MR: usize = 8;
+const MAX_NR: usize = 32;
 /// Depth of one slice (`kc`). Fixes the summation order, so it must never depend on threads.
 const KC: usize = 256;
-/// Maximum height of a packed A block (`mc`); a multiple of `MR`. `MC×KC` should fit in L2.
+/// Maximum height of a packed A block (`mc`); a multiple of every kernel's `mr` (6 and 8).
+/// `MC×KC` should fit in L2.
 const MC: usize = 144;
-/// Maximum width of a packed B panel (`nc`); a multiple of `NR`. `KC×NC` should fit in L3.
+/// Maximum width of a packed B panel (`nc`); a multiple of every kernel's `nr` (16 and 32).
+/// `KC×NC` should fit in L3.
 const NC: usize = 2048;
 /// Products with `m·n·k` below this run on the calling thread only.
 const PAR_MIN_WORK: usize = 1 << 15;
@@ -65,6 +66,31 @@ struct Blocking {
     mc: usize,
     kc: usize,
     nc: usize,
+}
+
+/// A micro-kernel: `tile[i*nr + j] = Σ_p a[p*mr + i] · b[p*nr + j]` over `p < kc` in increasing
+/// order, for packed slivers `a` (kc×mr) and `b` (kc×nr).
+#[derive(Clone, Copy)]
+struct Kernel<T> {
+    mr: usize,
+    nr: usize,
+    run: fn(usize, &[T], &[T], &mut [T]),
+}
+
+/// The best kernel for `T` on this CPU (chosen once per call; the choice depends only on the
+/// machine, so results never depend on the thread count).
+fn kernel<T: Real>() -> Kernel<T> {
+    if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() {
+        if let Some((mr, nr, run)) = simd::best_f32_kernel() {
+            // SAFETY: T is f32 (same TypeId), so `fn(usize, &[f32], &[f32], &mut [f32])` and
+            // `fn(usize, &[T], &[T], &mut [T])` are the same type.
+            let run = unsafe {
+                std::mem::transmute::<fn(usize, &[f32], &[f32], &mut [f32]), fn(usize, &[T], &[T], &mut [T])>(run)
+            };
+            return Kernel { mr, nr, run };
+        }
+    }
+    Kernel { mr: 6, nr: 16, run: micro_kernel::<T, 6, 16> }
 }
 
 const BLOCKING: Blocking = Blocking { mc: MC, kc: KC, nc: NC };
@@ -162,7 +188,9 @@ fn gemm_blocked<T: Real>(
     blk: Blocking,
     parallel: bool,
 ) {
-    debug_assert!(round_up(blk.mc, MR) == blk.mc && round_up(blk.nc, NR) == blk.nc && blk.kc > 0);
+    let kern = kernel::<T>();
+    let (mr, nr) = (kern.mr, kern.nr);
+    debug_assert!(blk.mc % mr == 0 && blk.nc % nr == 0 && blk.kc > 0);
     let c = &mut c[..m * n];
     if m == 0 || n == 0 {
         return;
@@ -180,42 +208,45 @@ fn gemm_blocked<T: Real>(
     // Rayon's minimum piece length for the loops below: `usize::MAX` forbids splitting, so the
     // same iterator then runs as a plain serial loop on the calling thread.
     let min_len = if parallel { 1 } else { usize::MAX };
-    let mc = round_up(m.div_ceil(threads), MR).min(blk.mc);
-    // Packed B panel: up to nc/NR slivers of kc×NR, reused by every row block.
-    let mut b_pack = vec![T::zero(); round_up(blk.nc.min(n), NR) * blk.kc.min(k)];
+    let mc = round_up(m.div_ceil(threads), mr).min(blk.mc);
+    // Depth slices of (nearly) equal size, at most kc: k = 288 runs as 144 + 144, not 256 + 32
+    // (fewer passes over C). This depends only on k, never on threads.
+    let kc_max = k.div_ceil(k.div_ceil(blk.kc));
+    // Packed B panel: up to nc/nr slivers of kc×nr, reused by every row block.
+    let mut b_pack = vec![T::zero(); round_up(blk.nc.min(n), nr) * kc_max];
 
     for jc in (0..n).step_by(blk.nc) {
         let nc = blk.nc.min(n - jc);
-        for pc in (0..k).step_by(blk.kc) {
-            let kc = blk.kc.min(k - pc);
+        for pc in (0..k).step_by(kc_max) {
+            let kc = kc_max.min(k - pc);
             // The first depth slice overwrites C unless the caller asked to accumulate.
             let overwrite = pc == 0 && !accumulate;
-            let bp = &mut b_pack[..round_up(nc, NR) * kc];
-            pack_b(bp, b, (pc, kc), (jc, nc), min_len);
+            let bp = &mut b_pack[..round_up(nc, nr) * kc];
+            pack_b(bp, b, (pc, kc), (jc, nc), nr, min_len);
             let bp = &*bp;
             // Task `ib` owns the full rows ib*mc.. of C (row length n), `rows` of them, and
             // computes C[rows, jc..jc+nc] (+)= A[rows, pc..pc+kc] · Bp with its own packed A.
             c.par_chunks_mut(mc * n).with_min_len(min_len).enumerate().for_each_init(
-                || vec![T::zero(); mc * kc],
+                || vec![T::zero(); mc * kc_max],
                 |ap, (ib, c_rows)| {
                     let rows = c_rows.len() / n;
-                    let ap = &mut ap[..round_up(rows, MR) * kc];
-                    pack_a(ap, a, (ib * mc, rows), (pc, kc));
-                    macro_kernel(ap, bp, (rows, nc, kc), &mut c_rows[jc..], n, overwrite);
+                    let ap = &mut ap[..round_up(rows, mr) * kc];
+                    pack_a(ap, a, (ib * mc, rows), (pc, kc), mr);
+                    macro_kernel(kern, ap, bp, (rows, nc, kc), &mut c_rows[jc..], n, overwrite);
                 },
             );
         }
     }
 }
 
-/// Packs the block A[i0..i0+rows, p0..p0+kc] into `dst` as MR-tall slivers:
-/// `dst[s*kc*MR + p*MR + i]` = A[i0 + s*MR + i, p0 + p]. Rows past `rows` are zero.
-fn pack_a<T: Real>(dst: &mut [T], a: MatRef<T>, (i0, rows): (usize, usize), (p0, kc): (usize, usize)) {
+/// Packs the block A[i0..i0+rows, p0..p0+kc] into `dst` as mr-tall slivers:
+/// `dst[s*kc*mr + p*mr + i]` = A[i0 + s*mr + i, p0 + p]. Rows past `rows` are zero.
+fn pack_a<T: Real>(dst: &mut [T], a: MatRef<T>, (i0, rows): (usize, usize), (p0, kc): (usize, usize), mr: usize) {
     let (rs, cs) = (a.row_stride, a.col_stride);
-    for (s, sliver) in dst.chunks_exact_mut(kc * MR).enumerate() {
-        let r = MR.min(rows - s * MR);
-        let base = a.offset + (i0 + s * MR) * rs + p0 * cs;
-        for (p, out) in sliver.chunks_exact_mut(MR).enumerate() {
+    for (s, sliver) in dst.chunks_exact_mut(kc * mr).enumerate() {
+        let r = mr.min(rows - s * mr);
+        let base = a.offset + (i0 + s * mr) * rs + p0 * cs;
+        for (p, out) in sliver.chunks_exact_mut(mr).enumerate() {
             out.fill(T::zero());
             for (i, x) in out[..r].iter_mut().enumerate() {
                 *x = a.data[base + p * cs + i * rs];
@@ -224,18 +255,25 @@ fn pack_a<T: Real>(dst: &mut [T], a: MatRef<T>, (i0, rows): (usize, usize), (p0,
     }
 }
 
-/// Packs the panel B[p0..p0+kc, j0..j0+nc] into `dst` as NR-wide slivers:
-/// `dst[s*kc*NR + p*NR + j]` = B[p0 + p, j0 + s*NR + j]. Columns past `nc` are zero. Slivers
+/// Packs the panel B[p0..p0+kc, j0..j0+nc] into `dst` as nr-wide slivers:
+/// `dst[s*kc*nr + p*nr + j]` = B[p0 + p, j0 + s*nr + j]. Columns past `nc` are zero. Slivers
 /// are independent copies, so packing them in parallel cannot change any result.
-fn pack_b<T: Real>(dst: &mut [T], b: MatRef<T>, (p0, kc): (usize, usize), (j0, nc): (usize, usize), min_len: usize) {
+fn pack_b<T: Real>(
+    dst: &mut [T],
+    b: MatRef<T>,
+    (p0, kc): (usize, usize),
+    (j0, nc): (usize, usize),
+    nr: usize,
+    min_len: usize,
+) {
     let (rs, cs) = (b.row_stride, b.col_stride);
-    dst.par_chunks_exact_mut(kc * NR).with_min_len(min_len).enumerate().for_each(|(s, sliver)| {
-        let w = NR.min(nc - s * NR);
-        let base = b.offset + p0 * rs + (j0 + s * NR) * cs;
-        for (p, out) in sliver.chunks_exact_mut(NR).enumerate() {
+    dst.par_chunks_exact_mut(kc * nr).with_min_len(min_len).enumerate().for_each(|(s, sliver)| {
+        let w = nr.min(nc - s * nr);
+        let base = b.offset + p0 * rs + (j0 + s * nr) * cs;
+        for (p, out) in sliver.chunks_exact_mut(nr).enumerate() {
             let row = base + p * rs;
-            if cs == 1 && w == NR {
-                out.copy_from_slice(&b.data[row..row + NR]);
+            if cs == 1 && w == nr {
+                out.copy_from_slice(&b.data[row..row + nr]);
             } else {
                 out.fill(T::zero());
                 for (j, x) in out[..w].iter_mut().enumerate() {
@@ -246,11 +284,12 @@ fn pack_b<T: Real>(dst: &mut [T], b: MatRef<T>, (p0, kc): (usize, usize), (j0, n
     });
 }
 
-/// Multiplies a packed A block (`rows`×kc, MR slivers) by a packed B panel (kc×`nc`, NR slivers)
+/// Multiplies a packed A block (`rows`×kc, mr slivers) by a packed B panel (kc×`nc`, nr slivers)
 /// into `c`, whose element (i, j) is `c[i * ldc + j]` (already offset to the panel's column jc):
-/// one micro-kernel call per MR×NR tile, then the valid corner of the tile is stored into C
+/// one micro-kernel call per mr×nr tile, then the valid corner of the tile is stored into C
 /// (`overwrite`) or added to it.
 fn macro_kernel<T: Real>(
+    kern: Kernel<T>,
     ap: &[T],
     bp: &[T],
     (rows, nc, kc): (usize, usize, usize),
@@ -258,12 +297,14 @@ fn macro_kernel<T: Real>(
     ldc: usize,
     overwrite: bool,
 ) {
-    for (jr, b_sliver) in bp.chunks_exact(kc * NR).enumerate() {
-        let (j0, cols) = (jr * NR, NR.min(nc - jr * NR));
-        for (ir, a_sliver) in ap.chunks_exact(kc * MR).enumerate() {
-            let (i0, tile_rows) = (ir * MR, MR.min(rows - ir * MR));
-            let tile = micro_kernel_dispatch(kc, a_sliver, b_sliver);
-            for (r, tile_row) in tile.iter().enumerate().take(tile_rows) {
+    let (mr, nr) = (kern.mr, kern.nr);
+    let mut tile = [T::zero(); MAX_MR * MAX_NR];
+    for (jr, b_sliver) in bp.chunks_exact(kc * nr).enumerate() {
+        let (j0, cols) = (jr * nr, nr.min(nc - jr * nr));
+        for (ir, a_sliver) in ap.chunks_exact(kc * mr).enumerate() {
+            let (i0, tile_rows) = (ir * mr, mr.min(rows - ir * mr));
+            (kern.run)(kc, a_sliver, b_sliver, &mut tile[..mr * nr]);
+            for (r, tile_row) in tile.chunks_exact(nr).enumerate().take(tile_rows) {
                 let dst = &mut c[(i0 + r) * ldc + j0..][..cols];
                 if overwrite {
                     dst.copy_from_slice(&tile_row[..cols]);
@@ -275,43 +316,21 @@ fn macro_kernel<T: Real>(
     }
 }
 
-/// Uses the AVX2+FMA kernel for f32 when the CPU has it, else the portable one.
-#[inline(always)]
-fn micro_kernel_dispatch<T: Real>(kc: usize, a: &[T], b: &[T]) -> [[T; NR]; MR] {
-    if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() {
-        // SAFETY: T is f32 (same TypeId), so these are the same slices viewed at their own type.
-        let (af, bf) = unsafe {
-            (
-                std::slice::from_raw_parts(a.as_ptr() as *const f32, a.len()),
-                std::slice::from_raw_parts(b.as_ptr() as *const f32, b.len()),
-            )
-        };
-        if let Some(tile) = simd::micro_kernel_f32(kc, af, bf) {
-            // SAFETY: T is f32, so [[f32; NR]; MR] and [[T; NR]; MR] are the same type.
-            return unsafe { std::mem::transmute_copy::<[[f32; NR]; MR], [[T; NR]; MR]>(&tile) };
-        }
-    }
-    micro_kernel(kc, a, b)
-}
-
-/// The register-tiled inner kernel: returns the MR×NR tile `Σ_p a[p*MR + i] · b[p*NR + j]`,
-/// summed over `p` in increasing order from zero (`a`: kc×MR packed sliver, `b`: kc×NR packed
-/// sliver). Plain arrays so LLVM keeps `acc` in vector registers; a SIMD-intrinsics version with
-/// the same contract (and the same per-element summation order) can replace it per type.
-#[inline(always)]
-fn micro_kernel<T: Real>(kc: usize, a: &[T], b: &[T]) -> [[T; NR]; MR] {
+/// The portable register-tiled kernel (any `Real`): plain arrays so LLVM keeps `acc` in vector
+/// registers. Writes the MR×NR tile row-major into `tile`.
+fn micro_kernel<T: Real, const MR: usize, const NR: usize>(kc: usize, a: &[T], b: &[T], tile: &mut [T]) {
     let mut acc = [[T::zero(); NR]; MR];
     let (a, b) = (&a[..kc * MR], &b[..kc * NR]);
     for (ap, bp) in a.chunks_exact(MR).zip(b.chunks_exact(NR)) {
-        let ap: &[T; MR] = ap.try_into().unwrap();
-        let bp: &[T; NR] = bp.try_into().unwrap();
         for (acc_row, &ai) in acc.iter_mut().zip(ap) {
             for (acc_ij, &bj) in acc_row.iter_mut().zip(bp) {
                 *acc_ij += ai * bj;
             }
         }
     }
-    acc
+    for (row, acc_row) in tile.chunks_exact_mut(NR).zip(&acc) {
+        row.copy_from_slice(acc_row);
+    }
 }
 
 #[cfg(test)]
