@@ -22,7 +22,16 @@ fn stdout(o: &Output) -> String {
 fn data_render_and_toy2d_write_pngs() {
     let dir = tmp("render");
     let out = dir.join("grid.png");
-    let o = cli(&["data", "render", "--prompt", "a red circle left of a blue square", "--n", "4", "--out", out.to_str().unwrap()]);
+    let o = cli(&[
+        "data",
+        "render",
+        "--prompt",
+        "a red circle left of a blue square",
+        "--n",
+        "4",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let img = data::image::read_png(&out).unwrap();
     // 2×2 grid of 32×32 tiles with a 2 px margin
