@@ -190,7 +190,7 @@ fn gemm_blocked<T: Real>(
 ) {
     let kern = kernel::<T>();
     let (mr, nr) = (kern.mr, kern.nr);
-    debug_assert!(blk.mc % mr == 0 && blk.nc % nr == 0 && blk.kc > 0);
+    debug_assert!(blk.mc.is_multiple_of(mr) && blk.nc.is_multiple_of(nr) && blk.kc > 0);
     let c = &mut c[..m * n];
     if m == 0 || n == 0 {
         return;
