@@ -11,6 +11,7 @@ use r0ddo::nn;
 use std::path::PathBuf;
 
 fn main() {
+    r0ddo::kernels::memory::keep_freed_buffers();
     let mut args = std::env::args().skip(1);
     let (mut out, mut resume, mut stop_after, mut cfg) =
         (PathBuf::from("runs/convnet"), false, None, DemoConfig::default());

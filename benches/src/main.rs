@@ -254,6 +254,7 @@ fn run_train_step(w: Workload, threads: Option<usize>, steps: usize, warmup: usi
 }
 
 fn main() -> ExitCode {
+    kernels::memory::keep_freed_buffers();
     let cli = Cli::parse();
     let r = match cli.cmd {
         Cmd::Gemm { threads, filter, json } => run_gemm(threads, filter, json),

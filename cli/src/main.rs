@@ -27,6 +27,7 @@ enum Command {
 pub type CliResult<T> = Result<T, Box<dyn std::error::Error>>;
 
 fn main() {
+    kernels::memory::keep_freed_buffers();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Data(c) => data_cmd::run(c),

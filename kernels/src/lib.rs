@@ -11,6 +11,7 @@ pub mod conv;
 pub mod elementwise;
 pub mod fastmath;
 pub mod gemm;
+pub mod memory;
 pub mod norm;
 pub mod optim;
 pub mod pool;

@@ -333,6 +333,10 @@ fn accumulate_weight_grad<T: Real>(
     let x_img_len = g.c_in * g.h * g.w;
     let band = if pointwise { g.out_h() } else { band };
     let mut buf = vec![T::zero(); if pointwise { 0 } else { g.col_rows() * band * wo }];
+    // The product is computed transposed, `targetᵀ [K, cog] = Σ cols_g [K, bp] · dy_gᵀ [bp, cog]`:
+    // then the big operand (cols) is read row by row when packed and only the small one (dy) is
+    // gathered with a stride. Transposed into `target` at the end.
+    let mut tt = vec![T::zero(); g.groups * k * cog];
     let mut accumulate = false;
     for n in images {
         let x_img = &x[n * x_img_len..(n + 1) * x_img_len];
@@ -345,13 +349,23 @@ fn accumulate_weight_grad<T: Real>(
                 &buf[..g.col_rows() * bp]
             };
             for gi in 0..g.groups {
-                // dy_g band: [cog, bp]; cols_gᵀ: [bp, K] read transposed from cols_g [K, bp]
-                let a = mat(dy, n * g.c_out * p + gi * cog * p + oh0 * wo, p, 1);
-                let b = mat(cols, gi * k * bp, 1, bp);
-                let c = &mut target[gi * cog * k..(gi + 1) * cog * k];
-                gemm(cog, k, bp, a, b, c, accumulate);
+                // cols_g band: [K, bp]; dy_gᵀ: [bp, cog] read transposed from dy_g [cog, bp]
+                let a = mat(cols, gi * k * bp, bp, 1);
+                let b = mat(dy, n * g.c_out * p + gi * cog * p + oh0 * wo, 1, p);
+                let c = &mut tt[gi * k * cog..(gi + 1) * k * cog];
+                gemm(k, cog, bp, a, b, c, accumulate);
             }
             accumulate = true;
+        }
+    }
+    if accumulate {
+        for gi in 0..g.groups {
+            let (src, dst) = (&tt[gi * k * cog..(gi + 1) * k * cog], &mut target[gi * cog * k..(gi + 1) * cog * k]);
+            for (kk, row) in src.chunks_exact(cog).enumerate() {
+                for (co, &v) in row.iter().enumerate() {
+                    dst[co * k + kk] = v;
+                }
+            }
         }
     }
 }
