@@ -246,11 +246,35 @@ fn pack_a<T: Real>(dst: &mut [T], a: MatRef<T>, (i0, rows): (usize, usize), (p0,
     for (s, sliver) in dst.chunks_exact_mut(kc * mr).enumerate() {
         let r = mr.min(rows - s * mr);
         let base = a.offset + (i0 + s * mr) * rs + p0 * cs;
+        if cs == 1 {
+            // Row-major A: read each of the sliver's rows contiguously (one bounds check per
+            // row), writing them interleaved.
+            pack_interleaved(sliver, mr, kc, (0..r).map(|i| &a.data[base + i * rs..base + i * rs + kc]));
+            continue;
+        }
         for (p, out) in sliver.chunks_exact_mut(mr).enumerate() {
             out.fill(T::zero());
             for (i, x) in out[..r].iter_mut().enumerate() {
                 *x = a.data[base + p * cs + i * rs];
             }
+        }
+    }
+}
+
+/// Writes up to `width` contiguous source lines of length `kc` interleaved into `sliver`
+/// (`sliver[p*width + i] = line_i[p]`), zero-filling missing lines: the transpose both packers
+/// need when the packed direction is the contiguous one in memory.
+fn pack_interleaved<'a, T: Real + 'a>(sliver: &mut [T], width: usize, kc: usize, lines: impl Iterator<Item = &'a [T]>) {
+    let mut filled = 0;
+    for (i, line) in lines.enumerate() {
+        for (out, &v) in sliver.chunks_exact_mut(width).zip(&line[..kc]) {
+            out[i] = v;
+        }
+        filled = i + 1;
+    }
+    if filled < width {
+        for out in sliver.chunks_exact_mut(width) {
+            out[filled..].fill(T::zero());
         }
     }
 }
@@ -270,6 +294,11 @@ fn pack_b<T: Real>(
     dst.par_chunks_exact_mut(kc * nr).with_min_len(min_len).enumerate().for_each(|(s, sliver)| {
         let w = nr.min(nc - s * nr);
         let base = b.offset + p0 * rs + (j0 + s * nr) * cs;
+        if rs == 1 && cs != 1 {
+            // Column-major (transposed) B: each column of the sliver is contiguous.
+            pack_interleaved(sliver, nr, kc, (0..w).map(|j| &b.data[base + j * cs..base + j * cs + kc]));
+            return;
+        }
         for (p, out) in sliver.chunks_exact_mut(nr).enumerate() {
             let row = base + p * rs;
             if cs == 1 && w == nr {
