@@ -299,17 +299,14 @@ pub fn unary<T: Real>(op: UnaryOp, x: &[T], y: &mut [T]) {
     let c = <T as Real>::from_f64;
     match op {
         UnaryOp::Neg => map(x, y, |v: T| -v),
-        UnaryOp::Exp => map(x, y, |v: T| v.fast_exp()),
+        UnaryOp::Exp => map(x, y, T::fast_exp),
         UnaryOp::Square => map(x, y, |v: T| v * v),
-        UnaryOp::Sqrt => map(x, y, |v: T| v.sqrt()),
-        UnaryOp::Relu => map(x, y, |v: T| nan_max(v, T::zero())),
-        UnaryOp::Sigmoid => map(x, y, |v: T| sigmoid(v)),
-        UnaryOp::Silu => map(x, y, |v: T| v * sigmoid(v)),
-        UnaryOp::Tanh => map(x, y, |v: T| v.fast_tanh()),
-        UnaryOp::GeluTanh => {
-            let (k, a, half) = (c(GELU_C), c(GELU_A), c(0.5));
-            map(x, y, |v: T| half * v * (T::one() + (k * (v + a * v * v * v)).fast_tanh()))
-        }
+        UnaryOp::Sqrt => map(x, y, T::sqrt),
+        UnaryOp::Relu => map(x, y, relu),
+        UnaryOp::Sigmoid => map(x, y, sigmoid),
+        UnaryOp::Silu => map(x, y, silu),
+        UnaryOp::Tanh => map(x, y, T::fast_tanh),
+        UnaryOp::GeluTanh => map(x, y, gelu_tanh),
         UnaryOp::Affine(a, b) => {
             let (a, b) = (c(a), c(b));
             map(x, y, |v: T| a * v + b)
@@ -324,43 +321,98 @@ pub fn unary_backward<T: Real>(op: UnaryOp, x: &[T], y: &[T], dy: &[T], dx: &mut
     fn run<T: Real>(x: &[T], y: &[T], dy: &[T], dx: &mut [T], f: impl Fn(T, T) -> T + Sync) {
         use rayon::prelude::*;
         const CHUNK: usize = 8192;
-        // Zipped slices (no index arithmetic, no bounds checks) so the loop vectorises.
         type Chunks<'a, T> = (((&'a mut [T], &'a [T]), &'a [T]), &'a [T]);
-        let body = |(((d, x), y), g): Chunks<T>| {
-            for (((d, &x), &y), &g) in d.iter_mut().zip(x).zip(y).zip(g) {
-                *d = g * f(x, y);
+        // Zipped slices (no index arithmetic, no bounds checks) so the loop vectorises.
+        #[inline(always)]
+        fn body<T: Real>((((d, x), y), g): Chunks<T>, f: &impl Fn(T, T) -> T) {
+            // Re-sliced to one length so the indexed loop has no bounds checks.
+            let n = d.len();
+            let (x, y, g) = (&x[..n], &y[..n], &g[..n]);
+            for i in 0..n {
+                d[i] = g[i] * f(x[i], y[i]);
             }
+        }
+        /// The same loop compiled for AVX2+FMA.
+        /// # Safety
+        /// The CPU must support AVX2 and FMA.
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn body_avx2<T: Real>(c: Chunks<T>, f: &impl Fn(T, T) -> T) {
+            body(c, f)
+        }
+        // The widest instruction set available, chosen at run time (same values either way).
+        let dispatch = |c: Chunks<T>| {
+            #[cfg(target_arch = "x86_64")]
+            if crate::gemm::has_avx2_fma() {
+                // SAFETY: AVX2 and FMA were detected on this CPU.
+                return unsafe { body_avx2(c, &f) };
+            }
+            body(c, &f)
         };
         if dx.len() >= crate::strided::PAR_MIN_ELEMS {
             dx.par_chunks_mut(CHUNK)
                 .zip(x.par_chunks(CHUNK))
                 .zip(y.par_chunks(CHUNK))
                 .zip(dy.par_chunks(CHUNK))
-                .for_each(body);
+                .for_each(dispatch);
         } else {
-            dx.chunks_mut(CHUNK).zip(x.chunks(CHUNK)).zip(y.chunks(CHUNK)).zip(dy.chunks(CHUNK)).for_each(body);
+            dx.chunks_mut(CHUNK).zip(x.chunks(CHUNK)).zip(y.chunks(CHUNK)).zip(dy.chunks(CHUNK)).for_each(dispatch);
         }
     }
-    let one = T::one();
     match op {
-        UnaryOp::Relu => run(x, y, dy, dx, |x: T, _| if x > T::zero() { one } else { T::zero() }),
-        UnaryOp::Sigmoid => run(x, y, dy, dx, |_, y: T| y * (one - y)),
-        UnaryOp::Tanh => run(x, y, dy, dx, |_, y: T| one - y * y),
+        UnaryOp::Relu => run(x, y, dy, dx, grad_relu),
+        UnaryOp::Sigmoid => run(x, y, dy, dx, grad_sigmoid),
+        UnaryOp::Tanh => run(x, y, dy, dx, grad_tanh),
         UnaryOp::Exp => run(x, y, dy, dx, |_, y: T| y),
-        UnaryOp::Silu => run(x, y, dy, dx, |x: T, _| {
-            let s = sigmoid(x);
-            s * (one + x * (one - s))
-        }),
-        UnaryOp::GeluTanh => {
-            let c = <T as Real>::from_f64;
-            let (k, a, a3, half) = (c(GELU_C), c(GELU_A), c(3.0 * GELU_A), c(0.5));
-            run(x, y, dy, dx, |x: T, _| {
-                let t = (k * (x + a * x * x * x)).fast_tanh();
-                half * (one + t) + half * x * (one - t * t) * k * (one + a3 * x * x)
-            })
-        }
+        UnaryOp::Silu => run(x, y, dy, dx, grad_silu),
+        UnaryOp::GeluTanh => run(x, y, dy, dx, grad_gelu_tanh),
         _ => run(x, y, dy, dx, |x: T, y: T| op.derivative(x, y)),
     }
+}
+
+#[inline(always)]
+fn relu<T: Real>(v: T) -> T {
+    nan_max(v, T::zero())
+}
+#[inline(always)]
+fn silu<T: Real>(v: T) -> T {
+    v * sigmoid(v)
+}
+#[inline(always)]
+fn gelu_tanh<T: Real>(v: T) -> T {
+    let c = <T as Real>::from_f64;
+    c(0.5) * v * (T::one() + (c(GELU_C) * (v + c(GELU_A) * v * v * v)).fast_tanh())
+}
+
+// Named, always-inlined derivatives (the same formulas as `UnaryOp::derivative`): as function
+// items they inline into the AVX2 loop, where a closure call may not.
+#[inline(always)]
+fn grad_relu<T: Real>(x: T, _y: T) -> T {
+    if x > T::zero() {
+        T::one()
+    } else {
+        T::zero()
+    }
+}
+#[inline(always)]
+fn grad_sigmoid<T: Real>(_x: T, y: T) -> T {
+    y * (T::one() - y)
+}
+#[inline(always)]
+fn grad_tanh<T: Real>(_x: T, y: T) -> T {
+    T::one() - y * y
+}
+#[inline(always)]
+fn grad_silu<T: Real>(x: T, _y: T) -> T {
+    let s = sigmoid(x);
+    s * (T::one() + x * (T::one() - s))
+}
+#[inline(always)]
+fn grad_gelu_tanh<T: Real>(x: T, _y: T) -> T {
+    let c = <T as Real>::from_f64;
+    let (one, half) = (T::one(), c(0.5));
+    let t = (c(GELU_C) * (x + c(GELU_A) * x * x * x)).fast_tanh();
+    half * (one + t) + half * x * (one - t * t) * c(GELU_C) * (one + c(3.0 * GELU_A) * x * x)
 }
 
 #[cfg(test)]
