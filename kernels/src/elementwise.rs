@@ -87,7 +87,7 @@ impl UnaryOp {
             Relu => nan_max(x, T::zero()),
             Silu => x * sigmoid(x),
             GeluTanh => c(0.5) * x * (T::one() + (c(GELU_C) * (x + c(GELU_A) * x * x * x)).fast_tanh()),
-            GeluErf => c(0.5) * x * (T::one() + (x * c(std::f64::consts::FRAC_1_SQRT_2)).erf()),
+            GeluErf => gelu_erf(x),
             Softplus => softplus(x),
             Powf(p) => x.powf(c(p)),
             Clamp(lo, hi) => nan_min(nan_max(x, c(lo)), c(hi)),
@@ -132,11 +132,7 @@ impl UnaryOp {
                 let du = c(GELU_C) * (one + c(3.0 * GELU_A) * x * x);
                 c(0.5) * (one + t) + c(0.5) * x * (one - t * t) * du
             }
-            GeluErf => {
-                let cdf = c(0.5) * (one + (x * c(std::f64::consts::FRAC_1_SQRT_2)).erf());
-                let pdf = (c(-0.5) * x * x).exp() * c(0.398_942_280_401_432_7);
-                cdf + x * pdf
-            }
+            GeluErf => grad_gelu_erf(x, y),
             Softplus => sigmoid(x),
             // d/dx x⁰ = 0 everywhere (also at x = 0, where p·x^(p−1) would be 0·∞).
             Powf(p) => {
@@ -307,6 +303,7 @@ pub fn unary<T: Real>(op: UnaryOp, x: &[T], y: &mut [T]) {
         UnaryOp::Silu => map(x, y, silu),
         UnaryOp::Tanh => map(x, y, T::fast_tanh),
         UnaryOp::GeluTanh => map(x, y, gelu_tanh),
+        UnaryOp::GeluErf => map(x, y, gelu_erf),
         UnaryOp::Affine(a, b) => {
             let (a, b) = (c(a), c(b));
             map(x, y, |v: T| a * v + b)
@@ -366,6 +363,7 @@ pub fn unary_backward<T: Real>(op: UnaryOp, x: &[T], y: &[T], dy: &[T], dx: &mut
         UnaryOp::Exp => run(x, y, dy, dx, |_, y: T| y),
         UnaryOp::Silu => run(x, y, dy, dx, grad_silu),
         UnaryOp::GeluTanh => run(x, y, dy, dx, grad_gelu_tanh),
+        UnaryOp::GeluErf => run(x, y, dy, dx, grad_gelu_erf),
         _ => run(x, y, dy, dx, |x: T, y: T| op.derivative(x, y)),
     }
 }
@@ -382,6 +380,13 @@ fn silu<T: Real>(v: T) -> T {
 fn gelu_tanh<T: Real>(v: T) -> T {
     let c = <T as Real>::from_f64;
     c(0.5) * v * (T::one() + (c(GELU_C) * (v + c(GELU_A) * v * v * v)).fast_tanh())
+}
+
+/// GELU, exact form: `x·Φ(x)`, `Φ(x) = ½(1 + erf(x/√2))`.
+#[inline(always)]
+fn gelu_erf<T: Real>(x: T) -> T {
+    let c = <T as Real>::from_f64;
+    c(0.5) * x * (T::one() + (x * c(std::f64::consts::FRAC_1_SQRT_2)).fast_erf())
 }
 
 // Named, always-inlined derivatives (the same formulas as `UnaryOp::derivative`): as function
@@ -406,6 +411,14 @@ fn grad_tanh<T: Real>(_x: T, y: T) -> T {
 fn grad_silu<T: Real>(x: T, _y: T) -> T {
     let s = sigmoid(x);
     s * (T::one() + x * (T::one() - s))
+}
+/// d/dx x·Φ(x) = Φ(x) + x·φ(x)
+#[inline(always)]
+fn grad_gelu_erf<T: Real>(x: T, _y: T) -> T {
+    let c = <T as Real>::from_f64;
+    let cdf = c(0.5) * (T::one() + (x * c(std::f64::consts::FRAC_1_SQRT_2)).fast_erf());
+    let pdf = (c(-0.5) * x * x).fast_exp() * c(0.398_942_280_401_432_7);
+    cdf + x * pdf
 }
 #[inline(always)]
 fn grad_gelu_tanh<T: Real>(x: T, _y: T) -> T {

@@ -48,6 +48,8 @@ pub trait Real:
     fn fast_exp(self) -> Self;
     /// `tanh`: [`fastmath::tanh_f32`] for f32, exact for f64.
     fn fast_tanh(self) -> Self;
+    /// `erf`: [`fastmath::erf_f32`] for f32 (vectorisable), [`erf_f64`] for f64.
+    fn fast_erf(self) -> Self;
 }
 
 impl Real for f32 {
@@ -68,6 +70,10 @@ impl Real for f32 {
     fn fast_tanh(self) -> Self {
         fastmath::tanh_f32(self)
     }
+    #[inline(always)]
+    fn fast_erf(self) -> Self {
+        fastmath::erf_f32(self)
+    }
 }
 
 impl Real for f64 {
@@ -87,6 +93,10 @@ impl Real for f64 {
     #[inline(always)]
     fn fast_tanh(self) -> Self {
         self.tanh()
+    }
+    #[inline(always)]
+    fn fast_erf(self) -> Self {
+        erf_f64(self)
     }
 }
 

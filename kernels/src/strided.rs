@@ -103,6 +103,72 @@ where
     }
 }
 
+/// Row-major copy of a strided view: `out[i] = src[offset(i)]`. Contiguous inner runs are
+/// copied with `copy_from_slice`; large outputs are split across threads by rows.
+pub fn gather<T: Copy + Send + Sync>(shape: &[usize], src: Strided<T>, out: &mut [T]) {
+    let zeros = vec![0usize; shape.len()];
+    // Reuse zip_map's dimension merging with a dummy second operand of stride 0.
+    let (sh, sa, _) = coalesce(shape, src.1, &zeros);
+    let n: usize = shape.iter().product();
+    if n == 0 {
+        return;
+    }
+    let rank = sh.len();
+    let (inner, step) = (sh[rank - 1], sa[rank - 1]);
+    let data = src.0;
+    let row = |r: usize, o: &mut [T]| {
+        let (mut off, mut rem) = (src.2, r);
+        for d in (0..rank - 1).rev() {
+            off += (rem % sh[d]) * sa[d];
+            rem /= sh[d];
+        }
+        if step == 1 {
+            o.copy_from_slice(&data[off..off + inner]);
+        } else {
+            o.iter_mut().enumerate().for_each(|(i, v)| *v = data[off + i * step]);
+        }
+    };
+    let out = &mut out[..n];
+    if n >= PAR_MIN_ELEMS {
+        let rows_per_task = (PAR_MIN_ELEMS / 4).div_ceil(inner).max(1);
+        out.par_chunks_mut(inner * rows_per_task).enumerate().for_each(|(t, chunk)| {
+            for (k, o) in chunk.chunks_mut(inner).enumerate() {
+                row(t * rows_per_task + k, o);
+            }
+        });
+    } else {
+        for (r, o) in out.chunks_mut(inner).enumerate() {
+            row(r, o);
+        }
+    }
+}
+
+/// The inverse of [`gather`]: writes row-major `src` into the strided positions of `dst`
+/// (which must not overlap, i.e. no stride-0 dimensions of size > 1).
+pub fn scatter<T: Copy>(shape: &[usize], src: &[T], dst: (&mut [T], &[usize], usize)) {
+    let zeros = vec![0usize; shape.len()];
+    let (sh, sd, _) = coalesce(shape, dst.1, &zeros);
+    let n: usize = shape.iter().product();
+    if n == 0 {
+        return;
+    }
+    let rank = sh.len();
+    let (inner, step) = (sh[rank - 1], sd[rank - 1]);
+    let data = dst.0;
+    for (r, s) in src[..n].chunks(inner).enumerate() {
+        let (mut off, mut rem) = (dst.2, r);
+        for d in (0..rank - 1).rev() {
+            off += (rem % sh[d]) * sd[d];
+            rem /= sh[d];
+        }
+        if step == 1 {
+            data[off..off + inner].copy_from_slice(s);
+        } else {
+            s.iter().enumerate().for_each(|(i, &v)| data[off + i * step] = v);
+        }
+    }
+}
+
 /// `out[i] = f(x[i])` on contiguous slices, in parallel for large inputs.
 pub fn map<X: Copy + Sync, O: Send>(x: &[X], out: &mut [O], f: impl Fn(X) -> O + Sync) {
     if x.len() >= PAR_MIN_ELEMS {
@@ -188,6 +254,22 @@ mod tests {
             let mut out = vec![0.0; n];
             zip_map(&shape, (&da, &sa, off), (&db, &sb, off), &mut out, |x, y| x * 10.0 + y);
             prop_assert_eq!(out, naive(&shape, (&da, &sa, off), (&db, &sb, off)));
+        }
+    }
+
+    #[test]
+    fn gather_and_scatter_are_inverse_on_a_permuted_slice() {
+        // A [4, 6] buffer viewed as the transpose of its columns 1..5 step 2: shape [2, 4].
+        let src: Vec<f64> = (0..24).map(|i| i as f64).collect();
+        let (shape, strides, off) = ([2usize, 4], [2usize, 6], 1usize);
+        let mut out = vec![0.0; 8];
+        gather(&shape, (&src, &strides, off), &mut out);
+        assert_eq!(out, vec![1.0, 7.0, 13.0, 19.0, 3.0, 9.0, 15.0, 21.0]);
+        let mut back = vec![0.0; 24];
+        scatter(&shape, &out, (&mut back, &strides, off));
+        for (i, v) in back.iter().enumerate() {
+            let hit = i % 6 == 1 || i % 6 == 3;
+            assert_eq!(*v, if hit { i as f64 } else { 0.0 });
         }
     }
 

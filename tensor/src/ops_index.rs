@@ -194,21 +194,13 @@ impl Tensor {
             return Err(Error::invalid("pad", format!("{} pad pairs for a rank-{} tensor", pads.len(), self.rank())));
         }
         let shape: Vec<usize> = self.shape().iter().zip(pads).map(|(&s, &(b, a))| s + b + a).collect();
-        let out = Tensor::full(&shape, value, self.dtype());
-        let mut dst = out.layout().clone();
+        let mut dst = crate::Layout::contiguous(&shape);
         for (d, &(b, _)) in pads.iter().enumerate() {
             dst = dst.slice(d, b, self.shape()[d], 1)?;
         }
-        let offs = dst.offsets();
-        let mut st = out.storage().as_cpu()?.clone();
-        any_dispatch!(self.dtype(), T => {
-            let src = self.cpu_data::<T>()?;
-            if let Some(v) = as_mut_vec::<T>(&mut st) {
-                for (&o, &x) in offs.iter().zip(src.iter()) {
-                    v[o] = x;
-                }
-            }
-        });
+        let n = shape.iter().product();
+        let mut st = CpuStorage::from_f64_iter(self.dtype(), std::iter::repeat_n(value, n));
+        scatter_into(&mut st, &dst, self)?;
         Tensor::from_cpu(st, &shape)
     }
 
@@ -235,16 +227,8 @@ impl Tensor {
                 rhs: src.shape().to_vec(),
             });
         }
-        let mut st = base.storage().as_cpu()?.clone();
-        let offs = dst.offsets();
-        any_dispatch!(self.dtype(), T => {
-            let s = src.cpu_data::<T>()?;
-            if let Some(v) = as_mut_vec::<T>(&mut st) {
-                for (&o, &x) in offs.iter().zip(s.iter()) {
-                    v[o] = x;
-                }
-            }
-        });
+        let mut st = base.into_cpu_storage()?;
+        scatter_into(&mut st, &dst, src)?;
         Tensor::from_cpu(st, self.shape())
     }
 
@@ -259,6 +243,17 @@ impl Tensor {
         shape.push(classes);
         Tensor::from_cpu(CpuStorage::from_f64_iter(dtype, v.into_iter()), &shape)
     }
+}
+
+/// Writes `src` (row-major) into the positions `dst` describes inside `st`.
+fn scatter_into(st: &mut CpuStorage, dst: &crate::Layout, src: &Tensor) -> Result<()> {
+    any_dispatch!(src.dtype(), T => {
+        let s = src.cpu_data::<T>()?;
+        if let Some(v) = as_mut_vec::<T>(st) {
+            kernels::strided::scatter(dst.shape(), &s, (v, dst.strides(), dst.offset()));
+        }
+    });
+    Ok(())
 }
 
 fn as_mut_vec<T: CpuElem>(s: &mut CpuStorage) -> Option<&mut Vec<T>> {

@@ -77,10 +77,6 @@ impl CpuStorage {
             DType::F64 => CpuStorage::F64(conv(it)),
         }
     }
-    /// Gathers the elements at `offsets` (in that order) into a new storage of the same dtype.
-    pub fn gather_offsets(&self, offsets: &[usize]) -> Self {
-        with_cpu_vec!(self, v => offsets.iter().map(|&o| v[o]).collect::<Vec<_>>().into())
-    }
 }
 
 macro_rules! from_vec {

@@ -175,9 +175,12 @@ impl Tensor {
         if self.is_contiguous() {
             let o = self.layout.offset();
             Ok(Cow::Borrowed(&v[o..o + self.elem_count()]))
+        } else if self.elem_count() == 0 {
+            Ok(Cow::Owned(Vec::new()))
         } else {
-            let mut out = Vec::with_capacity(self.elem_count());
-            self.layout.for_each_offset(|o| out.push(v[o]));
+            let mut out = vec![v[0]; self.elem_count()];
+            let l = &self.layout;
+            kernels::strided::gather(l.shape(), (v, l.strides(), l.offset()), &mut out);
             Ok(Cow::Owned(out))
         }
     }
@@ -211,10 +214,26 @@ impl Tensor {
         }
         self.copy()
     }
+    /// The storage buffer of a fresh, contiguous, unshared tensor without copying (copies
+    /// otherwise).
+    pub fn into_cpu_storage(self) -> Result<CpuStorage> {
+        let whole =
+            self.is_contiguous() && self.layout.offset() == 0 && self.storage.as_cpu()?.len() == self.elem_count();
+        let t = if whole { self } else { self.copy() };
+        match Arc::try_unwrap(t.storage) {
+            Ok(Storage::Cpu(s)) => Ok(s),
+            Err(shared) => Ok(shared.as_cpu()?.clone()),
+        }
+    }
     /// Always copies into a fresh contiguous buffer.
     pub fn copy(&self) -> Tensor {
+        let l = &self.layout;
         let st = match self.storage.as_ref() {
-            Storage::Cpu(s) => s.gather_offsets(&self.layout.offsets()),
+            Storage::Cpu(s) => crate::with_cpu_vec!(s, v => {
+                let mut out = v.get(..1).map(|x| vec![x[0]; l.elem_count()]).unwrap_or_default();
+                kernels::strided::gather(l.shape(), (v, l.strides(), l.offset()), &mut out);
+                CpuStorage::from(out)
+            }),
         };
         Tensor { storage: Arc::new(Storage::Cpu(st)), layout: Layout::contiguous(self.shape()) }
     }
