@@ -164,8 +164,15 @@ fn col2im_band_add<T: Real>(g: &Conv2dGeom, cols: &[T], oh0: usize, dx_img: &mut
                 continue;
             }
             let dst = &mut plane[ih * w + lo * sw + kj * dw - pw..(ih + 1) * w];
-            for (d, s) in dst.iter_mut().step_by(sw).zip(&src[lo..hi]) {
-                *d += *s;
+            if sw == 1 {
+                // Unit stride: a plain zipped loop, which vectorises (step_by does not).
+                for (d, s) in dst[..hi - lo].iter_mut().zip(&src[lo..hi]) {
+                    *d += *s;
+                }
+            } else {
+                for (d, s) in dst.iter_mut().step_by(sw).zip(&src[lo..hi]) {
+                    *d += *s;
+                }
             }
         }
     }
