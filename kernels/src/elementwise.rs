@@ -315,18 +315,18 @@ pub fn unary<T: Real>(op: UnaryOp, x: &[T], y: &mut [T]) {
 /// `dx[i] = dy[i] · f'(x[i])` on contiguous slices.
 /// As in [`unary`], the common ops get their own inlined loop; values equal `derivative`'s.
 pub fn unary_backward<T: Real>(op: UnaryOp, x: &[T], y: &[T], dy: &[T], dx: &mut [T]) {
-    fn run<T: Real>(x: &[T], y: &[T], dy: &[T], dx: &mut [T], f: impl Fn(T, T) -> T + Sync) {
+    fn run<T: Real>(x: &[T], y: &[T], dy: &[T], dx: &mut [T], f: impl Pointwise<T>) {
         use rayon::prelude::*;
         const CHUNK: usize = 8192;
         type Chunks<'a, T> = (((&'a mut [T], &'a [T]), &'a [T]), &'a [T]);
         // Zipped slices (no index arithmetic, no bounds checks) so the loop vectorises.
         #[inline(always)]
-        fn body<T: Real>((((d, x), y), g): Chunks<T>, f: &impl Fn(T, T) -> T) {
+        fn body<T: Real>((((d, x), y), g): Chunks<T>, f: &impl Pointwise<T>) {
             // Re-sliced to one length so the indexed loop has no bounds checks.
             let n = d.len();
             let (x, y, g) = (&x[..n], &y[..n], &g[..n]);
             for i in 0..n {
-                d[i] = g[i] * f(x[i], y[i]);
+                d[i] = g[i] * f.at(x[i], y[i]);
             }
         }
         /// The same loop compiled for AVX2+FMA.
@@ -334,7 +334,7 @@ pub fn unary_backward<T: Real>(op: UnaryOp, x: &[T], y: &[T], dy: &[T], dx: &mut
         /// The CPU must support AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx2,fma")]
-        unsafe fn body_avx2<T: Real>(c: Chunks<T>, f: &impl Fn(T, T) -> T) {
+        unsafe fn body_avx2<T: Real>(c: Chunks<T>, f: &impl Pointwise<T>) {
             body(c, f)
         }
         // The widest instruction set available, chosen at run time (same values either way).
@@ -357,15 +357,52 @@ pub fn unary_backward<T: Real>(op: UnaryOp, x: &[T], y: &[T], dy: &[T], dx: &mut
         }
     }
     match op {
-        UnaryOp::Relu => run(x, y, dy, dx, grad_relu),
-        UnaryOp::Sigmoid => run(x, y, dy, dx, grad_sigmoid),
-        UnaryOp::Tanh => run(x, y, dy, dx, grad_tanh),
-        UnaryOp::Exp => run(x, y, dy, dx, |_, y: T| y),
-        UnaryOp::Silu => run(x, y, dy, dx, grad_silu),
-        UnaryOp::GeluTanh => run(x, y, dy, dx, grad_gelu_tanh),
-        UnaryOp::GeluErf => run(x, y, dy, dx, grad_gelu_erf),
-        _ => run(x, y, dy, dx, |x: T, y: T| op.derivative(x, y)),
+        UnaryOp::Relu => run(x, y, dy, dx, GradRelu),
+        UnaryOp::Sigmoid => run(x, y, dy, dx, GradSigmoid),
+        UnaryOp::Tanh => run(x, y, dy, dx, GradTanh),
+        UnaryOp::Exp => run(x, y, dy, dx, GradExp),
+        UnaryOp::Silu => run(x, y, dy, dx, GradSilu),
+        UnaryOp::GeluTanh => run(x, y, dy, dx, GradGeluTanh),
+        UnaryOp::GeluErf => run(x, y, dy, dx, GradGeluErf),
+        _ => run(x, y, dy, dx, Closure(|x: T, y: T| op.derivative(x, y))),
     }
+}
+
+/// A pointwise function of `(x, y)` called from the vector loops. Implemented by zero-sized
+/// types whose `at` is `#[inline(always)]`: a direct call always inlines into the AVX2 loop,
+/// where a call through the `Fn` trait of a large function may not (it then runs scalar).
+trait Pointwise<T>: Sync {
+    fn at(&self, x: T, y: T) -> T;
+}
+
+/// Any closure (the generic fallback).
+struct Closure<F>(F);
+impl<T, F: Fn(T, T) -> T + Sync> Pointwise<T> for Closure<F> {
+    #[inline(always)]
+    fn at(&self, x: T, y: T) -> T {
+        (self.0)(x, y)
+    }
+}
+
+macro_rules! pointwise {
+    ($($name:ident => $f:ident),* $(,)?) => {$(
+        struct $name;
+        impl<T: Real> Pointwise<T> for $name {
+            #[inline(always)]
+            fn at(&self, x: T, y: T) -> T {
+                $f(x, y)
+            }
+        }
+    )*};
+}
+pointwise! {
+    GradRelu => grad_relu, GradSigmoid => grad_sigmoid, GradTanh => grad_tanh, GradExp => grad_exp,
+    GradSilu => grad_silu, GradGeluTanh => grad_gelu_tanh, GradGeluErf => grad_gelu_erf,
+}
+
+#[inline(always)]
+fn grad_exp<T: Real>(_x: T, y: T) -> T {
+    y
 }
 
 #[inline(always)]
