@@ -295,15 +295,15 @@ pub fn unary<T: Real>(op: UnaryOp, x: &[T], y: &mut [T]) {
     let c = <T as Real>::from_f64;
     match op {
         UnaryOp::Neg => map(x, y, |v: T| -v),
-        UnaryOp::Exp => map(x, y, T::fast_exp),
+        UnaryOp::Exp => run_map(x, y, FwdExp),
         UnaryOp::Square => map(x, y, |v: T| v * v),
         UnaryOp::Sqrt => map(x, y, T::sqrt),
         UnaryOp::Relu => map(x, y, relu),
-        UnaryOp::Sigmoid => map(x, y, sigmoid),
-        UnaryOp::Silu => map(x, y, silu),
-        UnaryOp::Tanh => map(x, y, T::fast_tanh),
-        UnaryOp::GeluTanh => map(x, y, gelu_tanh),
-        UnaryOp::GeluErf => map(x, y, gelu_erf),
+        UnaryOp::Sigmoid => run_map(x, y, FwdSigmoid),
+        UnaryOp::Silu => run_map(x, y, FwdSilu),
+        UnaryOp::Tanh => run_map(x, y, FwdTanh),
+        UnaryOp::GeluTanh => run_map(x, y, FwdGeluTanh),
+        UnaryOp::GeluErf => run_map(x, y, FwdGeluErf),
         UnaryOp::Affine(a, b) => {
             let (a, b) = (c(a), c(b));
             map(x, y, |v: T| a * v + b)
@@ -403,6 +403,57 @@ pointwise! {
 #[inline(always)]
 fn grad_exp<T: Real>(_x: T, y: T) -> T {
     y
+}
+
+// Forward activations as `Pointwise` (the second argument is unused).
+macro_rules! pointwise_fwd {
+    ($($name:ident => $f:expr),* $(,)?) => {$(
+        struct $name;
+        impl<T: Real> Pointwise<T> for $name {
+            #[inline(always)]
+            fn at(&self, x: T, _: T) -> T {
+                $f(x)
+            }
+        }
+    )*};
+}
+pointwise_fwd! {
+    FwdExp => T::fast_exp, FwdTanh => T::fast_tanh, FwdSigmoid => sigmoid, FwdSilu => silu,
+    FwdGeluTanh => gelu_tanh, FwdGeluErf => gelu_erf,
+}
+
+/// `y[i] = p(x[i])` with the same AVX2 dispatch and threading as the backward loops.
+fn run_map<T: Real>(x: &[T], y: &mut [T], p: impl Pointwise<T>) {
+    use rayon::prelude::*;
+    const CHUNK: usize = 8192;
+    #[inline(always)]
+    fn body<T: Real>(out: &mut [T], x: &[T], p: &impl Pointwise<T>) {
+        let n = out.len();
+        let x = &x[..n];
+        for i in 0..n {
+            out[i] = p.at(x[i], x[i]);
+        }
+    }
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn body_avx2<T: Real>(out: &mut [T], x: &[T], p: &impl Pointwise<T>) {
+        body(out, x, p)
+    }
+    let dispatch = |(out, x): (&mut [T], &[T])| {
+        #[cfg(target_arch = "x86_64")]
+        if crate::gemm::has_avx2_fma() {
+            // SAFETY: AVX2 and FMA were detected on this CPU.
+            return unsafe { body_avx2(out, x, &p) };
+        }
+        body(out, x, &p)
+    };
+    if y.len() >= crate::strided::PAR_MIN_ELEMS {
+        y.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(dispatch);
+    } else {
+        y.chunks_mut(CHUNK).zip(x.chunks(CHUNK)).for_each(dispatch);
+    }
 }
 
 #[inline(always)]
