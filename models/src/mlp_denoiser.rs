@@ -117,12 +117,7 @@ impl MlpDenoiser {
 /// variance by 3 per layer, so the SiLU net starts almost linear; on the toys that stalls training
 /// at the trivial F ≈ 0 for many hundred steps (the best linear F is nearly 0).
 fn lecun_normal(layer: &Linear, rng: &mut Rng) -> Result<()> {
-    let w = layer.weight.shape();
-    layer.weight.set(nn::init::normal(&w, 1.0 / (layer.d_in() as f64).sqrt(), rng)?)?;
-    if let Some(b) = &layer.bias {
-        b.set(nn::init::zeros(&b.shape()))?;
-    }
-    Ok(())
+    Ok(layer.reinit_lecun_normal(rng)?)
 }
 
 impl EdmNetwork for MlpDenoiser {

@@ -182,3 +182,14 @@ fn nested_names_freezing_modes_and_clones() {
     m.set_training(false);
     assert_eq!(zeros(&m), 0);
 }
+
+#[test]
+fn lecun_normal_reinitialises_in_place() {
+    let mut rng = Rng::new(5);
+    let lin = Linear::new(400, 300, true, &mut rng).unwrap();
+    lin.reinit_lecun_normal(&mut rng).unwrap();
+    let w = lin.weight.value().to_vec::<f32>().unwrap();
+    let var = w.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / w.len() as f64;
+    assert!((var * 400.0 - 1.0).abs() < 0.05, "variance × fan_in = {}", var * 400.0);
+    assert!(lin.bias.as_ref().unwrap().value().to_vec::<f32>().unwrap().iter().all(|&b| b == 0.0));
+}

@@ -28,6 +28,19 @@ impl Linear {
         }
         Ok(self)
     }
+    /// LeCun-normal weights (`N(0, 1/fan_in)`) and zero bias instead of PyTorch's default.
+    pub fn lecun_normal(self, rng: &mut Rng) -> Result<Linear> {
+        self.reinit_lecun_normal(rng)?;
+        Ok(self)
+    }
+    /// Re-initialises this layer's parameters in place (LeCun normal, zero bias).
+    pub fn reinit_lecun_normal(&self, rng: &mut Rng) -> Result<()> {
+        self.weight.set(init::lecun_normal(&self.weight.shape(), self.d_in(), rng)?)?;
+        if let Some(b) = &self.bias {
+            b.set(init::zeros(&b.shape()))?;
+        }
+        Ok(())
+    }
     pub fn d_in(&self) -> usize {
         self.weight.shape()[1]
     }
