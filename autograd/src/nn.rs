@@ -104,7 +104,7 @@ pub(crate) fn matmul_backward(c: &Ctx, g: &Tensor) -> Result<Vec<Option<Tensor>>
     // gradient is one GEMM over all B·T rows instead of B products summed afterwards.
     if b.rank() == 2 && a.rank() > 2 {
         let (k, n) = (b.shape()[0], b.shape()[1]);
-        let rows = a.elem_count() / k.max(1);
+        let rows: usize = a.shape()[..a.rank() - 1].iter().product();
         let (a2, g2) = (a.reshape(&[rows, k])?, g.reshape(&[rows, n])?);
         let da = if c.need[0] { Some(g2.matmul(&b.transpose(0, 1)?)?.reshape(a.shape())?) } else { None };
         let db = if c.need[1] { Some(a2.transpose(0, 1)?.matmul(&g2)?) } else { None };

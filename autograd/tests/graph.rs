@@ -139,6 +139,18 @@ fn power_gradients_at_zero_to_the_zero() {
 }
 
 #[test]
+fn matmul_with_an_empty_inner_dimension() {
+    // [2, 3, 0] @ [0, 4] = zeros [2, 3, 4]; the gradient w.r.t. the [0, 4] weight is empty.
+    let a = Var::leaf(Tensor::zeros(&[2, 3, 0], DType::F64));
+    let w = Var::leaf(Tensor::zeros(&[0, 4], DType::F64));
+    let y = a.matmul(&w).unwrap();
+    assert_eq!((y.shape(), y.to_vec_f64().unwrap()), (&[2, 3, 4][..], vec![0.0; 24]));
+    let g = y.sum_all().unwrap().backward().unwrap();
+    assert_eq!(g.get(&w).unwrap().shape(), &[0, 4]);
+    assert_eq!(g.get(&a).unwrap().shape(), &[2, 3, 0]);
+}
+
+#[test]
 fn empty_slices_and_bad_seeds() {
     let x = Var::leaf(t(&[1.0, 2.0, 3.0], &[3]));
     let empty = x.slice(0, 5, 9, 1).unwrap();

@@ -53,8 +53,12 @@ impl CheckpointDir {
         let dir = self.root.join(&name);
         std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         save_module(model, &dir.join("model.safetensors"), None)?;
-        if let Some(ema) = &state.ema {
-            save_tensors(ema, &Metadata::new(), None, &dir.join("ema.safetensors"))?;
+        let ema_path = dir.join("ema.safetensors");
+        match &state.ema {
+            Some(ema) => save_tensors(ema, &Metadata::new(), None, &ema_path)?,
+            // A folder re-used for the same step must not keep an older run's EMA.
+            None if ema_path.exists() => std::fs::remove_file(&ema_path).map_err(io_err(&ema_path))?,
+            None => {}
         }
         let mut meta = Metadata::new();
         meta.insert("step".into(), state.step.to_string());

@@ -59,7 +59,7 @@ impl Tensor {
         }
         // [.., m, k] @ [k, n] with a contiguous left side is one [(..·m), k] @ [k, n] product.
         if rb == 2 && ra > 2 && self.is_contiguous() {
-            let rows = self.elem_count() / k.max(1);
+            let rows: usize = self.shape()[..ra - 1].iter().product();
             let mut shape = self.shape().to_vec();
             shape[ra - 1] = n;
             return self.reshape(&[rows, k])?.matmul(other)?.reshape(&shape);
