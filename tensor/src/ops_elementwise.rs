@@ -179,7 +179,24 @@ impl Tensor {
         })
     }
     /// Replaces the elements where `mask` is set by `value`.
+    /// One strided pass over `self` and the (broadcast) mask; no broadcast copies.
     pub fn masked_fill(&self, mask: &Tensor, value: f64) -> Result<Tensor> {
-        Tensor::where_cond(mask, &Tensor::scalar(value, self.dtype()), self)
+        if mask.dtype() != DType::U8 {
+            return Err(Error::DTypeMismatch { op: "masked_fill (mask)", lhs: mask.dtype(), rhs: DType::U8 });
+        }
+        match self.dtype() {
+            DType::F32 => {
+                let v = value as f32;
+                let (out, shape) =
+                    zip_broadcast::<f32, u8, f32>("masked_fill", self, mask, |x, m| if m != 0 { v } else { x })?;
+                Tensor::from_vec(out, &shape)
+            }
+            DType::F64 => {
+                let (out, shape) =
+                    zip_broadcast::<f64, u8, f64>("masked_fill", self, mask, |x, m| if m != 0 { value } else { x })?;
+                Tensor::from_vec(out, &shape)
+            }
+            _ => Tensor::where_cond(mask, &Tensor::scalar(value, self.dtype()), self),
+        }
     }
 }
