@@ -32,8 +32,8 @@ fn same_dtype(op: &'static str, a: &Tensor, b: &Tensor) -> Result<()> {
     Ok(())
 }
 
-fn rank4(op: &'static str, t: &Tensor) -> Result<[usize; 4]> {
-    match t.shape() {
+fn rank4(op: &'static str, shape: &[usize]) -> Result<[usize; 4]> {
+    match shape {
         &[a, b, c, d] => Ok([a, b, c, d]),
         s => Err(Error::invalid(op, format!("expected a 4-D NCHW tensor, got shape {s:?}"))),
     }
@@ -95,15 +95,14 @@ impl Tensor {
 
     // ------------------------------------------------------------------ convolution
 
-    fn conv_geom(op: &'static str, x: &Tensor, w: &Tensor, p: &Conv2dParams) -> Result<Conv2dGeom> {
+    /// The geometry of `x ⊛ w` from the two shapes (validated; no tensors needed, so the
+    /// backward rules can call it with the saved shapes).
+    fn conv_geom(op: &'static str, x: &[usize], w: &[usize], p: &Conv2dParams) -> Result<Conv2dGeom> {
         let [n, c_in, h, wd] = rank4(op, x)?;
         let [c_out, cpg, kh, kw] = rank4(op, w)?;
         let g = p.groups;
         if g == 0 || c_in % g != 0 || c_out % g != 0 || cpg * g != c_in {
-            return Err(Error::invalid(
-                op,
-                format!("input {:?} and weight {:?} do not fit groups={g}", x.shape(), w.shape()),
-            ));
+            return Err(Error::invalid(op, format!("input {:?} and weight {:?} do not fit groups={g}", x, w)));
         }
         if p.stride.0 == 0 || p.stride.1 == 0 || p.dilation.0 == 0 || p.dilation.1 == 0 {
             return Err(Error::invalid(op, "stride and dilation must be positive"));
@@ -122,13 +121,13 @@ impl Tensor {
             groups: g,
         };
         if kh == 0 || kw == 0 {
-            return Err(Error::invalid(op, format!("empty kernel {:?}", w.shape())));
+            return Err(Error::invalid(op, format!("empty kernel {:?}", w)));
         }
         let (eh, ew) = (p.dilation.0 * (kh - 1) + 1, p.dilation.1 * (kw - 1) + 1);
         if h + 2 * p.padding.0 < eh || wd + 2 * p.padding.1 < ew {
             return Err(Error::invalid(
                 op,
-                format!("kernel {kh}x{kw} (dilation {:?}) larger than padded input {:?}", p.dilation, x.shape()),
+                format!("kernel {kh}x{kw} (dilation {:?}) larger than padded input {:?}", p.dilation, x),
             ));
         }
         Ok(geom)
@@ -137,25 +136,25 @@ impl Tensor {
     /// 2-D convolution, NCHW. `x: [N, C_in, H, W]`, `w: [C_out, C_in/groups, kh, kw]` → `[N, C_out, Ho, Wo]`.
     pub fn conv2d(&self, w: &Tensor, p: &Conv2dParams) -> Result<Tensor> {
         same_dtype("conv2d", self, w)?;
-        let g = Tensor::conv_geom("conv2d", self, w, p)?;
+        let g = Tensor::conv_geom("conv2d", self.shape(), w.shape(), p)?;
         conv_call(self, w, "conv2d", &[g.n, g.c_out, g.out_h(), g.out_w()], ConvKernel::Forward(g))
     }
     /// Gradient of `conv2d` w.r.t. its input: `dy: [N, C_out, Ho, Wo]` → `[N, C_in, H, W]`.
     pub fn conv2d_backward_input(dy: &Tensor, w: &Tensor, x_shape: &[usize], p: &Conv2dParams) -> Result<Tensor> {
-        let g = Tensor::conv_geom("conv2d_backward", &Tensor::zeros(x_shape, dy.dtype()), w, p)?;
+        let g = Tensor::conv_geom("conv2d_backward", x_shape, w.shape(), p)?;
         conv_call(dy, w, "conv2d_backward", x_shape, ConvKernel::BackwardInput(g))
     }
     /// Gradient of `conv2d` w.r.t. its weight.
     pub fn conv2d_backward_weight(x: &Tensor, dy: &Tensor, w_shape: &[usize], p: &Conv2dParams) -> Result<Tensor> {
-        let g = Tensor::conv_geom("conv2d_backward", x, &Tensor::zeros(w_shape, x.dtype()), p)?;
+        let g = Tensor::conv_geom("conv2d_backward", x.shape(), w_shape, p)?;
         conv_call(x, dy, "conv2d_backward", w_shape, ConvKernel::BackwardWeight(g))
     }
 
     /// The geometry of the convolution whose input-gradient a transposed convolution computes.
     fn conv_transpose_geom(x: &Tensor, w: &Tensor, p: &Conv2dParams) -> Result<(Conv2dGeom, [usize; 4])> {
         let op = "conv_transpose2d";
-        let [n, c_in, h, wd] = rank4(op, x)?;
-        let [wc_in, cout_pg, kh, kw] = rank4(op, w)?;
+        let [n, c_in, h, wd] = rank4(op, x.shape())?;
+        let [wc_in, cout_pg, kh, kw] = rank4(op, w.shape())?;
         let g = p.groups;
         if g == 0 || wc_in != c_in || c_in % g != 0 {
             return Err(Error::invalid(
@@ -227,13 +226,13 @@ impl Tensor {
     // ------------------------------------------------------------------ pooling and resize
 
     fn pool_geom(
-        &self,
+        shape: &[usize],
         op: &'static str,
         k: (usize, usize),
         stride: (usize, usize),
         padding: (usize, usize),
     ) -> Result<Pool2dGeom> {
-        let [n, c, h, w] = rank4(op, self)?;
+        let [n, c, h, w] = rank4(op, shape)?;
         if k.0 == 0
             || k.1 == 0
             || stride.0 == 0
@@ -245,7 +244,7 @@ impl Tensor {
         {
             return Err(Error::invalid(
                 op,
-                format!("kernel {k:?} stride {stride:?} padding {padding:?} do not fit input {:?}", self.shape()),
+                format!("kernel {k:?} stride {stride:?} padding {padding:?} do not fit input {shape:?}"),
             ));
         }
         Ok(Pool2dGeom { n, c, h, w, kh: k.0, kw: k.1, stride, padding })
@@ -257,7 +256,7 @@ impl Tensor {
         stride: (usize, usize),
         padding: (usize, usize),
     ) -> Result<(Tensor, Tensor)> {
-        let g = self.pool_geom("max_pool2d", k, stride, padding)?;
+        let g = Tensor::pool_geom(self.shape(), "max_pool2d", k, stride, padding)?;
         let x = self.to_dtype(self.dtype().compute_dtype())?;
         let shape = [g.n, g.c, g.out_h(), g.out_w()];
         let mut arg = vec![0usize; shape.iter().product()];
@@ -277,7 +276,7 @@ impl Tensor {
         stride: (usize, usize),
         padding: (usize, usize),
     ) -> Result<Tensor> {
-        let g = Tensor::zeros(x_shape, DType::U8).pool_geom("max_pool2d", k, stride, padding)?;
+        let g = Tensor::pool_geom(x_shape, "max_pool2d", k, stride, padding)?;
         let arg: Vec<usize> = argmax.to_vec::<i64>()?.into_iter().map(|a| a as usize).collect();
         float_dispatch!(dy.dtype(), "max_pool2d_backward", T => {
             let mut dx = vec![T::default(); x_shape.iter().product()];
@@ -287,7 +286,7 @@ impl Tensor {
     }
     /// Average pooling (padding counts as zeros in the average, PyTorch's default).
     pub fn avg_pool2d(&self, k: (usize, usize), stride: (usize, usize), padding: (usize, usize)) -> Result<Tensor> {
-        let g = self.pool_geom("avg_pool2d", k, stride, padding)?;
+        let g = Tensor::pool_geom(self.shape(), "avg_pool2d", k, stride, padding)?;
         self.via_f32(|x| {
             float_dispatch!(x.dtype(), "avg_pool2d", T => {
                 let shape = [g.n, g.c, g.out_h(), g.out_w()];
@@ -304,7 +303,7 @@ impl Tensor {
         stride: (usize, usize),
         padding: (usize, usize),
     ) -> Result<Tensor> {
-        let g = Tensor::zeros(x_shape, DType::U8).pool_geom("avg_pool2d", k, stride, padding)?;
+        let g = Tensor::pool_geom(x_shape, "avg_pool2d", k, stride, padding)?;
         float_dispatch!(dy.dtype(), "avg_pool2d_backward", T => {
             let mut dx = vec![T::default(); x_shape.iter().product()];
             kernels::pool::avg_pool2d_backward(&g, &dy.cpu_data::<T>()?, &mut dx);
@@ -314,7 +313,7 @@ impl Tensor {
     /// The two matrices of a separable resize from `self`'s `H×W` to `out_h×out_w`:
     /// `M_h: [out_h, H]` and `M_w^T: [W, out_w]`, so that `y = M_h · x · M_w^T`.
     pub fn resize_matrices(&self, kind: ResizeKind, out_h: usize, out_w: usize) -> Result<(Tensor, Tensor)> {
-        let [_, _, h, w] = rank4("resize", self)?;
+        let [_, _, h, w] = rank4("resize", self.shape())?;
         if out_h == 0 || out_w == 0 || h == 0 || w == 0 {
             return Err(Error::invalid("resize", format!("cannot resize {:?} to {out_h}x{out_w}", self.shape())));
         }
@@ -352,22 +351,22 @@ impl Tensor {
         }
     }
     pub fn softmax(&self, dim: isize) -> Result<Tensor> {
-        self.via_f32(|x| {
-            x.along_dim("softmax", dim, |x, rows, d| {
-                float_dispatch!(x.dtype(), "softmax", T => {
-                    let mut y = vec![T::default(); x.elem_count()];
-                    kernels::softmax::softmax_rows(&x.cpu_data::<T>()?, rows, d, &mut y);
-                    Tensor::from_vec(y, x.shape())
-                })
-            })
-        })
+        self.softmax_impl(dim, false)
     }
     pub fn log_softmax(&self, dim: isize) -> Result<Tensor> {
+        self.softmax_impl(dim, true)
+    }
+    fn softmax_impl(&self, dim: isize, log: bool) -> Result<Tensor> {
+        let op = if log { "log_softmax" } else { "softmax" };
         self.via_f32(|x| {
-            x.along_dim("log_softmax", dim, |x, rows, d| {
-                float_dispatch!(x.dtype(), "log_softmax", T => {
+            x.along_dim(op, dim, |x, rows, d| {
+                float_dispatch!(x.dtype(), op, T => {
                     let mut y = vec![T::default(); x.elem_count()];
-                    kernels::softmax::log_softmax_rows(&x.cpu_data::<T>()?, rows, d, &mut y);
+                    if log {
+                        kernels::softmax::log_softmax_rows(&x.cpu_data::<T>()?, rows, d, &mut y);
+                    } else {
+                        kernels::softmax::softmax_rows(&x.cpu_data::<T>()?, rows, d, &mut y);
+                    }
                     Tensor::from_vec(y, x.shape())
                 })
             })
@@ -375,26 +374,27 @@ impl Tensor {
     }
     /// Backward of softmax (`log = false`) or log-softmax (`log = true`) given its output `y`.
     pub fn softmax_backward(y: &Tensor, dy: &Tensor, dim: isize, log: bool) -> Result<Tensor> {
-        let packed = Tensor::cat(&[y, dy], dim)?;
-        let half = y.dim(dim)?;
-        packed.along_dim("softmax_backward", dim, |p, rows, d2| {
-            let d = d2 / 2;
-            float_dispatch!(p.dtype(), "softmax_backward", T => {
-                let pv = p.cpu_data::<T>()?;
-                let (mut yv, mut gv) = (Vec::with_capacity(rows * d), Vec::with_capacity(rows * d));
-                for r in 0..rows {
-                    yv.extend_from_slice(&pv[r * d2..r * d2 + d]);
-                    gv.extend_from_slice(&pv[r * d2 + d..(r + 1) * d2]);
-                }
-                let mut dx = vec![T::default(); rows * d];
+        if y.shape() != dy.shape() {
+            return Err(Error::ShapeMismatch {
+                op: "softmax_backward",
+                lhs: y.shape().to_vec(),
+                rhs: dy.shape().to_vec(),
+            });
+        }
+        // `dy` is moved to the same row layout as `y` inside the closure.
+        let d = resolve_dim("softmax_backward", dim, y.rank())?;
+        let last = y.rank() - 1;
+        let g = if d == last { dy.contiguous() } else { dy.transpose(d as isize, last as isize)?.contiguous() };
+        y.along_dim("softmax_backward", dim, |yl, rows, len| {
+            float_dispatch!(yl.dtype(), "softmax_backward", T => {
+                let mut dx = vec![T::default(); rows * len];
+                let (yv, gv) = (yl.cpu_data::<T>()?, g.cpu_data::<T>()?);
                 if log {
-                    kernels::softmax::log_softmax_rows_backward(&yv, &gv, rows, d, &mut dx);
+                    kernels::softmax::log_softmax_rows_backward(&yv, &gv, rows, len, &mut dx);
                 } else {
-                    kernels::softmax::softmax_rows_backward(&yv, &gv, rows, d, &mut dx);
+                    kernels::softmax::softmax_rows_backward(&yv, &gv, rows, len, &mut dx);
                 }
-                let mut shape = p.shape().to_vec();
-                *shape.last_mut().unwrap_or(&mut 0) = half;
-                Tensor::from_vec(dx, &shape)
+                Tensor::from_vec(dx, yl.shape())
             })
         })
     }
