@@ -291,14 +291,13 @@ impl CmpOp {
 /// The common ops get their own loop (the closure is then inlined and the loop vectorises);
 /// the rest go through `UnaryOp::forward`, same values either way.
 pub fn unary<T: Real>(op: UnaryOp, x: &[T], y: &mut [T]) {
-    use crate::strided::map;
     let c = <T as Real>::from_f64;
     match op {
-        UnaryOp::Neg => map(x, y, |v: T| -v),
+        UnaryOp::Neg => run_map(x, y, Closure(|v: T, _| -v)),
         UnaryOp::Exp => run_map(x, y, FwdExp),
-        UnaryOp::Square => map(x, y, |v: T| v * v),
-        UnaryOp::Sqrt => map(x, y, T::sqrt),
-        UnaryOp::Relu => map(x, y, relu),
+        UnaryOp::Square => run_map(x, y, Closure(|v: T, _| v * v)),
+        UnaryOp::Sqrt => run_map(x, y, Closure(|v: T, _| v.sqrt())),
+        UnaryOp::Relu => run_map(x, y, Closure(|v: T, _| relu(v))),
         UnaryOp::Sigmoid => run_map(x, y, FwdSigmoid),
         UnaryOp::Silu => run_map(x, y, FwdSilu),
         UnaryOp::Tanh => run_map(x, y, FwdTanh),
@@ -306,9 +305,9 @@ pub fn unary<T: Real>(op: UnaryOp, x: &[T], y: &mut [T]) {
         UnaryOp::GeluErf => run_map(x, y, FwdGeluErf),
         UnaryOp::Affine(a, b) => {
             let (a, b) = (c(a), c(b));
-            map(x, y, |v: T| a * v + b)
+            run_map(x, y, Closure(|v: T, _| a * v + b))
         }
-        _ => map(x, y, |v: T| op.forward(v)),
+        _ => run_map(x, y, Closure(|v: T, _| op.forward(v))),
     }
 }
 

@@ -169,44 +169,6 @@ pub fn scatter<T: Copy>(shape: &[usize], src: &[T], dst: (&mut [T], &[usize], us
     }
 }
 
-/// `out[i] = f(x[i])` on contiguous slices, in parallel for large inputs.
-pub fn map<X: Copy + Sync, O: Send>(x: &[X], out: &mut [O], f: impl Fn(X) -> O + Sync) {
-    if x.len() >= PAR_MIN_ELEMS {
-        out.par_chunks_mut(PAR_MIN_ELEMS / 4)
-            .zip(x.par_chunks(PAR_MIN_ELEMS / 4))
-            .for_each(|(o, x)| map_chunk(x, o, &f));
-    } else {
-        map_chunk(x, out, &f);
-    }
-}
-
-#[inline(always)]
-fn map_loop<X: Copy, O>(x: &[X], out: &mut [O], f: &impl Fn(X) -> O) {
-    out.iter_mut().zip(x).for_each(|(o, &x)| *o = f(x));
-}
-
-/// The same loop compiled for AVX2+FMA (8 lanes instead of SSE2's 4); `f` is inlined into it.
-///
-/// # Safety
-/// The CPU must support AVX2 and FMA.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn map_loop_avx2<X: Copy, O>(x: &[X], out: &mut [O], f: &impl Fn(X) -> O) {
-    map_loop(x, out, f)
-}
-
-/// Runs one chunk with the widest instruction set this CPU has (chosen at run time, so the
-/// binary stays portable; the values are the same either way up to FMA contraction, which
-/// these loops do not use).
-fn map_chunk<X: Copy, O>(x: &[X], out: &mut [O], f: &impl Fn(X) -> O) {
-    #[cfg(target_arch = "x86_64")]
-    if crate::gemm::has_avx2_fma() {
-        // SAFETY: AVX2 and FMA were detected on this CPU.
-        return unsafe { map_loop_avx2(x, out, f) };
-    }
-    map_loop(x, out, f)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
