@@ -1,8 +1,11 @@
 //! `r0-cli eval …`
+use crate::models_cmd::{ModelArgs, DEFAULT_MODEL};
 use crate::CliResult;
 use clap::{Args, Subcommand};
-use data::image::read_png_folder;
+use data::image::{read_png_folder, write_png_grid, GridOptions};
 use data::shapes::{prompt_set, render_batch, Prompt, SceneSampler, ShapesRng};
+use models::edm::SamplerConfig;
+use models::image_diffusion::ImageDiffusion;
 use std::path::PathBuf;
 
 #[derive(Subcommand)]
@@ -12,7 +15,7 @@ pub enum EvalCommand {
 }
 
 #[derive(Args)]
-#[command(group(clap::ArgGroup::new("source").required(true).args(["real", "images"])))]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["real", "images", "model", "weights"])))]
 pub struct ShapesArgs {
     /// Score ground-truth renders of the prompt set (the evaluator's own ceiling).
     #[arg(long)]
@@ -25,9 +28,16 @@ pub struct ShapesArgs {
     /// Prompt set: geneval, geneval_small or geneval_heldout.
     #[arg(long, default_value = "geneval")]
     set: String,
-    /// Images per prompt.
-    #[arg(long, default_value_t = 4)]
-    per_prompt: usize,
+    /// Images per prompt (default: 4 for --real/--images, 1 for a model).
+    #[arg(long)]
+    per_prompt: Option<usize>,
+    /// Generate the images with a model (`--model diffusion`, or `--weights PATH`); seeds are
+    /// `--seed` for image i of the run.
+    #[command(flatten)]
+    gen: ModelArgs,
+    /// Also write the generated images as one PNG grid here.
+    #[arg(long)]
+    save_grid: Option<PathBuf>,
     /// Seed for `--real` renders.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -49,11 +59,34 @@ pub fn run(cmd: EvalCommand) -> CliResult<()> {
 }
 
 fn shapes(a: ShapesArgs) -> CliResult<()> {
-    if a.per_prompt == 0 {
+    let from_model = a.gen.model.is_some() || a.gen.weights.is_some();
+    let per_prompt = a.per_prompt.unwrap_or(if from_model { 1 } else { 4 });
+    if per_prompt == 0 {
         return Err("--per-prompt must be at least 1".into());
     }
     let set = prompt_set(&a.set)?;
-    let (images, prompts) = if let Some(dir) = &a.images {
+    let mut header = None;
+    let (images, prompts) = if from_model {
+        let m = a.gen.load()?;
+        let (sampler, w) = (a.gen.sampler()?, a.gen.guidance(&m)?);
+        let prompts: Vec<Prompt> =
+            set.prompts.iter().flat_map(|p| std::iter::repeat_n(p.clone(), per_prompt)).collect();
+        let texts: Vec<&str> = prompts.iter().map(|p| p.text.as_str()).collect();
+        let t = std::time::Instant::now();
+        let images = progress_sample(&m, &texts, &sampler, w, a.seed)?;
+        header = Some(format!(
+            "{} images ({} prompts × {per_prompt}) from {} steps={} cfg={w} in {:.0} s",
+            texts.len(),
+            set.prompts.len(),
+            a.gen.model.as_deref().unwrap_or(DEFAULT_MODEL),
+            sampler.steps,
+            t.elapsed().as_secs_f64()
+        ));
+        if let Some(path) = &a.save_grid {
+            write_png_grid(path, &images, &GridOptions::default())?;
+        }
+        (images, prompts)
+    } else if let Some(dir) = &a.images {
         let folder = read_png_folder(dir)?;
         let n = folder.paths.len();
         let listed = dir.join("prompts.txt");
@@ -65,18 +98,18 @@ fn shapes(a: ShapesArgs) -> CliResult<()> {
             }
             ps
         } else {
-            if n != set.prompts.len() * a.per_prompt {
+            if n != set.prompts.len() * per_prompt {
                 return Err(format!(
                     "{} holds {n} images; set {} needs {} × {} = {} (or add a prompts.txt)",
                     dir.display(),
                     set.name,
                     set.prompts.len(),
-                    a.per_prompt,
-                    set.prompts.len() * a.per_prompt
+                    per_prompt,
+                    set.prompts.len() * per_prompt
                 )
                 .into());
             }
-            set.prompts.iter().flat_map(|p| std::iter::repeat_n(p.clone(), a.per_prompt)).collect()
+            set.prompts.iter().flat_map(|p| std::iter::repeat_n(p.clone(), per_prompt)).collect()
         };
         (folder.images, prompts)
     } else {
@@ -84,8 +117,8 @@ fn shapes(a: ShapesArgs) -> CliResult<()> {
         let mut scenes = Vec::new();
         let mut prompts = Vec::new();
         for (i, p) in set.prompts.iter().enumerate() {
-            for j in 0..a.per_prompt {
-                let item = (i * a.per_prompt + j) as u64;
+            for j in 0..per_prompt {
+                let item = (i * per_prompt + j) as u64;
                 scenes.push(sampler.scene_for(p, &mut ShapesRng::for_item(a.seed, item))?);
                 prompts.push(p.clone());
             }
@@ -96,10 +129,38 @@ fn shapes(a: ShapesArgs) -> CliResult<()> {
     if a.json {
         println!("{}", report.to_json());
     } else {
+        if let Some(h) = header {
+            println!("{h}");
+        }
         println!("{report}");
         for m in report.misses.iter().take(a.show_misses) {
             println!("miss #{}: {:?}: {}", m.index, m.prompt, m.reason);
         }
     }
     Ok(())
+}
+
+/// Samples one image per prompt in chunks, with a progress bar on stderr.
+fn progress_sample(
+    m: &ImageDiffusion,
+    texts: &[&str],
+    sampler: &SamplerConfig,
+    w: f64,
+    seed: u64,
+) -> CliResult<tensor::Tensor> {
+    // The same chunks as `ImageDiffusion::sample`'s own seeding, so results do not depend on it.
+    const CHUNK: usize = models::image_diffusion::SAMPLE_CHUNK;
+    let bar = indicatif::ProgressBar::new(texts.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("sampling {bar:30} {pos}/{len} images [{elapsed} < {eta}]")
+            .map_err(|e| e.to_string())?,
+    );
+    let mut parts = Vec::new();
+    for (k, chunk) in texts.chunks(CHUNK).enumerate() {
+        let cond = m.text_cond(chunk)?;
+        parts.push(m.sample_chunk(Some(&cond), chunk.len(), sampler, w, seed, k as u64)?);
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    Ok(tensor::Tensor::cat(&parts.iter().collect::<Vec<_>>(), 0)?)
 }

@@ -5,6 +5,9 @@ use clap::{Parser, Subcommand};
 
 mod data_cmd;
 mod eval_cmd;
+mod models_cmd;
+mod sample_cmd;
+mod train_cmd;
 
 #[derive(Parser)]
 #[command(name = "r0-cli", version, about = "R0 and DDO post-training on a from-scratch Rust tensor engine", long_about = None)]
@@ -21,6 +24,11 @@ enum Command {
     /// Evaluate images or models.
     #[command(subcommand)]
     Eval(eval_cmd::EvalCommand),
+    /// Generate images from a prompt with the shipped teacher (or `--weights`).
+    Sample(sample_cmd::SampleArgs),
+    /// Train models: diffusion (EDM) on the shapes world, 2-D toys, MNIST or CIFAR-10.
+    #[command(subcommand)]
+    Train(train_cmd::TrainCommand),
 }
 
 /// The CLI's error: any library error, shown as one line.
@@ -32,6 +40,8 @@ fn main() {
     let result = match cli.command {
         Command::Data(c) => data_cmd::run(c),
         Command::Eval(c) => eval_cmd::run(c),
+        Command::Train(c) => train_cmd::run(c),
+        Command::Sample(a) => sample_cmd::run(a),
     };
     if let Err(e) = result {
         // One clear line (multi-line library messages are folded).

@@ -96,6 +96,18 @@ impl Cond {
         })
     }
 
+    /// Rows `start..start + len`.
+    pub fn rows(&self, start: usize, len: usize) -> Result<Cond> {
+        if start + len > self.batch() {
+            return Err(Error::invalid("Cond::rows", format!("rows {start}..{} of {}", start + len, self.batch())));
+        }
+        Ok(match self {
+            Cond::Class(t) => Cond::Class(t.narrow(0, start, len)?.contiguous()),
+            Cond::Tokens(t) => Cond::Tokens(t.narrow(0, start, len)?.contiguous()),
+            Cond::Embedding(v) => Cond::Embedding(v.narrow(0, start, len)?),
+        })
+    }
+
     /// The rows of `self` followed by the rows of `other` (same variant).
     pub fn cat(&self, other: &Cond) -> Result<Cond> {
         Ok(match (self, other) {

@@ -1,0 +1,88 @@
+//! Picking a model for `sample` and `eval`: the shipped weights embedded in the binary, or a
+//! weights file / training folder given with `--weights`.
+use crate::CliResult;
+use clap::Args;
+use models::edm::{SamplerConfig, Solver};
+use models::image_diffusion::ImageDiffusion;
+use std::path::{Path, PathBuf};
+
+/// The model `sample` and `eval` use when `--model` is not given. A later few-step generator
+/// replaces the teacher here.
+pub const DEFAULT_MODEL: &str = "diffusion";
+
+/// The guidance scale used when neither `--cfg` nor the weights' card gives one.
+pub const FALLBACK_CFG: f64 = 2.0;
+
+/// The shipped text-conditioned teacher (`weights/README.md` says how it was trained).
+#[cfg(shipped_teacher)]
+static TEACHER: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../weights/teacher.safetensors"));
+#[cfg(not(shipped_teacher))]
+static TEACHER: &[u8] = &[];
+
+/// The model flags shared by `sample` and `eval`.
+#[derive(Args, Clone, Debug)]
+pub struct ModelArgs {
+    /// Which model: diffusion (the EDM teacher). Default for `sample`: diffusion.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// A weights file (`model.safetensors` of a training run) or a training folder, instead of
+    /// the weights shipped in the binary.
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// Sampler steps N (Heun uses 2N − 1 network evaluations).
+    #[arg(long, default_value_t = 18)]
+    pub steps: usize,
+    /// Classifier-free guidance scale w (1 = none). Default: the best scale recorded with the
+    /// weights.
+    #[arg(long)]
+    pub cfg: Option<f64>,
+    /// ODE solver: heun or euler.
+    #[arg(long, default_value = "heun")]
+    pub solver: String,
+}
+
+impl ModelArgs {
+    pub fn load(&self) -> CliResult<ImageDiffusion> {
+        let model = self.model.as_deref().unwrap_or(DEFAULT_MODEL);
+        if model != "diffusion" {
+            return Err(format!("unknown --model {model:?}: available: diffusion").into());
+        }
+        match &self.weights {
+            Some(p) => load_weights(p),
+            None if TEACHER.is_empty() => {
+                Err("this build has no shipped weights (weights/teacher.safetensors): pass --weights".into())
+            }
+            None => Ok(ImageDiffusion::from_bytes(TEACHER, Path::new("<shipped weights/teacher.safetensors>"))?),
+        }
+    }
+
+    pub fn sampler(&self) -> CliResult<SamplerConfig> {
+        let solver = match self.solver.as_str() {
+            "heun" => Solver::Heun,
+            "euler" => Solver::Euler,
+            s => return Err(format!("unknown --solver {s:?}: heun or euler").into()),
+        };
+        if self.steps == 0 {
+            return Err("--steps must be at least 1".into());
+        }
+        Ok(SamplerConfig { steps: self.steps, solver, ..SamplerConfig::default() })
+    }
+
+    /// `--cfg`, else the card's best scale, else [`FALLBACK_CFG`].
+    pub fn guidance(&self, m: &ImageDiffusion) -> CliResult<f64> {
+        let w = self.cfg.or(m.card.best_cfg).unwrap_or(FALLBACK_CFG);
+        if !w.is_finite() {
+            return Err(format!("--cfg must be finite, got {w}").into());
+        }
+        Ok(w)
+    }
+}
+
+/// A weights file, or the `model.safetensors` of a training folder.
+fn load_weights(p: &Path) -> CliResult<ImageDiffusion> {
+    let file = if p.is_dir() { p.join("model.safetensors") } else { p.to_path_buf() };
+    if !file.exists() {
+        return Err(format!("no weights at {}", file.display()).into());
+    }
+    Ok(ImageDiffusion::load(&file)?)
+}
