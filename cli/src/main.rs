@@ -1,6 +1,8 @@
-//! `r0-cli`: the project's command line. Subcommands grow with the project: `data` (render the
-//! shapes world, plot 2-D toys, list prompt sets) and `eval` (score images with the rule-based
-//! shapes evaluator). Errors print as one line and exit with status 1.
+//! `r0-cli`: the project's command line. `sample` (images from a prompt with the shipped teacher),
+//! `train` (diffusion on the shapes world, 2-D toys, MNIST, CIFAR-10), `eval` (the rule-based
+//! shapes evaluator on renders, PNG folders or a model's samples), `export-weights`, and `data`
+//! (render the shapes world, plot 2-D toys, list prompt sets). Errors print as one line and exit
+//! with status 1.
 use clap::{Parser, Subcommand};
 
 mod data_cmd;
@@ -26,6 +28,8 @@ enum Command {
     Eval(eval_cmd::EvalCommand),
     /// Generate images from a prompt with the shipped teacher (or `--weights`).
     Sample(sample_cmd::SampleArgs),
+    /// Write a training run's EMA weights as one file to ship (optionally f16, with a default CFG).
+    ExportWeights(models_cmd::ExportArgs),
     /// Train models: diffusion (EDM) on the shapes world, 2-D toys, MNIST or CIFAR-10.
     #[command(subcommand)]
     Train(train_cmd::TrainCommand),
@@ -42,6 +46,7 @@ fn main() {
         Command::Eval(c) => eval_cmd::run(c),
         Command::Train(c) => train_cmd::run(c),
         Command::Sample(a) => sample_cmd::run(a),
+        Command::ExportWeights(a) => models_cmd::export(a),
     };
     if let Err(e) = result {
         // One clear line (multi-line library messages are folded).

@@ -86,3 +86,48 @@ fn load_weights(p: &Path) -> CliResult<ImageDiffusion> {
     }
     Ok(ImageDiffusion::load(&file)?)
 }
+
+/// `r0-cli export-weights`: a training folder's EMA weights as one shippable file.
+#[derive(Args)]
+pub struct ExportArgs {
+    /// A training folder (its `model.safetensors`) or a weights file.
+    #[arg(long)]
+    from: PathBuf,
+    /// The file to write (e.g. weights/teacher.safetensors).
+    #[arg(long)]
+    out: PathBuf,
+    /// Store the weights as f16 (half the size; check the quality with `eval shapes`).
+    #[arg(long)]
+    f16: bool,
+    /// Record this guidance scale as the default for `sample` and `eval`.
+    #[arg(long)]
+    best_cfg: Option<f64>,
+    /// Replace the card's notes (how the weights were made).
+    #[arg(long)]
+    notes: Option<String>,
+}
+
+pub fn export(a: ExportArgs) -> CliResult<()> {
+    let mut m = load_weights(&a.from)?;
+    if let Some(w) = a.best_cfg {
+        if !w.is_finite() {
+            return Err(format!("--best-cfg must be finite, got {w}").into());
+        }
+        m.card.best_cfg = Some(w);
+    }
+    if let Some(n) = a.notes {
+        m.card.notes = n;
+    }
+    m.save(&a.out, a.f16.then_some(tensor::DType::F16))?;
+    let bytes = std::fs::metadata(&a.out).map(|md| md.len()).unwrap_or(0);
+    println!(
+        "wrote {} ({:.1} MiB, {}; {} steps, {} images, best cfg {:?})",
+        a.out.display(),
+        bytes as f64 / (1 << 20) as f64,
+        if a.f16 { "f16" } else { "f32" },
+        m.card.steps,
+        m.card.images_seen,
+        m.card.best_cfg
+    );
+    Ok(())
+}

@@ -100,3 +100,69 @@ fn mistakes_are_one_line_errors() {
     let o = cli(&["data", "render", "--prompt", "a red circl", "--out", "/tmp/never.png"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("closest known words: circle"));
 }
+
+#[test]
+fn train_sample_eval_and_export_a_tiny_diffusion_model() {
+    let dir = tmp("diffusion");
+    let run = dir.join("run");
+    let run_s = run.to_str().unwrap();
+    let o =
+        cli(&["train", "diffusion", "--data", "shapes", "--config", "tiny", "--steps", "6", "--out", run_s, "--quiet"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout(&o).contains("finished after 6 steps"), "{}", stdout(&o));
+    // A second run into the same folder is refused; --resume extends it.
+    let o = cli(&["train", "diffusion", "--config", "tiny", "--steps", "6", "--out", run_s, "--quiet"]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("--resume"));
+    let o = cli(&["train", "diffusion", "--resume", run_s, "--steps", "8", "--quiet"]);
+    assert!(o.status.success() && stdout(&o).contains("after 8 steps"), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let png = dir.join("s.png");
+    let args = ["sample", "--weights", run_s, "--prompt", "a red circle", "--n", "2", "--steps", "2"];
+    let o = cli(&[&args[..], &["--out", png.to_str().unwrap()]].concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(data::image::read_png(&png).unwrap().shape(), &[3, 2 + 34, 2 + 2 * 34]);
+    // Same seed, same bytes.
+    let png2 = dir.join("s2.png");
+    let o = cli(&[&args[..], &["--out", png2.to_str().unwrap()]].concat());
+    assert!(o.status.success());
+    assert_eq!(std::fs::read(&png).unwrap(), std::fs::read(&png2).unwrap());
+    // Words outside the grammar are one-line errors with a suggestion.
+    let o = cli(&[
+        "sample",
+        "--weights",
+        run_s,
+        "--prompt",
+        "a red cirlce",
+        "--steps",
+        "2",
+        "--out",
+        png.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("circle") && err.lines().count() == 1, "{err}");
+
+    let o = cli(&[
+        "eval",
+        "shapes",
+        "--weights",
+        run_s,
+        "--steps",
+        "2",
+        "--cfg",
+        "1.5",
+        "--set",
+        "geneval_small",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert!(v["overall"].as_f64().is_some_and(|x| (0.0..=1.0).contains(&x)), "{v}");
+
+    let w16 = dir.join("w16.safetensors");
+    let o = cli(&["export-weights", "--from", run_s, "--out", w16.to_str().unwrap(), "--f16", "--best-cfg", "1.5"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m = models::image_diffusion::ImageDiffusion::load(&w16).unwrap();
+    assert_eq!((m.card.best_cfg, m.card.steps), (Some(1.5), 8));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -166,7 +166,7 @@ mod tests {
             assert!((x - y).abs() < 1e-5, "{x} vs {y}");
         }
         let problems = nn::testing::check_all_params_get_grads(&enc, || {
-            let o = enc.forward(&ids)?;
+            let o = enc.forward(&ids).unwrap();
             o.tokens.square()?.mean_all()?.add(&o.pooled.sum_all()?)
         })
         .unwrap();
