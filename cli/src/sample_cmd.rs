@@ -60,10 +60,12 @@ pub fn run(a: SampleArgs) -> CliResult<()> {
     let images = m.sample(cond.as_ref(), a.n, &sampler, w, a.seed)?;
     let secs = t.elapsed().as_secs_f64();
     write_png_grid(&a.out, &images, &GridOptions { cols: a.cols, ..GridOptions::default() })?;
-    let nfe = match sampler.solver {
+    let evals = match sampler.solver {
         models::edm::Solver::Heun => 2 * sampler.steps - 1,
         models::edm::Solver::Euler => sampler.steps,
     };
+    // A guided evaluation runs the network on the condition and on ∅: twice the rows.
+    let nfe = if w != 1.0 && cond.is_some() { 2 * evals } else { evals };
     println!(
         "wrote {} images of {what} to {} ({} steps, {nfe} NFE, cfg {w}, seed {}; {:.0} ms per image)",
         a.n,

@@ -93,6 +93,9 @@ fn diffusion(a: DiffusionArgs) -> CliResult<()> {
         return toy(dist, &a, &dir, &opts);
     }
     let mut cfg = if a.resume.is_some() {
+        if a.batch.is_some() || a.lr.is_some() || a.seed != 0 {
+            eprintln!("note: --batch, --lr and --seed are fixed by the run being resumed; ignored");
+        }
         saved_config(&dir)?
     } else {
         if dir.join("latest").exists() {

@@ -121,6 +121,9 @@ fn tiny_text_run_learns_resumes_exactly_and_samples_deterministically() {
     let max_diff = v.iter().zip(&v16).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
     assert!(max_diff < 0.05, "f16 weights change pixels by {max_diff}");
     assert!(std::fs::metadata(&f16_path).unwrap().len() < std::fs::metadata(&f32_path).unwrap().len());
+    let stored = tensor::safetensors_io::load(&f16_path).unwrap();
+    assert_eq!(stored["noise_emb.freqs"].dtype(), DType::F32, "fixed frequencies stay f32");
+    assert_eq!(stored["stem.weight"].dtype(), DType::F16);
     // The training folder's own weights file is the same EMA model.
     let from_dir = ImageDiffusion::load(&dir_a.join("model.safetensors")).unwrap();
     assert_eq!(from_dir.card.steps, 60);

@@ -33,6 +33,13 @@ pub const CARD_KEY: &str = "image_diffusion";
 /// Images generated per batch by [`ImageDiffusion::sample`] (part of its seeding).
 pub const SAMPLE_CHUNK: usize = 32;
 
+/// XOR-ed into sampling seeds (see [`ImageDiffusion::sample_chunk`]).
+const SAMPLE_SEED_TAG: u64 = 0x5A3F_1E00_D1FF_0001;
+
+/// Buffers that stay f32 in an f16 weights file (fixed frequencies, not learned weights: f16
+/// would shift the phase of the noise embedding at large |c_noise|).
+const KEEP_F32: [&str; 1] = ["noise_emb.freqs"];
+
 /// Everything that defines an image-diffusion run (saved in its checkpoints; a resume must match
 /// it except for `steps`, which may grow).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -201,7 +208,15 @@ impl ImageDiffusion {
     pub fn save(&self, path: &Path, dtype: Option<DType>) -> Result<()> {
         let json = serde_json::to_string(&self.card).map_err(|e| Error::invalid("save weights", e.to_string()))?;
         let meta: BTreeMap<String, String> = [(CARD_KEY.to_string(), json)].into_iter().collect();
-        nn::checkpoint::save_tensors(&self.model.state_dict(), &meta, dtype, path)?;
+        let mut tensors = self.model.state_dict();
+        if let Some(d) = dtype {
+            for (name, t) in tensors.iter_mut() {
+                if t.dtype().is_float() && !KEEP_F32.contains(&name.as_str()) {
+                    *t = t.to_dtype(d)?;
+                }
+            }
+        }
+        nn::checkpoint::save_tensors(&tensors, &meta, None, path)?;
         Ok(())
     }
 
@@ -268,7 +283,8 @@ impl ImageDiffusion {
             _ => None,
         };
         let [c, h, wd] = self.image_shape();
-        let mut rng = Rng { seed, next_stream: chunk << 32 };
+        // A domain tag keeps sampling noise apart from the streams that initialised the model.
+        let mut rng = Rng { seed: seed ^ SAMPLE_SEED_TAG, next_stream: chunk << 32 };
         let shape = [len, c, h, wd];
         let y = no_grad(|| match &guidance {
             Some(g) => generate(&Guided::new(&self.model, g), &shape, DType::F32, sampler, cond, &mut rng),

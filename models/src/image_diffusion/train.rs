@@ -113,9 +113,12 @@ pub fn train_image_diffusion(
     if resuming {
         state = ckpt.load(&model)?;
         let theirs = saved_run.ok_or_else(|| Error::invalid("resume", "missing run config"))?;
-        // Only the length of the run may change between chunks.
+        // Only the length of the run and the logging/checkpoint cadence may change between chunks.
         let mut mine = saved.clone();
         mine.config.steps = theirs.config.steps;
+        mine.config.checkpoint_every = theirs.config.checkpoint_every;
+        mine.config.sample_every = theirs.config.sample_every;
+        mine.config.log_every = theirs.config.log_every;
         if theirs != mine {
             return Err(Error::invalid(
                 "resume",
