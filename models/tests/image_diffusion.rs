@@ -156,3 +156,49 @@ fn data_specs_parse_and_reject_clearly() {
     let missing = BatchSource::open(&DataSpec::Mnist("/nonexistent/dir".into()), 0, 16);
     assert!(missing.is_err());
 }
+
+/// A few synthetic MNIST digits (bars at a class-dependent row) in idx format.
+fn write_fake_mnist(dir: &std::path::Path, n: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut img = vec![0, 0, 8, 3];
+    for d in [n as u32, 28, 28] {
+        img.extend(d.to_be_bytes());
+    }
+    let mut lab = vec![0, 0, 8, 1];
+    lab.extend((n as u32).to_be_bytes());
+    for i in 0..n {
+        let class = i % 10;
+        let mut px = vec![0u8; 28 * 28];
+        for x in 4..24 {
+            px[(2 + 2 * class) * 28 + x] = 255;
+        }
+        img.extend(px);
+        lab.push(class as u8);
+    }
+    std::fs::write(dir.join("train-images-idx3-ubyte"), img).unwrap();
+    std::fs::write(dir.join("train-labels-idx1-ubyte"), lab).unwrap();
+}
+
+#[test]
+fn mnist_folders_train_a_one_channel_class_model() {
+    let dir = tmp("mnist");
+    write_fake_mnist(&dir.join("data"), 40);
+    let cfg = tiny(DataSpec::parse(&format!("mnist:{}", dir.join("data").display())).unwrap(), 4);
+    assert_eq!((cfg.net.img_channels, cfg.net.img_size), (1, 28));
+    let (m, r) = train_image_diffusion(&cfg, &dir.join("run"), &RunOptions::default()).unwrap();
+    assert!(r.final_loss_per_dim.is_finite() && r.steps == 4);
+    let s =
+        m.sample(Some(&m.class_cond(&[3, 9]).unwrap()), 0, &SamplerConfig { steps: 2, ..Default::default() }, 1.0, 0);
+    assert_eq!(s.unwrap().shape(), &[2, 1, 28, 28]);
+    // Items cycle through fresh permutations: every image of an epoch appears once.
+    let src = BatchSource::open(&cfg.data, 0, 16).unwrap();
+    let labels = |i| match src.batch(i, 20).unwrap().cond {
+        Some(Cond::Class(t)) => t.to_vec_f64().unwrap(),
+        _ => panic!("MNIST batches carry class labels"),
+    };
+    let mut epoch = [labels(0), labels(1)].concat();
+    epoch.sort_by(f64::total_cmp);
+    assert_eq!(epoch, (0..40).map(|i| (i / 4) as f64).collect::<Vec<_>>());
+    assert_ne!(labels(2), labels(0), "the next epoch is another permutation");
+    let _ = std::fs::remove_dir_all(&dir);
+}
