@@ -14,8 +14,9 @@ use std::time::Instant;
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 static HANDLER: OnceLock<bool> = OnceLock::new();
 
-/// Installs the Ctrl-C handler once per process (later calls do nothing). After Ctrl-C the loop
-/// finishes its current step, saves, and returns [`LoopEnd::Interrupted`].
+/// Installs the Ctrl-C handler once per process (later calls do nothing). After Ctrl-C, SIGTERM
+/// or SIGHUP (`kill PID`: background runs started from a script ignore SIGINT) the loop finishes
+/// its current step, saves, and returns [`LoopEnd::Interrupted`].
 pub fn install_interrupt_handler() -> bool {
     *HANDLER.get_or_init(|| ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst)).is_ok())
 }
