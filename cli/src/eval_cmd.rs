@@ -164,7 +164,7 @@ fn shapes(a: ShapesArgs) -> CliResult<()> {
     Ok(())
 }
 
-/// Samples one image per prompt in chunks, with a progress bar on stderr.
+/// Samples one image per prompt, with a progress bar on stderr.
 fn progress_sample(
     m: &ImageDiffusion,
     texts: &[&str],
@@ -172,21 +172,14 @@ fn progress_sample(
     w: f64,
     seed: u64,
 ) -> CliResult<tensor::Tensor> {
-    // The same chunks as `ImageDiffusion::sample`'s own seeding, so results do not depend on it.
-    const CHUNK: usize = models::image_diffusion::SAMPLE_CHUNK;
     let bar = indicatif::ProgressBar::new(texts.len() as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("sampling {bar:30} {pos}/{len} images [{elapsed} < {eta}]")
             .map_err(|e| e.to_string())?,
     );
-    let mut parts = Vec::new();
-    for (k, chunk) in texts.chunks(CHUNK).enumerate() {
-        let cond = m.text_cond(chunk)?;
-        parts.push(m.sample_chunk(Some(&cond), chunk.len(), sampler, w, seed, k as u64)?);
-        bar.inc(chunk.len() as u64);
-    }
+    let images = m.sample_with_progress(Some(&m.text_cond(texts)?), 0, sampler, w, seed, |k| bar.inc(k as u64))?;
     bar.finish_and_clear();
-    Ok(tensor::Tensor::cat(&parts.iter().collect::<Vec<_>>(), 0)?)
+    Ok(images)
 }
 
 fn fd(a: FdArgs) -> CliResult<()> {

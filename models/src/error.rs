@@ -24,3 +24,15 @@ impl Error {
         Error::Invalid { op, msg: msg.into() }
     }
 }
+
+/// Model errors inside the shared training loop (whose step and save closures return
+/// `nn::Error`): the engine's and nn's errors pass through unchanged, the rest keep their message.
+impl From<Error> for nn::Error {
+    fn from(e: Error) -> nn::Error {
+        match e {
+            Error::Tensor(t) => nn::Error::Tensor(t),
+            Error::Nn(n) => n,
+            other => nn::Error::Invalid(other.to_string()),
+        }
+    }
+}

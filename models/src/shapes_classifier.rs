@@ -314,9 +314,9 @@ pub fn train_classifier(
         &loop_cfg,
         start,
         |step| {
-            let (x, scenes) = render_pairs(&sampler, cfg.seed, step * cfg.batch as u64, cfg.batch).map_err(to_nn)?;
-            let t = ClassifierTargets::from_scenes(&scenes).map_err(to_nn)?;
-            let loss = classifier_loss(&model, &Var::constant(x), &t).map_err(to_nn)?;
+            let (x, scenes) = render_pairs(&sampler, cfg.seed, step * cfg.batch as u64, cfg.batch)?;
+            let t = ClassifierTargets::from_scenes(&scenes)?;
+            let loss = classifier_loss(&model, &Var::constant(x), &t)?;
             let grads = GradSet::collect(&params, &loss.backward()?);
             let (gnorm, lr) = (grads.global_norm()?, cfg.lr * schedule.factor(step));
             let mut opt = opt.borrow_mut();
@@ -423,14 +423,6 @@ pub fn frechet_vs_real(model: &ShapesClassifier, images: &Tensor, real_seed: u64
     let fd = fd_features(&gen, &real_a).map_err(eval_err("frechet_vs_real"))?;
     let floor_real_vs_real = fd_features(&real_a, &real_b).map_err(eval_err("frechet_vs_real"))?;
     Ok(FdReport { fd, floor_real_vs_real, n_images: gen.rows(), n_real, real_seed })
-}
-
-fn to_nn(e: Error) -> nn::Error {
-    match e {
-        Error::Tensor(t) => nn::Error::Tensor(t),
-        Error::Nn(n) => n,
-        other => nn::Error::Invalid(other.to_string()),
-    }
 }
 
 #[cfg(test)]

@@ -272,12 +272,13 @@ pub fn train_toy(
         start,
         |step| {
             let mut st = state.borrow_mut();
-            let y =
-                dist.sample_tensor(cfg.batch, data_seed(cfg.seed, step), DType::F32).map_err(|e| to_nn(e.into()))?;
+            let y = dist
+                .sample_tensor(cfg.batch, data_seed(cfg.seed, step), DType::F32)
+                .map_err(|e| nn::Error::from(Error::from(e)))?;
             let y = Var::constant(y.scale(data_scale)?);
-            let out = cfg.loss.loss(&model, &y, None, None, &mut st.rng).map_err(to_nn)?;
+            let out = cfg.loss.loss(&model, &y, None, None, &mut st.rng)?;
             let mut grads = GradSet::collect(&params, &out.loss.backward()?);
-            nonfinite += crate::edm::sanitize_grads(&mut grads).map_err(to_nn)?;
+            nonfinite += crate::edm::sanitize_grads(&mut grads)?;
             let gnorm = if cfg.grad_clip > 0.0 { grads.clip_norm(cfg.grad_clip)? } else { grads.global_norm()? };
             let factor = lr_factor(step, cfg.warmup, cfg.t_ref);
             let mut opt = opt.borrow_mut();
@@ -288,7 +289,7 @@ pub fn train_toy(
             st.step = step + 1;
             let loss = out.loss.to_scalar_f64()?;
             if step >= tail_from {
-                buckets.add(&out.sigma, out.per_sample.value()).map_err(to_nn)?;
+                buckets.add(&out.sigma, out.per_sample.value())?;
                 (tail_sum, tail_n) = (tail_sum + loss, tail_n + 1);
             }
             if opts.stop_after == Some(step + 1) {
@@ -333,12 +334,4 @@ pub fn lr_factor(step: u64, warmup: u64, t_ref: u64) -> f64 {
     let t = (step + 1) as f64;
     let warm = if warmup > 0 { (t / warmup as f64).min(1.0) } else { 1.0 };
     warm / (t / t_ref.max(1) as f64).max(1.0).sqrt()
-}
-
-fn to_nn(e: Error) -> nn::Error {
-    match e {
-        Error::Tensor(t) => nn::Error::Tensor(t),
-        Error::Nn(n) => n,
-        other => nn::Error::Invalid(other.to_string()),
-    }
 }

@@ -249,12 +249,26 @@ impl ImageDiffusion {
     /// generated in chunks of [`SAMPLE_CHUNK`] with noise seeded by (seed, chunk), so image i
     /// depends only on the seed, i and its own condition.
     pub fn sample(&self, cond: Option<&Cond>, n: usize, sampler: &SamplerConfig, w: f64, seed: u64) -> Result<Tensor> {
+        self.sample_with_progress(cond, n, sampler, w, seed, |_| {})
+    }
+
+    /// [`ImageDiffusion::sample`], calling `done(images)` after each chunk (progress bars).
+    pub fn sample_with_progress(
+        &self,
+        cond: Option<&Cond>,
+        n: usize,
+        sampler: &SamplerConfig,
+        w: f64,
+        seed: u64,
+        mut done: impl FnMut(usize),
+    ) -> Result<Tensor> {
         let n = cond.map(Cond::batch).unwrap_or(n);
         let mut out = Vec::new();
         for (k, start) in (0..n).step_by(SAMPLE_CHUNK).enumerate() {
             let len = SAMPLE_CHUNK.min(n - start);
             let rows = cond.map(|c| c.rows(start, len)).transpose()?;
             out.push(self.sample_chunk(rows.as_ref(), len, sampler, w, seed, k as u64)?);
+            done(len);
         }
         if out.is_empty() {
             return Err(Error::invalid("sample", "nothing to sample (n = 0)"));

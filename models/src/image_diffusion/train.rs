@@ -163,11 +163,11 @@ pub fn train_image_diffusion(
         start,
         |step| {
             let mut st = state.borrow_mut();
-            let batch = source.batch(step, cfg.batch).map_err(to_nn)?;
-            let y = Var::constant(stats.to_model(&batch.images).map_err(to_nn)?);
-            let out = cfg.loss.loss(&model, &y, batch.cond.as_ref(), dropout.as_ref(), &mut st.rng).map_err(to_nn)?;
+            let batch = source.batch(step, cfg.batch)?;
+            let y = Var::constant(stats.to_model(&batch.images)?);
+            let out = cfg.loss.loss(&model, &y, batch.cond.as_ref(), dropout.as_ref(), &mut st.rng)?;
             let mut grads = GradSet::collect(&params, &out.loss.backward()?);
-            nonfinite += sanitize_grads(&mut grads).map_err(to_nn)?;
+            nonfinite += sanitize_grads(&mut grads)?;
             let gnorm = if cfg.grad_clip > 0.0 { grads.clip_norm(cfg.grad_clip)? } else { grads.global_norm()? };
             let factor = lr_factor(step, cfg.warmup, cfg.t_ref);
             let mut opt = opt.borrow_mut();
@@ -179,7 +179,7 @@ pub fn train_image_diffusion(
             let loss = out.loss.to_scalar_f64()?;
             if step >= tail_from {
                 let per_dim = out.per_sample.value().scale(1.0 / dims)?;
-                buckets.add(&out.sigma, &per_dim).map_err(to_nn)?;
+                buckets.add(&out.sigma, &per_dim)?;
                 (tail_sum, tail_n) = (tail_sum + loss / dims, tail_n + 1);
             }
             if opts.stop_after == Some(step + 1) {
@@ -187,7 +187,7 @@ pub fn train_image_diffusion(
             }
             if cfg.sample_every > 0 && (step + 1) % cfg.sample_every == 0 && step + 1 < cfg.steps {
                 let m = ema_model(&ema.borrow(), step + 1, st.samples_seen)?;
-                write_grid(&m, &out_dir.join("samples").join(format!("step-{}.png", step + 1))).map_err(to_nn)?;
+                write_grid(&m, &out_dir.join("samples").join(format!("step-{}.png", step + 1)))?;
             }
             let metrics = vec![
                 ("loss_per_dim".into(), loss / dims),
@@ -203,7 +203,7 @@ pub fn train_image_diffusion(
             st.ema = Some(ema.borrow().shadow.clone());
             ckpt.save(&model, &st, 2)?;
             let m = ema_model(&ema.borrow(), st.step, st.samples_seen)?;
-            m.save(&out_dir.join("model.safetensors"), None).map_err(to_nn)
+            Ok(m.save(&out_dir.join("model.safetensors"), None)?)
         },
     )?;
     let st = state.borrow();
@@ -243,12 +243,4 @@ fn write_grid(m: &ImageDiffusion, path: &Path) -> Result<()> {
     }
     write_png_grid(path, &images, &GridOptions { cols: Some(4), ..GridOptions::default() })?;
     Ok(())
-}
-
-fn to_nn(e: Error) -> nn::Error {
-    match e {
-        Error::Tensor(t) => nn::Error::Tensor(t),
-        Error::Nn(n) => n,
-        other => nn::Error::Invalid(other.to_string()),
-    }
 }
