@@ -42,7 +42,6 @@ fn main() {
             std::process::exit(2);
         }
     }
-    nn::training::install_interrupt_handler();
     match run(&cfg, &out, resume, stop_after, true) {
         Ok(o) => {
             match o.end {

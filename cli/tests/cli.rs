@@ -166,3 +166,37 @@ fn train_sample_eval_and_export_a_tiny_diffusion_model() {
     assert_eq!((m.card.best_cfg, m.card.steps), (Some(1.5), 8));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `kill PID` (SIGTERM) stops a training run the way Ctrl-C does: it saves a checkpoint, says so
+/// and exits successfully, and `--resume` continues from there.
+#[cfg(unix)]
+#[test]
+fn a_killed_training_run_saves_and_resumes() {
+    let dir = tmp("sigterm");
+    let run = dir.join("run");
+    let run_s = run.to_str().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_r0-cli"))
+        .args(["train", "diffusion", "--config", "tiny", "--steps", "1000000", "--out", run_s, "--quiet"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the first metrics line (step 10), then send SIGTERM.
+    let metrics = run.join("metrics.jsonl");
+    let t0 = std::time::Instant::now();
+    while std::fs::read_to_string(&metrics).map_or(true, |s| s.is_empty()) {
+        assert!(t0.elapsed().as_secs() < 120, "no metrics after 120 s");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout(&o).contains("stopped after"), "{}", stdout(&o));
+    let latest = std::fs::read_to_string(run.join("latest")).unwrap();
+    let saved: u64 = latest.trim().trim_start_matches("step-").parse().unwrap();
+    assert!(saved >= 10);
+    let o = cli(&["train", "diffusion", "--resume", run_s, "--steps", &(saved + 2).to_string(), "--quiet"]);
+    assert!(o.status.success() && stdout(&o).contains(&format!("finished after {} steps", saved + 2)));
+    let _ = std::fs::remove_dir_all(&dir);
+}

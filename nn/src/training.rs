@@ -83,12 +83,15 @@ fn json_line(step: u64, s: &StepStats, rate: f64) -> String {
 
 /// Runs steps `start..cfg.total_steps`. A non-finite loss stops the run with
 /// [`Error::NonFiniteLoss`] *without* saving, so the last good checkpoint stays the newest.
+/// Installs the interrupt handler, so every program that trains through this loop saves and stops
+/// cleanly on Ctrl-C or `kill`.
 pub fn run_loop(
     cfg: &LoopConfig,
     start: u64,
     mut step_fn: impl FnMut(u64) -> Result<StepStats>,
     mut save: impl FnMut(u64) -> Result<()>,
 ) -> Result<LoopEnd> {
+    install_interrupt_handler();
     std::fs::create_dir_all(&cfg.out_dir).map_err(io_err(&cfg.out_dir))?;
     let log_path = cfg.out_dir.join("metrics.jsonl");
     let mut log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).map_err(io_err(&log_path))?;
