@@ -1,9 +1,12 @@
 //! `r0-cli train …`
 use crate::CliResult;
 use clap::{Args, Subcommand};
-use models::image_diffusion::{saved_config, train_image_diffusion, DataSpec, ImageTrainConfig};
+use models::image_diffusion::{
+    saved_config, train_image_diffusion, DataSpec, ImageDiffusion, ImageTrainConfig, InitFrom,
+};
 use models::shapes_classifier::{train_classifier, ClassifierConfig};
 use models::toy2d::{train_toy, RunOptions, ToyTrainConfig};
+use models::unet::CondConfig;
 use std::path::PathBuf;
 
 #[derive(Subcommand)]
@@ -14,7 +17,7 @@ pub enum TrainCommand {
     /// and on Ctrl-C; `--resume DIR` continues a run bit-exactly (its saved configuration is
     /// used; `--steps` may extend it). The EMA weights are kept in `DIR/model.safetensors`,
     /// usable with `r0-cli sample --weights`.
-    Diffusion(DiffusionArgs),
+    Diffusion(Box<DiffusionArgs>),
     /// Train the small shapes-world domain classifier whose features give the Fréchet distance
     /// of `r0-cli eval fd` (presence of each of the 24 shape-colour classes, object count, coarse
     /// positions). About 1500 steps of batch 64; resumable like `diffusion`.
@@ -65,6 +68,20 @@ pub struct DiffusionArgs {
     /// Peak learning rate (default: the config's).
     #[arg(long)]
     lr: Option<f64>,
+    /// Fine-tune: start the new run from these weights (a weights file or a training folder)
+    /// instead of a random initialisation. Parameters the file lacks keep their fresh values.
+    #[arg(long, value_name = "PATH")]
+    init_from: Option<PathBuf>,
+    /// Text models: add the separate word embedding to the encoder's output tokens (true in the
+    /// presets; `--word-path false` gives the encoder of the first teacher stage).
+    #[arg(long, value_name = "BOOL")]
+    word_path: Option<bool>,
+    /// Mean of ln σ in the training-noise distribution (default: the config's, −1.0).
+    #[arg(long, allow_hyphen_values = true)]
+    p_mean: Option<f64>,
+    /// Standard deviation of ln σ in the training-noise distribution (default: the config's, 1.4).
+    #[arg(long)]
+    p_std: Option<f64>,
     /// Stop (saving a checkpoint) after this many steps in total, e.g. to train in chunks.
     #[arg(long)]
     stop_after: Option<u64>,
@@ -81,7 +98,7 @@ pub struct DiffusionArgs {
 
 pub fn run(cmd: TrainCommand) -> CliResult<()> {
     match cmd {
-        TrainCommand::Diffusion(a) => diffusion(a),
+        TrainCommand::Diffusion(a) => diffusion(*a),
         TrainCommand::Classifier(a) => classifier(a),
     }
 }
@@ -93,8 +110,17 @@ fn diffusion(a: DiffusionArgs) -> CliResult<()> {
         return toy(dist, &a, &dir, &opts);
     }
     let mut cfg = if a.resume.is_some() {
-        if a.batch.is_some() || a.lr.is_some() || a.seed != 0 {
-            eprintln!("note: --batch, --lr and --seed are fixed by the run being resumed; ignored");
+        if a.batch.is_some()
+            || a.lr.is_some()
+            || a.seed != 0
+            || a.init_from.is_some()
+            || a.word_path.is_some()
+            || a.p_mean.is_some()
+            || a.p_std.is_some()
+        {
+            eprintln!(
+                "note: --batch, --lr, --seed, --init-from, --word-path, --p-mean and --p-std are fixed by the run being resumed; ignored"
+            );
         }
         saved_config(&dir)?
     } else {
@@ -105,6 +131,16 @@ fn diffusion(a: DiffusionArgs) -> CliResult<()> {
         c.seed = a.seed;
         c.batch = a.batch.unwrap_or(c.batch);
         c.lr = a.lr.unwrap_or(c.lr);
+        if let (Some(w), CondConfig::Text(t)) = (a.word_path, &mut c.net.cond) {
+            t.word_path = w;
+        }
+        c.loss.p_mean = a.p_mean.unwrap_or(c.loss.p_mean);
+        c.loss.p_std = a.p_std.unwrap_or(c.loss.p_std);
+        if let Some(p) = &a.init_from {
+            let file = if p.is_dir() { p.join("model.safetensors") } else { p.clone() };
+            let m = ImageDiffusion::load(&file)?;
+            c.init_from = Some(InitFrom { path: file, steps: m.card.steps, images_seen: m.card.images_seen });
+        }
         c
     };
     cfg.steps = a.steps.unwrap_or(cfg.steps);

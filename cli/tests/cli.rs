@@ -164,6 +164,36 @@ fn train_sample_eval_and_export_a_tiny_diffusion_model() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let m = models::image_diffusion::ImageDiffusion::load(&w16).unwrap();
     assert_eq!((m.card.best_cfg, m.card.steps), (Some(1.5), 8));
+
+    // A fine-tuning run starts from those weights; its card counts their steps and images too.
+    let ft = dir.join("ft");
+    let o = cli(&[
+        "train",
+        "diffusion",
+        "--config",
+        "tiny",
+        "--init-from",
+        run_s,
+        "--p-mean",
+        "-0.5",
+        "--steps",
+        "2",
+        "--out",
+        ft.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m = models::image_diffusion::ImageDiffusion::load(&ft.join("model.safetensors")).unwrap();
+    assert_eq!((m.card.steps, m.card.images_seen), (10, 10 * 8), "{:?}", m.card);
+    assert!(m.card.notes.contains("fine-tuned"), "{}", m.card.notes);
+    let saved = models::image_diffusion::saved_config(&ft).unwrap();
+    assert_eq!(saved.loss.p_mean, -0.5);
+    // Weights of another architecture are refused in one line.
+    let bad = dir.join("bad");
+    let o =
+        cli(&["train", "diffusion", "--init-from", run_s, "--steps", "1", "--out", bad.to_str().unwrap(), "--quiet"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("shape") && err.trim().lines().count() == 1, "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -69,13 +69,29 @@ pub struct ImageTrainConfig {
     pub sample_every: u64,
     pub checkpoint_every: u64,
     pub log_every: u64,
+    /// Start from trained weights instead of a random initialisation (a fine-tuning run).
+    #[serde(default)]
+    pub init_from: Option<InitFrom>,
+}
+
+/// The weights a run started from: every parameter of the file is copied into the new network
+/// (parameters the file lacks, e.g. a newly added path, keep their fresh initialisation) and the
+/// file's data statistics are used, since σ_d is part of the denoiser.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct InitFrom {
+    pub path: std::path::PathBuf,
+    /// Training steps and images behind those weights (counted into the new model card).
+    pub steps: u64,
+    pub images_seen: u64,
 }
 
 impl ImageTrainConfig {
     /// A named preset: `tiny` (CI: seconds per hundred steps) or `small` (the shipped teacher).
     pub fn preset(name: &str, data: DataSpec) -> Result<ImageTrainConfig> {
         let (channels, size, classes) = data.geometry();
-        let text = |w, l, h| CondConfig::Text(TextEncoderConfig::shapes(w, l, h));
+        // The word path keeps colour words distinct for the cross-attention (see text_encoder.rs).
+        let text =
+            |w, l, h| CondConfig::Text(TextEncoderConfig { word_path: true, ..TextEncoderConfig::shapes(w, l, h) });
         let cond = |w, l, h| if classes == 0 { text(w, l, h) } else { CondConfig::Class { classes } };
         let net = match name {
             "tiny" => UNetConfig {
@@ -128,6 +144,7 @@ impl ImageTrainConfig {
             sample_every: if tiny { 0 } else { 1000 },
             checkpoint_every: if tiny { 0 } else { 250 },
             log_every: if tiny { 10 } else { 25 },
+            init_from: None,
         })
     }
 

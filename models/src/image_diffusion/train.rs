@@ -88,12 +88,21 @@ pub fn train_image_diffusion(
     let resuming = opts.resume && ckpt.latest()?.is_some();
     // On resume the saved statistics are used (they are a pure function of the data anyway).
     let saved_run = if resuming { Some(read_saved(out_dir)?) } else { None };
-    let stats = match &saved_run {
-        Some(r) => r.stats.clone(),
-        None => DataStats::measure(&source, cfg.stats_items)?,
+    // A fine-tuning run starts from the weights in `init_from` (on resume the checkpoint has them).
+    let init = match (&cfg.init_from, resuming) {
+        (Some(i), false) => Some(ImageDiffusion::load(&i.path)?),
+        _ => None,
+    };
+    let stats = match (&saved_run, &init) {
+        (Some(r), _) => r.stats.clone(),
+        (None, Some(m)) => m.card.stats.clone(),
+        (None, None) => DataStats::measure(&source, cfg.stats_items)?,
     };
     let saved = SavedRun { config: cfg.clone(), stats: stats.clone() };
     let model = EdmPrecond::new(UNet::new(&cfg.net, &mut Rng::new(cfg.seed))?, stats.sigma_data)?;
+    if let (Some(m), Some(i)) = (&init, &cfg.init_from) {
+        load_init(&model, m, cfg, &i.path)?;
+    }
     let params = model.trainable_params();
     let mut opt = Adam::new(cfg.lr, cfg.betas, 1e-8, 0.0);
     let mut ema = Ema::new(&model, EmaMode::HalfLife { samples: cfg.ema_half_life, rampup: Some(cfg.ema_rampup) });
@@ -144,14 +153,27 @@ pub fn train_image_diffusion(
     let (state, opt, ema) = (RefCell::new(state), RefCell::new(opt), RefCell::new(ema));
     let mut buckets = LossBuckets::new(&cfg.loss, 8);
     let (mut tail_sum, mut tail_n, mut nonfinite) = (0.0, 0u64, 0u64);
-    let card = |steps: u64, images: u64| ModelCard {
+    let (steps0, images0) = cfg.init_from.as_ref().map_or((0, 0), |i| (i.steps, i.images_seen));
+    let card = |steps: u64, images: u64| {
+        ModelCard {
         net: cfg.net.clone(),
         stats: stats.clone(),
         data: cfg.data.clone(),
-        steps,
-        images_seen: images,
+        steps: steps0 + steps,
+        images_seen: images0 + images,
         best_cfg: None,
-        notes: format!("trained by train_image_diffusion, seed {}, batch {}", cfg.seed, cfg.batch),
+        notes: match &cfg.init_from {
+            Some(i) => format!(
+                "fine-tuned by train_image_diffusion from {} ({} steps, {} images), then {steps} steps, seed {}, batch {}",
+                i.path.display(),
+                i.steps,
+                i.images_seen,
+                cfg.seed,
+                cfg.batch
+            ),
+            None => format!("trained by train_image_diffusion, seed {}, batch {}", cfg.seed, cfg.batch),
+        },
+    }
     };
     let ema_model = |ema: &Ema, steps: u64, images: u64| -> nn::Result<ImageDiffusion> {
         let m = ImageDiffusion { model: model.clone(), card: card(steps, images) };
@@ -224,6 +246,29 @@ pub fn train_image_diffusion(
         sigma_data: stats.sigma_data,
     };
     Ok((m, report))
+}
+
+/// Copies the weights of `init` into the fresh `model`: every tensor of the file must fit a
+/// parameter (parameters the file lacks keep their initialisation), and the data must match.
+fn load_init(model: &EdmPrecond<UNet>, init: &ImageDiffusion, cfg: &ImageTrainConfig, path: &Path) -> Result<()> {
+    if init.card.data != cfg.data {
+        return Err(Error::invalid(
+            "--init-from",
+            format!("{} was trained on {:?}, this run uses {:?}", path.display(), init.card.data, cfg.data),
+        ));
+    }
+    let report = nn::checkpoint::load_state_dict(model, &init.model.state_dict(), false, path)?;
+    if !report.unexpected.is_empty() {
+        return Err(Error::invalid(
+            "--init-from",
+            format!(
+                "{} does not fit this configuration: the network has no {}",
+                path.display(),
+                report.unexpected.join(", ")
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A 4×4 grid: each [`GRID_PROMPTS`] prompt (or class 0..7) with two seeds, Heun 18 steps,
