@@ -5,7 +5,7 @@ use clap::{Args, Subcommand};
 use data::image::{read_png_folder, write_png_grid, GridOptions};
 use data::shapes::{prompt_set, render_batch, Prompt, SceneSampler, ShapesRng};
 use models::edm::SamplerConfig;
-use models::image_diffusion::ImageDiffusion;
+use models::image_diffusion::{GuidanceScale, ImageDiffusion};
 use std::path::PathBuf;
 
 #[derive(Subcommand)]
@@ -169,7 +169,7 @@ fn progress_sample(
     m: &ImageDiffusion,
     texts: &[&str],
     sampler: &SamplerConfig,
-    w: f64,
+    w: GuidanceScale,
     seed: u64,
 ) -> CliResult<tensor::Tensor> {
     let bar = indicatif::ProgressBar::new(texts.len() as u64);
@@ -203,7 +203,7 @@ fn fd(a: FdArgs) -> CliResult<()> {
         println!(
             "{}",
             serde_json::json!({"fd": r.fd, "floor_real_vs_real": r.floor_real_vs_real, "n": a.n,
-                "steps": sampler.steps, "cfg": w, "real_seed": a.real_seed, "seed": a.seed})
+                "steps": sampler.steps, "cfg": w.w, "cfg_interval": w.interval, "real_seed": a.real_seed, "seed": a.seed})
         );
     } else {
         println!(

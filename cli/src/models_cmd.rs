@@ -3,7 +3,7 @@
 use crate::CliResult;
 use clap::Args;
 use models::edm::{SamplerConfig, Solver};
-use models::image_diffusion::ImageDiffusion;
+use models::image_diffusion::{GuidanceScale, ImageDiffusion};
 use std::path::{Path, PathBuf};
 
 /// The model `sample` and `eval` use when `--model` is not given. A later few-step generator
@@ -36,6 +36,10 @@ pub struct ModelArgs {
     /// weights.
     #[arg(long)]
     pub cfg: Option<f64>,
+    /// Guidance interval LO,HI: apply the scale only while σ is in [LO, HI] (w = 1 elsewhere).
+    /// Default: the interval recorded with the weights' best scale (when `--cfg` is not given).
+    #[arg(long, value_name = "LO,HI", value_parser = parse_interval)]
+    pub cfg_interval: Option<(f64, f64)>,
     /// ODE solver: heun or euler.
     #[arg(long, default_value = "heun")]
     pub solver: String,
@@ -68,13 +72,15 @@ impl ModelArgs {
         Ok(SamplerConfig { steps: self.steps, solver, ..SamplerConfig::default() })
     }
 
-    /// `--cfg`, else the card's best scale, else [`FALLBACK_CFG`].
-    pub fn guidance(&self, m: &ImageDiffusion) -> CliResult<f64> {
+    /// `--cfg`, else the card's best scale, else [`FALLBACK_CFG`]; the interval from
+    /// `--cfg-interval`, else (only with the card's scale) the card's interval.
+    pub fn guidance(&self, m: &ImageDiffusion) -> CliResult<GuidanceScale> {
         let w = self.cfg.or(m.card.best_cfg).unwrap_or(FALLBACK_CFG);
         if !w.is_finite() {
             return Err(format!("--cfg must be finite, got {w}").into());
         }
-        Ok(w)
+        let card_interval = if self.cfg.is_none() { m.card.best_cfg_interval } else { None };
+        Ok(GuidanceScale { w, interval: self.cfg_interval.or(card_interval) })
     }
 }
 
@@ -102,6 +108,9 @@ pub struct ExportArgs {
     /// Record this guidance scale as the default for `sample` and `eval`.
     #[arg(long)]
     best_cfg: Option<f64>,
+    /// Record this guidance interval (LO,HI in σ) with the best scale.
+    #[arg(long, value_name = "LO,HI", value_parser = parse_interval, requires = "best_cfg")]
+    best_cfg_interval: Option<(f64, f64)>,
     /// Replace the card's notes (how the weights were made).
     #[arg(long)]
     notes: Option<String>,
@@ -114,6 +123,7 @@ pub fn export(a: ExportArgs) -> CliResult<()> {
             return Err(format!("--best-cfg must be finite, got {w}").into());
         }
         m.card.best_cfg = Some(w);
+        m.card.best_cfg_interval = a.best_cfg_interval;
     }
     if let Some(n) = a.notes {
         m.card.notes = n;
@@ -121,13 +131,25 @@ pub fn export(a: ExportArgs) -> CliResult<()> {
     m.save(&a.out, a.f16.then_some(tensor::DType::F16))?;
     let bytes = std::fs::metadata(&a.out).map(|md| md.len()).unwrap_or(0);
     println!(
-        "wrote {} ({:.1} MiB, {}; {} steps, {} images, best cfg {:?})",
+        "wrote {} ({:.1} MiB, {}; {} steps, {} images, best cfg {:?}, interval {:?})",
         a.out.display(),
         bytes as f64 / (1 << 20) as f64,
         if a.f16 { "f16" } else { "f32" },
         m.card.steps,
         m.card.images_seen,
-        m.card.best_cfg
+        m.card.best_cfg,
+        m.card.best_cfg_interval
     );
     Ok(())
+}
+
+/// "LO,HI" with 0 ≤ LO < HI, both finite.
+fn parse_interval(s: &str) -> Result<(f64, f64), String> {
+    let bad = || format!("expected LO,HI with 0 <= LO < HI (noise levels σ), got {s:?}");
+    let (lo, hi) = s.split_once(',').ok_or_else(bad)?;
+    let (lo, hi): (f64, f64) = (lo.trim().parse().map_err(|_| bad())?, hi.trim().parse().map_err(|_| bad())?);
+    if !(lo.is_finite() && hi.is_finite() && 0.0 <= lo && lo < hi) {
+        return Err(bad());
+    }
+    Ok((lo, hi))
 }

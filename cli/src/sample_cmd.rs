@@ -65,12 +65,14 @@ pub fn run(a: SampleArgs) -> CliResult<()> {
         models::edm::Solver::Euler => sampler.steps,
     };
     // A guided evaluation runs the network on the condition and on ∅: twice the rows.
-    let nfe = if w != 1.0 && cond.is_some() { 2 * evals } else { evals };
+    let nfe = if w.w != 1.0 && cond.is_some() { 2 * evals } else { evals };
     println!(
-        "wrote {} images of {what} to {} ({} steps, {nfe} NFE, cfg {w}, seed {}; {:.0} ms per image)",
+        "wrote {} images of {what} to {} ({} steps, {}{nfe} NFE, cfg {w}, seed {}; {:.0} ms per image)",
         a.n,
         a.out.display(),
         sampler.steps,
+        // With an interval, guided evaluations (two passes) happen only inside it.
+        if w.interval.is_some() { "≤ " } else { "" },
         a.seed,
         1e3 * secs / a.n as f64
     );

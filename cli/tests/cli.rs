@@ -163,7 +163,33 @@ fn train_sample_eval_and_export_a_tiny_diffusion_model() {
     let o = cli(&["export-weights", "--from", run_s, "--out", w16.to_str().unwrap(), "--f16", "--best-cfg", "1.5"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let m = models::image_diffusion::ImageDiffusion::load(&w16).unwrap();
-    assert_eq!((m.card.best_cfg, m.card.steps), (Some(1.5), 8));
+    assert_eq!((m.card.best_cfg, m.card.steps, m.card.best_cfg_interval), (Some(1.5), 8, None));
+
+    // A guidance interval: recorded with the weights and used by default; a bad one is refused.
+    let wi = dir.join("wi.safetensors");
+    let wi_s = wi.to_str().unwrap();
+    let o =
+        cli(&["export-weights", "--from", run_s, "--out", wi_s, "--best-cfg", "3", "--best-cfg-interval", "0.5,20"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m = models::image_diffusion::ImageDiffusion::load(&wi).unwrap();
+    assert_eq!((m.card.best_cfg, m.card.best_cfg_interval), (Some(3.0), Some((0.5, 20.0))));
+    let o = cli(&[
+        "sample",
+        "--weights",
+        wi_s,
+        "--prompt",
+        "a red circle",
+        "--n",
+        "2",
+        "--steps",
+        "2",
+        "--out",
+        png2.to_str().unwrap(),
+    ]);
+    assert!(stdout(&o).contains("cfg 3 for σ in [0.5, 20]"), "{}", stdout(&o));
+    let o = cli(&[&args[..], &["--cfg", "2", "--cfg-interval", "5,1", "--out", png2.to_str().unwrap()]].concat());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("LO < HI"), "{err}");
 
     // A fine-tuning run starts from those weights; its card counts their steps and images too.
     let ft = dir.join("ft");

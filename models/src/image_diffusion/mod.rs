@@ -178,8 +178,34 @@ pub struct ModelCard {
     pub images_seen: u64,
     /// The guidance scale recorded as best for these weights (used when none is given).
     pub best_cfg: Option<f64>,
+    /// The σ interval the recorded best scale applies in (guidance interval), if any.
+    #[serde(default)]
+    pub best_cfg_interval: Option<(f64, f64)>,
     /// Free text: the command that made it, the seed, the date.
     pub notes: String,
+}
+
+/// A classifier-free guidance setting: scale w (1 = none) and an optional σ interval outside
+/// which w is 1 (Kynkäänniemi et al. 2024). A plain `f64` converts to "w everywhere".
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GuidanceScale {
+    pub w: f64,
+    pub interval: Option<(f64, f64)>,
+}
+
+impl From<f64> for GuidanceScale {
+    fn from(w: f64) -> Self {
+        GuidanceScale { w, interval: None }
+    }
+}
+
+impl std::fmt::Display for GuidanceScale {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.interval {
+            Some((lo, hi)) => write!(f, "{} for σ in [{lo}, {hi}]", self.w),
+            None => write!(f, "{}", self.w),
+        }
+    }
 }
 
 /// A trained image-diffusion model: D = EdmPrecond(UNet) with the data's centring.
@@ -265,7 +291,14 @@ impl ImageDiffusion {
     /// with `sampler` and guidance scale `w` (1 = none), as `[N, C, H, W]` in [−1, 1]. Rows are
     /// generated in chunks of [`SAMPLE_CHUNK`] with noise seeded by (seed, chunk), so image i
     /// depends only on the seed, i and its own condition.
-    pub fn sample(&self, cond: Option<&Cond>, n: usize, sampler: &SamplerConfig, w: f64, seed: u64) -> Result<Tensor> {
+    pub fn sample(
+        &self,
+        cond: Option<&Cond>,
+        n: usize,
+        sampler: &SamplerConfig,
+        w: impl Into<GuidanceScale>,
+        seed: u64,
+    ) -> Result<Tensor> {
         self.sample_with_progress(cond, n, sampler, w, seed, |_| {})
     }
 
@@ -275,10 +308,11 @@ impl ImageDiffusion {
         cond: Option<&Cond>,
         n: usize,
         sampler: &SamplerConfig,
-        w: f64,
+        w: impl Into<GuidanceScale>,
         seed: u64,
         mut done: impl FnMut(usize),
     ) -> Result<Tensor> {
+        let w = w.into();
         let n = cond.map(Cond::batch).unwrap_or(n);
         let mut out = Vec::new();
         for (k, start) in (0..n).step_by(SAMPLE_CHUNK).enumerate() {
@@ -300,17 +334,24 @@ impl ImageDiffusion {
         cond: Option<&Cond>,
         len: usize,
         sampler: &SamplerConfig,
-        w: f64,
+        w: impl Into<GuidanceScale>,
         seed: u64,
         chunk: u64,
     ) -> Result<Tensor> {
+        let w = w.into();
         let len = cond.map(Cond::batch).unwrap_or(len);
         if len == 0 || len > SAMPLE_CHUNK {
             return Err(Error::invalid("sample_chunk", format!("{len} rows: need 1..={SAMPLE_CHUNK}")));
         }
         let null = self.model.net.null_cond()?;
-        let guidance = match (&null, w == 1.0) {
-            (Some(null), false) => Some(Guidance::new(w, null.clone())?),
+        let guidance = match (&null, w.w == 1.0) {
+            (Some(null), false) => {
+                let g = Guidance::new(w.w, null.clone())?;
+                Some(match w.interval {
+                    Some((lo, hi)) => g.with_interval(lo, hi),
+                    None => g,
+                })
+            }
             _ => None,
         };
         let [c, h, wd] = self.image_shape();

@@ -162,6 +162,7 @@ pub fn train_image_diffusion(
         steps: steps0 + steps,
         images_seen: images0 + images,
         best_cfg: None,
+        best_cfg_interval: None,
         notes: match &cfg.init_from {
             Some(i) => format!(
                 "fine-tuned by train_image_diffusion from {} ({} steps, {} images), then {steps} steps, seed {}, batch {}",
