@@ -4,7 +4,8 @@
 #
 #   scripts/eval-teacher.sh [--weights PATH] [--classifier DIR]    (defaults: shipped weights, runs/classifier)
 #
-# Knobs (environment): SET (geneval), CFGS ("2"), STEPS ("4 8 18"), FD_N (1000), OUT (runs/eval).
+# Knobs (environment): SET (geneval), CFGS ("2"; W or W@LO,HI for a guidance interval in σ),
+# STEPS ("4 8 18"), FD_N (1000), OUT (runs/eval).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SET=${SET:-geneval}
@@ -24,14 +25,23 @@ done
 cargo build --release -p r0-cli -q
 CLI=target/release/r0-cli
 mkdir -p "$OUT"
+# "W" or "W@LO,HI" → the --cfg (and --cfg-interval) arguments.
+guidance() {
+  case "$1" in
+    *@*) echo "--cfg ${1%@*} --cfg-interval ${1#*@}" ;;
+    *) echo "--cfg $1" ;;
+  esac
+}
 for steps in $STEPS; do
   for w in 1 $CFGS; do
-    line=$($CLI eval shapes --model diffusion "${WEIGHTS[@]}" --steps "$steps" --cfg "$w" --set "$SET" --json)
-    echo "{\"steps\": $steps, \"cfg\": $w, \"set\": \"$SET\", \"report\": $line}" | tee -a "$OUT/eval.jsonl"
+    # shellcheck disable=SC2046
+    line=$($CLI eval shapes --model diffusion "${WEIGHTS[@]}" --steps "$steps" $(guidance "$w") --set "$SET" --json)
+    echo "{\"steps\": $steps, \"cfg\": \"$w\", \"set\": \"$SET\", \"report\": $line}" | tee -a "$OUT/eval.jsonl"
   done
 done
 if [ -d "$CLASSIFIER" ]; then
   for w in 1 $CFGS; do
-    $CLI eval fd --model diffusion "${WEIGHTS[@]}" --classifier "$CLASSIFIER" --steps 18 --cfg "$w" --n "$FD_N" --json | tee -a "$OUT/fd.jsonl"
+    # shellcheck disable=SC2046
+    $CLI eval fd --model diffusion "${WEIGHTS[@]}" --classifier "$CLASSIFIER" --steps 18 $(guidance "$w") --n "$FD_N" --json | tee -a "$OUT/fd.jsonl"
   done
 fi
