@@ -32,7 +32,9 @@
 use crate::Real;
 use rayon::prelude::*;
 
+mod pack;
 mod simd;
+use pack::pack_interleaved;
 pub use simd::{has_avx2_fma, has_avx512};
 
 /// A read-only strided matrix inside a slice: element (i, j) sits at
@@ -253,28 +255,17 @@ fn pack_a<T: Real>(dst: &mut [T], a: MatRef<T>, (i0, rows): (usize, usize), (p0,
             continue;
         }
         for (p, out) in sliver.chunks_exact_mut(mr).enumerate() {
-            out.fill(T::zero());
-            for (i, x) in out[..r].iter_mut().enumerate() {
-                *x = a.data[base + p * cs + i * rs];
+            let (head, tail) = out.split_at_mut(r);
+            tail.fill(T::zero());
+            let col = base + p * cs;
+            if rs == 1 {
+                // Column-major A: the sliver row is a contiguous piece of column p.
+                head.copy_from_slice(&a.data[col..col + r]);
+            } else {
+                for (i, x) in head.iter_mut().enumerate() {
+                    *x = a.data[col + i * rs];
+                }
             }
-        }
-    }
-}
-
-/// Writes up to `width` contiguous source lines of length `kc` interleaved into `sliver`
-/// (`sliver[p*width + i] = line_i[p]`), zero-filling missing lines: the transpose both packers
-/// need when the packed direction is the contiguous one in memory.
-fn pack_interleaved<'a, T: Real + 'a>(sliver: &mut [T], width: usize, kc: usize, lines: impl Iterator<Item = &'a [T]>) {
-    let mut filled = 0;
-    for (i, line) in lines.enumerate() {
-        for (out, &v) in sliver.chunks_exact_mut(width).zip(&line[..kc]) {
-            out[i] = v;
-        }
-        filled = i + 1;
-    }
-    if filled < width {
-        for out in sliver.chunks_exact_mut(width) {
-            out[filled..].fill(T::zero());
         }
     }
 }
@@ -301,11 +292,12 @@ fn pack_b<T: Real>(
         }
         for (p, out) in sliver.chunks_exact_mut(nr).enumerate() {
             let row = base + p * rs;
-            if cs == 1 && w == nr {
-                out.copy_from_slice(&b.data[row..row + nr]);
+            let (head, tail) = out.split_at_mut(w);
+            tail.fill(T::zero());
+            if cs == 1 {
+                head.copy_from_slice(&b.data[row..row + w]);
             } else {
-                out.fill(T::zero());
-                for (j, x) in out[..w].iter_mut().enumerate() {
+                for (j, x) in head.iter_mut().enumerate() {
                     *x = b.data[row + j * cs];
                 }
             }

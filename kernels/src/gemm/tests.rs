@@ -195,3 +195,121 @@ fn gemm_512_timing() {
     let threads = rayon::current_num_threads();
     eprintln!("gemm 512^3 f32: {:.3} ms best of 6 ({gflops:.1} GFLOP/s, {threads} threads)", best * 1e3);
 }
+
+/// Random f32 bit patterns (NaNs with payloads, infinities, subnormals, -0.0 included) from a
+/// seed, so a bit-for-bit comparison sees any value the transpose could mangle.
+fn raw_f32(len: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            f32::from_bits((s >> 32) as u32)
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// The dispatching `pack_interleaved` (AVX2 8×8 transposes for f32 where the CPU has them)
+    /// against the scalar reference, bit for bit: any kc, the tile widths of both kernels, any
+    /// number of lines (missing ones are zero), lines at odd offsets and with a stride longer
+    /// than kc (as pack_a / pack_b slice them), and a sliver full of garbage beforehand.
+    #[test]
+    fn pack_interleaved_matches_reference(
+        kc in 1..600usize, width in prop::sample::select(vec![6usize, 8, 16, 32]), lines_frac in 0.0..=1.0f64,
+        stride_pad in 0..9usize, offset in 0..8usize, seed: u64,
+    ) {
+        let lines = ((width as f64 * lines_frac).round() as usize).min(width);
+        let stride = kc + stride_pad;
+        let src = raw_f32(offset + lines * stride, seed);
+        let line = |i: usize| &src[offset + i * stride..][..kc];
+        let garbage = raw_f32(kc * width, !seed);
+        let (mut want, mut got) = (garbage.clone(), garbage);
+        pack::pack_interleaved_ref(&mut want, width, kc, (0..lines).map(line));
+        pack_interleaved(&mut got, width, kc, (0..lines).map(line));
+        prop_assert_eq!(bits(&got), bits(&want));
+        // The SIMD routine itself, wherever this CPU can run it (the dispatcher may be skipping it).
+        #[cfg(target_arch = "x86_64")]
+        if pack::x86::supports(width) {
+            let mut direct = vec![f32::NAN; kc * width];
+            let refs: Vec<&[f32]> = (0..lines).map(line).collect();
+            pack::x86::pack_f32(&mut direct, width, kc, &refs);
+            prop_assert_eq!(bits(&direct), bits(&want));
+        }
+        // Other types keep the scalar path.
+        let src64: Vec<f64> = src.iter().map(|&x| f64::from(x)).collect();
+        let line64 = |i: usize| &src64[offset + i * stride..][..kc];
+        let (mut want64, mut got64) = (vec![1.5f64; kc * width], vec![-2.5f64; kc * width]);
+        pack::pack_interleaved_ref(&mut want64, width, kc, (0..lines).map(line64));
+        pack_interleaved(&mut got64, width, kc, (0..lines).map(line64));
+        let b64 = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        prop_assert_eq!(b64(&got64), b64(&want64));
+    }
+}
+
+/// Every kc remainder (0..8 and beyond one block) and every line count at each width, exhaustively
+/// for small kc, so the block / tail / zero-group boundaries are all hit regardless of sampling.
+#[test]
+fn pack_interleaved_edges_exhaustive() {
+    for width in [6usize, 8, 16, 24, 32] {
+        for kc in 0..=17usize {
+            for lines in 0..=width {
+                let src = raw_f32(lines * kc, (width * 1000 + kc * 40 + lines) as u64);
+                let line = |i: usize| &src[i * kc..][..kc];
+                let mut want = vec![f32::from_bits(0x7FC0_1234); kc * width];
+                let mut got = want.clone();
+                pack::pack_interleaved_ref(&mut want, width, kc, (0..lines).map(line));
+                pack_interleaved(&mut got, width, kc, (0..lines).map(line));
+                assert_eq!(bits(&got), bits(&want), "width {width}, kc {kc}, lines {lines}");
+            }
+        }
+    }
+}
+
+/// The packers themselves, for f32 and f64, on every layout (row-major A / column-major B take
+/// the interleaved path): the sliver must hold exactly `A[i][p]` / `B[p][j]`, zero-padded.
+#[test]
+fn pack_a_b_layouts() {
+    fn run<T: Real>() {
+        let (rows, kc, p0, i0) = (19usize, 23usize, 3usize, 2usize);
+        for lay in [Layout::RowMajor(0), Layout::RowMajor(3), Layout::ColMajor(0), Layout::ColMajor(2)] {
+            let (d, rs, cs) = matrix::<T>(i0 + rows, p0 + kc, lay, 1, 31);
+            let a = mat(&d, 1, rs, cs);
+            let at = |i: usize, p: usize| d[1 + i * rs + p * cs];
+            for mr in [6usize, 8] {
+                let mut ap = vec![T::one(); round_up(rows, mr) * kc];
+                pack_a(&mut ap, a, (i0, rows), (p0, kc), mr);
+                for (s, sliver) in ap.chunks_exact(kc * mr).enumerate() {
+                    for p in 0..kc {
+                        for i in 0..mr {
+                            let r = s * mr + i;
+                            let want = if r < rows { at(i0 + r, p0 + p) } else { T::zero() };
+                            assert_eq!(sliver[p * mr + i], want, "{lay:?} mr {mr}: A row {r}, p {p}");
+                        }
+                    }
+                }
+            }
+            // The same buffer read as B: kc×nc starting at (p0, j0) = (p0 of A's rows, ...).
+            let (nc, j0) = (kc, p0);
+            let kcb = rows;
+            for nr in [16usize, 32] {
+                let mut bp = vec![T::one(); round_up(nc, nr) * kcb];
+                pack_b(&mut bp, a, (i0, kcb), (j0, nc), nr, usize::MAX);
+                for (s, sliver) in bp.chunks_exact(kcb * nr).enumerate() {
+                    for p in 0..kcb {
+                        for j in 0..nr {
+                            let c = s * nr + j;
+                            let want = if c < nc { at(i0 + p, j0 + c) } else { T::zero() };
+                            assert_eq!(sliver[p * nr + j], want, "{lay:?} nr {nr}: B col {c}, p {p}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+    run::<f32>();
+    run::<f64>();
+}
