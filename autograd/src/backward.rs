@@ -106,7 +106,7 @@ impl Var {
                 out: v.value(),
                 need: node.inputs.iter().map(|i| i.requires_grad()).collect(),
             };
-            let input_grads = apply_rule(&node.op, &ctx, &g)?;
+            let input_grads = apply_rule(&node.op, &ctx, g)?;
             for ((input, gi), need) in node.inputs.iter().zip(input_grads).zip(&ctx.need) {
                 let Some(gi) = gi else { continue };
                 if !need {
@@ -120,7 +120,8 @@ impl Var {
                     });
                 }
                 let acc = match grads.remove(&input.id()) {
-                    Some(prev) => prev.add(&gi)?,
+                    // In place when `prev` owns its buffer (the map held the only reference).
+                    Some(prev) => prev.add_owned(&gi)?,
                     None => gi,
                 };
                 grads.insert(input.id(), acc);
@@ -132,41 +133,42 @@ impl Var {
 }
 
 /// One arm per op: each calls the rule that sits beside the op's forward in its family module.
-fn apply_rule(op: &Op, c: &Ctx, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+/// `g` is passed by value so a rule may write its result over it when it is the only reference.
+fn apply_rule(op: &Op, c: &Ctx, g: Tensor) -> Result<Vec<Option<Tensor>>> {
     match op {
         Op::Unary(u) => elementwise::unary_backward(*u, c, g),
-        Op::Binary(b) => elementwise::binary_backward(*b, c, g),
-        Op::Reduce { op, dims, keepdim } => reduce::reduce_backward(*op, dims, *keepdim, c, g),
-        Op::Variance { dims, unbiased, keepdim } => reduce::variance_backward(dims, *unbiased, *keepdim, c, g),
-        Op::Reshape => shape::reshape_backward(c, g),
-        Op::Permute { dims } => shape::permute_backward(dims, c, g),
-        Op::Slice { dim, start, len, step } => shape::slice_backward(*dim, *start, *len, *step, c, g),
-        Op::Expand => shape::expand_backward(c, g),
-        Op::Cat { dim, sizes } => shape::cat_backward(*dim, sizes, c, g),
-        Op::IndexSelect { dim, index } => shape::index_select_backward(*dim, index, c, g),
-        Op::Gather { dim, index } => shape::gather_backward(*dim, index, c, g),
-        Op::ScatterAdd { dim, index } => shape::scatter_add_backward(*dim, index, c, g),
-        Op::IndexAdd { dim, index } => shape::index_add_backward(*dim, index, c, g),
-        Op::WhereCond { mask } => shape::where_cond_backward(mask, c, g),
-        Op::MaskedFill { mask } => shape::masked_fill_backward(mask, c, g),
-        Op::Pad { pads } => shape::pad_backward(pads, c, g),
-        Op::ToDType { from } => shape::to_dtype_backward(*from, c, g),
-        Op::Embedding { ids } => shape::embedding_backward(ids, c, g),
-        Op::Matmul => nn::matmul_backward(c, g),
-        Op::Conv2d { params } => nn::conv2d_backward(params, c, g),
-        Op::ConvTranspose2d { params } => nn::conv_transpose2d_backward(params, c, g),
+        Op::Binary(b) => elementwise::binary_backward(*b, c, &g),
+        Op::Reduce { op, dims, keepdim } => reduce::reduce_backward(*op, dims, *keepdim, c, &g),
+        Op::Variance { dims, unbiased, keepdim } => reduce::variance_backward(dims, *unbiased, *keepdim, c, &g),
+        Op::Reshape => shape::reshape_backward(c, &g),
+        Op::Permute { dims } => shape::permute_backward(dims, c, &g),
+        Op::Slice { dim, start, len, step } => shape::slice_backward(*dim, *start, *len, *step, c, &g),
+        Op::Expand => shape::expand_backward(c, &g),
+        Op::Cat { dim, sizes } => shape::cat_backward(*dim, sizes, c, &g),
+        Op::IndexSelect { dim, index } => shape::index_select_backward(*dim, index, c, &g),
+        Op::Gather { dim, index } => shape::gather_backward(*dim, index, c, &g),
+        Op::ScatterAdd { dim, index } => shape::scatter_add_backward(*dim, index, c, &g),
+        Op::IndexAdd { dim, index } => shape::index_add_backward(*dim, index, c, &g),
+        Op::WhereCond { mask } => shape::where_cond_backward(mask, c, &g),
+        Op::MaskedFill { mask } => shape::masked_fill_backward(mask, c, &g),
+        Op::Pad { pads } => shape::pad_backward(pads, c, &g),
+        Op::ToDType { from } => shape::to_dtype_backward(*from, c, &g),
+        Op::Embedding { ids } => shape::embedding_backward(ids, c, &g),
+        Op::Matmul => nn::matmul_backward(c, &g),
+        Op::Conv2d { params } => nn::conv2d_backward(params, c, &g),
+        Op::ConvTranspose2d { params } => nn::conv_transpose2d_backward(params, c, &g),
         Op::MaxPool2d { kernel, stride, padding, argmax } => {
-            nn::max_pool2d_backward(*kernel, *stride, *padding, argmax, c, g)
+            nn::max_pool2d_backward(*kernel, *stride, *padding, argmax, c, &g)
         }
-        Op::AvgPool2d { kernel, stride, padding } => nn::avg_pool2d_backward(*kernel, *stride, *padding, c, g),
-        Op::Resize { mh, mwt, .. } => nn::resize_backward(mh, mwt, c, g),
-        Op::Softmax { dim } => nn::softmax_backward(*dim, false, c, g),
-        Op::LogSoftmax { dim } => nn::softmax_backward(*dim, true, c, g),
-        Op::LayerNorm { norm_shape, stats, has_gamma } => nn::layer_norm_backward(norm_shape, stats, *has_gamma, c, g),
-        Op::RmsNorm { norm_shape, stats } => nn::rms_norm_backward(norm_shape, stats, c, g),
-        Op::GroupNorm { groups, stats, has_gamma } => nn::group_norm_backward(*groups, stats, *has_gamma, c, g),
+        Op::AvgPool2d { kernel, stride, padding } => nn::avg_pool2d_backward(*kernel, *stride, *padding, c, &g),
+        Op::Resize { mh, mwt, .. } => nn::resize_backward(mh, mwt, c, &g),
+        Op::Softmax { dim } => nn::softmax_backward(*dim, false, c, &g),
+        Op::LogSoftmax { dim } => nn::softmax_backward(*dim, true, c, &g),
+        Op::LayerNorm { norm_shape, stats, has_gamma } => nn::layer_norm_backward(norm_shape, stats, *has_gamma, c, &g),
+        Op::RmsNorm { norm_shape, stats } => nn::rms_norm_backward(norm_shape, stats, c, &g),
+        Op::GroupNorm { groups, stats, has_gamma } => nn::group_norm_backward(*groups, stats, *has_gamma, c, &g),
         Op::CrossEntropy { targets, ignore_index, label_smoothing, count } => {
-            nn::cross_entropy_backward(targets, *ignore_index, *label_smoothing, *count, c, g)
+            nn::cross_entropy_backward(targets, *ignore_index, *label_smoothing, *count, c, &g)
         }
     }
 }

@@ -141,10 +141,12 @@ impl Var {
 }
 
 // dx = dy · f'(x)   x, y, dy: same shape
-pub(crate) fn unary_backward(op: UnaryOp, c: &Ctx, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+// (`g` is taken by value: when the caller held its only reference, dx is written over it.)
+pub(crate) fn unary_backward(op: UnaryOp, c: &Ctx, g: Tensor) -> Result<Vec<Option<Tensor>>> {
     let dx = c.x(0).via_f32(|x| {
-        let (y, g) = (c.out.to_dtype(x.dtype())?, g.to_dtype(x.dtype())?);
-        Tensor::unary_backward(op, x, &y, &g)
+        let y = c.out.to_dtype(x.dtype())?;
+        let g = if g.dtype() == x.dtype() { g } else { g.to_dtype(x.dtype())? };
+        Tensor::unary_backward_owned(op, x, &y, g)
     })?;
     Ok(vec![Some(dx)])
 }

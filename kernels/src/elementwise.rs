@@ -3,6 +3,9 @@
 //! Binary ops give both partial derivatives the same way.
 use crate::Real;
 
+mod in_place;
+pub use in_place::unary_backward_in_place;
+
 /// `sqrt(2/pi)` and the cubic coefficient of the tanh form of GELU.
 const GELU_C: f64 = 0.797_884_560_802_865_4;
 const GELU_A: f64 = 0.044_715;

@@ -16,6 +16,7 @@ pub mod norm;
 pub mod optim;
 pub mod pool;
 pub mod reduce;
+pub mod scratch;
 pub mod softmax;
 pub mod strided;
 

@@ -103,6 +103,18 @@ where
     }
 }
 
+/// `acc[i] = f(acc[i], x[i])` in place over two slices of the same length; large inputs are split
+/// across threads (each element is still computed once, so the result does not depend on them).
+pub fn zip_assign<T: Copy + Send + Sync>(acc: &mut [T], x: &[T], f: impl Fn(T, T) -> T + Sync) {
+    assert_eq!(acc.len(), x.len(), "zip_assign: lengths differ");
+    let run = |(a, x): (&mut [T], &[T])| a.iter_mut().zip(x).for_each(|(a, &x)| *a = f(*a, x));
+    if acc.len() >= PAR_MIN_ELEMS {
+        acc.par_chunks_mut(PAR_MIN_ELEMS / 4).zip(x.par_chunks(PAR_MIN_ELEMS / 4)).for_each(run);
+    } else {
+        run((acc, x));
+    }
+}
+
 /// Row-major copy of a strided view: `out[i] = src[offset(i)]`. Contiguous inner runs are
 /// copied with `copy_from_slice`; large outputs are split across threads by rows.
 pub fn gather<T: Copy + Send + Sync>(shape: &[usize], src: Strided<T>, out: &mut [T]) {

@@ -1,6 +1,6 @@
 //! Elementwise ops with NumPy broadcasting, comparisons and selection.
 use crate::layout::broadcast_shapes;
-use crate::storage::CpuElem;
+use crate::storage::{CpuElem, CpuStorage};
 use crate::{float_dispatch, DType, Error, Result, Tensor};
 pub use kernels::elementwise::{BinaryOp, CmpOp, UnaryOp};
 
@@ -52,6 +52,25 @@ impl Tensor {
         })
     }
 
+    /// [`Tensor::unary_backward`] consuming `dy`: when `dy` owns its buffer outright (and matches
+    /// `x` in shape and dtype) `dx` is written over it, with no new allocation. The same bits
+    /// either way.
+    pub fn unary_backward_owned(op: UnaryOp, x: &Tensor, y: &Tensor, mut dy: Tensor) -> Result<Tensor> {
+        if dy.shape() != x.shape() || dy.dtype() != x.dtype() || y.dtype() != x.dtype() || y.shape() != x.shape() {
+            return Tensor::unary_backward(op, x, y, &dy);
+        }
+        match dy.unique_cpu_storage_mut() {
+            Some(CpuStorage::F32(d)) => {
+                kernels::elementwise::unary_backward_in_place(op, &x.cpu_data::<f32>()?, &y.cpu_data::<f32>()?, d)
+            }
+            Some(CpuStorage::F64(d)) => {
+                kernels::elementwise::unary_backward_in_place(op, &x.cpu_data::<f64>()?, &y.cpu_data::<f64>()?, d)
+            }
+            _ => return Tensor::unary_backward(op, x, y, &dy),
+        }
+        Ok(dy)
+    }
+
     /// `op(self, other)` with NumPy broadcasting.
     pub fn binary(&self, op: BinaryOp, other: &Tensor) -> Result<Tensor> {
         check_same_dtype(op.name(), self, other)?;
@@ -87,6 +106,25 @@ impl Tensor {
 
     pub fn add(&self, o: &Tensor) -> Result<Tensor> {
         self.binary(BinaryOp::Add, o)
+    }
+    /// `self + o` for tensors of the same shape, consuming `self`: when `self` owns its buffer
+    /// outright (no other tensor or view shares it) the sum is written into it, with no new
+    /// allocation; otherwise this is [`Tensor::add`]. The same bits either way (`self[i] + o[i]`).
+    pub fn add_owned(mut self, o: &Tensor) -> Result<Tensor> {
+        if self.shape() != o.shape() || self.dtype() != o.dtype() || self.device() != o.device() {
+            return self.add(o);
+        }
+        let Some(st) = self.unique_cpu_storage_mut() else { return self.add(o) };
+        match st {
+            CpuStorage::F32(v) => {
+                kernels::strided::zip_assign(v, &o.cpu_data::<f32>()?, |a, b| BinaryOp::Add.forward(a, b))
+            }
+            CpuStorage::F64(v) => {
+                kernels::strided::zip_assign(v, &o.cpu_data::<f64>()?, |a, b| BinaryOp::Add.forward(a, b))
+            }
+            _ => return self.add(o),
+        }
+        Ok(self)
     }
     pub fn sub(&self, o: &Tensor) -> Result<Tensor> {
         self.binary(BinaryOp::Sub, o)

@@ -421,7 +421,8 @@ fn conv_call(a: &Tensor, b: &Tensor, op: &'static str, out_shape: &[usize], k: C
         let mut y = vec![T::default(); out_shape.iter().product()];
         match k {
             ConvKernel::Forward(g) => kernels::conv::conv2d_forward(&g, &av, &bv, &mut y),
-            ConvKernel::BackwardInput(g) => kernels::conv::conv2d_backward_input(&g, &av, &bv, &mut y),
+            // `y` is a fresh zero buffer: col2im adds straight into it.
+            ConvKernel::BackwardInput(g) => kernels::conv::conv2d_backward_input_into_zeroed(&g, &av, &bv, &mut y),
             ConvKernel::BackwardWeight(g) => kernels::conv::conv2d_backward_weight(&g, &av, &bv, &mut y),
         }
         Tensor::from_vec(y, out_shape)

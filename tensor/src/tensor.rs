@@ -167,6 +167,17 @@ impl Tensor {
     pub(crate) fn with_layout(&self, layout: Layout) -> Tensor {
         Tensor { storage: self.storage.clone(), layout }
     }
+    /// The buffer of a tensor that owns its storage outright (no other tensor or view shares it)
+    /// and is laid out over all of it in row-major order; `None` otherwise. Writing into it
+    /// changes this tensor only.
+    pub(crate) fn unique_cpu_storage_mut(&mut self) -> Option<&mut CpuStorage> {
+        let whole = self.layout.is_contiguous() && self.layout.offset() == 0;
+        let n = self.elem_count();
+        match Arc::get_mut(&mut self.storage) {
+            Some(Storage::Cpu(s)) if whole && s.len() == n => Some(s),
+            _ => None,
+        }
+    }
 
     /// The logical elements in row-major order, borrowed when the layout is contiguous.
     pub fn cpu_data<T: CpuElem>(&self) -> Result<Cow<'_, [T]>> {

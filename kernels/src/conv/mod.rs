@@ -21,6 +21,7 @@
 //! `COLS_BUDGET` elements, 16 MiB of f32, per task); band boundaries depend only on the shapes.
 //! A 1×1 kernel with stride 1 and no padding needs no unrolling: `cols` is the image itself.
 use crate::gemm::{gemm, MatRef};
+use crate::scratch::with_scratch;
 use crate::Real;
 use rayon::prelude::*;
 
@@ -208,54 +209,64 @@ fn forward_banded<T: Real>(g: &Conv2dGeom, x: &[T], w: &[T], y: &mut [T], band: 
     }
     let (p, wo, ho) = (g.col_cols(), g.out_w(), g.out_h());
     let (k, cog) = (g.col_rows() / g.groups, g.c_out / g.groups);
-    let pointwise = g.is_pointwise();
-    let cols_len = if pointwise { 0 } else { g.col_rows() * band * wo };
-    let tmp_len = if band < ho { cog * band * wo } else { 0 };
+    // W_g: [cog, K], row-major
+    let wg = |gi: usize| mat(w, gi * cog * k, k, 1);
     let chunks = y.par_chunks_mut(g.c_out * p).zip(x.par_chunks(x_img_len));
-    chunks.for_each_init(
-        || (vec![T::zero(); cols_len], vec![T::zero(); tmp_len]),
-        |(buf, tmp), (y_img, x_img)| {
-            // W_g: [cog, K], row-major
-            let wg = |gi: usize| mat(w, gi * cog * k, k, 1);
-            if pointwise {
-                for gi in 0..g.groups {
-                    let c = &mut y_img[gi * cog * p..(gi + 1) * cog * p];
-                    gemm(cog, p, k, wg(gi), mat(x_img, gi * k * p, p, 1), c, false);
-                }
-                return;
+    if g.is_pointwise() {
+        chunks.for_each(|(y_img, x_img)| {
+            for gi in 0..g.groups {
+                let c = &mut y_img[gi * cog * p..(gi + 1) * cog * p];
+                gemm(cog, p, k, wg(gi), mat(x_img, gi * k * p, p, 1), c, false);
             }
-            for (oh0, nb) in bands(g, band) {
-                let bp = nb * wo;
-                let cols = &mut buf[..g.col_rows() * bp];
-                im2col_band(g, x_img, oh0, cols);
-                for gi in 0..g.groups {
-                    // y_g band [cog, bp] = W_g · cols_g [K, bp]
-                    let b = mat(cols, gi * k * bp, bp, 1);
-                    if nb == ho {
-                        let c = &mut y_img[gi * cog * p..(gi + 1) * cog * p];
-                        gemm(cog, p, k, wg(gi), b, c, false);
-                        continue;
-                    }
-                    // A band of output rows is strided in y: compute it contiguously, then copy.
-                    let t = &mut tmp[..cog * bp];
-                    gemm(cog, bp, k, wg(gi), b, t, false);
-                    for (co, trow) in t.chunks_exact(bp).enumerate() {
-                        let off = (gi * cog + co) * p + oh0 * wo;
-                        y_img[off..off + bp].copy_from_slice(trow);
+        });
+        return;
+    }
+    let (cols_len, tmp_len) = (g.col_rows() * band * wo, if band < ho { cog * band * wo } else { 0 });
+    chunks.for_each(|(y_img, x_img)| {
+        // Both scratch buffers are fully written (im2col, GEMM without accumulation) before use.
+        with_scratch(cols_len, |buf: &mut [T]| {
+            with_scratch(tmp_len, |tmp: &mut [T]| {
+                for (oh0, nb) in bands(g, band) {
+                    let bp = nb * wo;
+                    let cols = &mut buf[..g.col_rows() * bp];
+                    im2col_band(g, x_img, oh0, cols);
+                    for gi in 0..g.groups {
+                        // y_g band [cog, bp] = W_g · cols_g [K, bp]
+                        let b = mat(cols, gi * k * bp, bp, 1);
+                        if nb == ho {
+                            let c = &mut y_img[gi * cog * p..(gi + 1) * cog * p];
+                            gemm(cog, p, k, wg(gi), b, c, false);
+                            continue;
+                        }
+                        // A band of output rows is strided in y: compute it contiguously, then copy.
+                        let t = &mut tmp[..cog * bp];
+                        gemm(cog, bp, k, wg(gi), b, t, false);
+                        for (co, trow) in t.chunks_exact(bp).enumerate() {
+                            let off = (gi * cog + co) * p + oh0 * wo;
+                            y_img[off..off + bp].copy_from_slice(trow);
+                        }
                     }
                 }
-            }
-        },
-    );
+            })
+        })
+    });
 }
 
 /// Gradient of the convolution with respect to its input: `dx = col2im(Wᵀ · dy)`.
 // dy: [N, C_out, Ho, Wo], w: [C_out, C_in/groups, kh, kw], dx: [N, C_in, H, W] (overwritten)
 pub fn conv2d_backward_input<T: Real>(g: &Conv2dGeom, dy: &[T], w: &[T], dx: &mut [T]) {
-    backward_input_banded(g, dy, w, dx, band_rows(g));
+    backward_input_banded(g, dy, w, dx, band_rows(g), false);
 }
 
-fn backward_input_banded<T: Real>(g: &Conv2dGeom, dy: &[T], w: &[T], dx: &mut [T], band: usize) {
+/// [`conv2d_backward_input`] for a `dx` that is already all zeros (a fresh `vec![0; n]`): the
+/// same result, without zero-filling `dx` a second time before `col2im` adds into it.
+pub fn conv2d_backward_input_into_zeroed<T: Real>(g: &Conv2dGeom, dy: &[T], w: &[T], dx: &mut [T]) {
+    debug_assert!(dx.iter().all(|v| *v == T::zero()), "conv2d_backward_input_into_zeroed: dx is not zero");
+    backward_input_banded(g, dy, w, dx, band_rows(g), true);
+}
+
+/// `zeroed`: `dx` is known to hold zeros on entry.
+fn backward_input_banded<T: Real>(g: &Conv2dGeom, dy: &[T], w: &[T], dx: &mut [T], band: usize, zeroed: bool) {
     g.check(dx.len(), w.len(), dy.len());
     if dx.is_empty() || g.c_out == 0 {
         dx.fill(T::zero());
@@ -263,23 +274,26 @@ fn backward_input_banded<T: Real>(g: &Conv2dGeom, dy: &[T], w: &[T], dx: &mut [T
     }
     let (p, wo) = (g.col_cols(), g.out_w());
     let (k, cog) = (g.col_rows() / g.groups, g.c_out / g.groups);
-    let pointwise = g.is_pointwise();
-    let cols_len = if pointwise { 0 } else { g.col_rows() * band * wo };
+    // W_gᵀ: [K, cog], read transposed from W_g [cog, K]
+    let wt = |gi: usize| mat(w, gi * cog * k, 1, k);
     let chunks = dx.par_chunks_mut(g.c_in * g.h * g.w).zip(dy.par_chunks(g.c_out * p));
-    chunks.for_each_init(
-        || vec![T::zero(); cols_len],
-        |buf, (dx_img, dy_img)| {
-            // W_gᵀ: [K, cog], read transposed from W_g [cog, K]
-            let wt = |gi: usize| mat(w, gi * cog * k, 1, k);
-            if pointwise {
-                // The gradient of the "cols" is the input gradient itself.
-                for gi in 0..g.groups {
-                    let c = &mut dx_img[gi * k * p..(gi + 1) * k * p];
-                    gemm(k, p, cog, wt(gi), mat(dy_img, gi * cog * p, p, 1), c, false);
-                }
-                return;
+    if g.is_pointwise() {
+        // The gradient of the "cols" is the input gradient itself.
+        chunks.for_each(|(dx_img, dy_img)| {
+            for gi in 0..g.groups {
+                let c = &mut dx_img[gi * k * p..(gi + 1) * k * p];
+                gemm(k, p, cog, wt(gi), mat(dy_img, gi * cog * p, p, 1), c, false);
             }
+        });
+        return;
+    }
+    let cols_len = g.col_rows() * band * wo;
+    chunks.for_each(|(dx_img, dy_img)| {
+        if !zeroed {
             dx_img.fill(T::zero());
+        }
+        // Every band of `dcols` is fully written by the GEMMs (no accumulation) before col2im.
+        with_scratch(cols_len, |buf: &mut [T]| {
             for (oh0, nb) in bands(g, band) {
                 let bp = nb * wo;
                 let dcols = &mut buf[..g.col_rows() * bp];
@@ -291,8 +305,8 @@ fn backward_input_banded<T: Real>(g: &Conv2dGeom, dy: &[T], w: &[T], dx: &mut [T
                 }
                 col2im_band_add(g, dcols, oh0, dx_img);
             }
-        },
-    );
+        })
+    });
 }
 
 /// Gradient of the convolution with respect to its weight: `dW = Σ_n dy_n · cols_nᵀ`.
@@ -304,28 +318,31 @@ pub fn conv2d_backward_weight<T: Real>(g: &Conv2dGeom, x: &[T], dy: &[T], dw: &m
 
 fn backward_weight_banded<T: Real>(g: &Conv2dGeom, x: &[T], dy: &[T], dw: &mut [T], band: usize) {
     g.check(x.len(), dw.len(), dy.len());
-    dw.fill(T::zero());
     if dw.is_empty() || g.n == 0 {
+        dw.fill(T::zero());
         return;
     }
     let dw_len = dw.len();
-    // The number of chunks depends only on the shapes: at most 8, and the partial buffers stay
-    // under ~8M elements in total.
+    // The number of chunks depends only on the shapes: at most 8 (never more than images, so
+    // every chunk has at least one image and overwrites its target), and the partial buffers
+    // stay under ~8M elements in total.
     let nchunks = g.n.min(8).min((1usize << 23) / dw_len).max(1);
-    let mut partials = vec![T::zero(); (nchunks - 1) * dw_len];
-    let targets: Vec<&mut [T]> = std::iter::once(&mut *dw).chain(partials.chunks_exact_mut(dw_len)).collect();
-    targets.into_par_iter().enumerate().for_each(|(ci, target)| {
-        let images = ci * g.n / nchunks..(ci + 1) * g.n / nchunks;
-        accumulate_weight_grad(g, x, dy, images, target, band);
-    });
-    for part in partials.chunks_exact(dw_len) {
-        for (d, p) in dw.iter_mut().zip(part) {
-            *d += *p;
+    with_scratch((nchunks - 1) * dw_len, |partials: &mut [T]| {
+        let targets: Vec<&mut [T]> = std::iter::once(&mut *dw).chain(partials.chunks_exact_mut(dw_len)).collect();
+        targets.into_par_iter().enumerate().for_each(|(ci, target)| {
+            let images = ci * g.n / nchunks..(ci + 1) * g.n / nchunks;
+            accumulate_weight_grad(g, x, dy, images, target, band);
+        });
+        for part in partials.chunks_exact(dw_len) {
+            for (d, p) in dw.iter_mut().zip(part) {
+                *d += *p;
+            }
         }
-    }
+    });
 }
 
-/// `target = Σ_{n in images} dy_n · cols_nᵀ`, images (and bands) taken sequentially in order.
+/// `target = Σ_{n in images} dy_n · cols_nᵀ` (overwritten), images (and bands) taken
+/// sequentially in order; `images` must not be empty.
 fn accumulate_weight_grad<T: Real>(
     g: &Conv2dGeom,
     x: &[T],
@@ -334,47 +351,50 @@ fn accumulate_weight_grad<T: Real>(
     target: &mut [T],
     band: usize,
 ) {
+    debug_assert!(!images.is_empty());
     let (p, wo) = (g.col_cols(), g.out_w());
     let (k, cog) = (g.col_rows() / g.groups, g.c_out / g.groups);
     let pointwise = g.is_pointwise();
     let x_img_len = g.c_in * g.h * g.w;
     let band = if pointwise { g.out_h() } else { band };
-    let mut buf = vec![T::zero(); if pointwise { 0 } else { g.col_rows() * band * wo }];
+    let cols_len = if pointwise { 0 } else { g.col_rows() * band * wo };
     // The product is computed transposed, `targetᵀ [K, cog] = Σ cols_g [K, bp] · dy_gᵀ [bp, cog]`:
     // then the big operand (cols) is read row by row when packed and only the small one (dy) is
-    // gathered with a stride. Transposed into `target` at the end.
-    let mut tt = vec![T::zero(); g.groups * k * cog];
-    let mut accumulate = false;
-    for n in images {
-        let x_img = &x[n * x_img_len..(n + 1) * x_img_len];
-        for (oh0, nb) in bands(g, band) {
-            let bp = nb * wo;
-            let cols: &[T] = if pointwise {
-                x_img
-            } else {
-                im2col_band(g, x_img, oh0, &mut buf[..g.col_rows() * bp]);
-                &buf[..g.col_rows() * bp]
-            };
-            for gi in 0..g.groups {
-                // cols_g band: [K, bp]; dy_gᵀ: [bp, cog] read transposed from dy_g [cog, bp]
-                let a = mat(cols, gi * k * bp, bp, 1);
-                let b = mat(dy, n * g.c_out * p + gi * cog * p + oh0 * wo, 1, p);
-                let c = &mut tt[gi * k * cog..(gi + 1) * k * cog];
-                gemm(k, cog, bp, a, b, c, accumulate);
-            }
-            accumulate = true;
-        }
-    }
-    if accumulate {
-        for gi in 0..g.groups {
-            let (src, dst) = (&tt[gi * k * cog..(gi + 1) * k * cog], &mut target[gi * cog * k..(gi + 1) * cog * k]);
-            for (kk, row) in src.chunks_exact(cog).enumerate() {
-                for (co, &v) in row.iter().enumerate() {
-                    dst[co * k + kk] = v;
+    // gathered with a stride. Transposed into `target` at the end. Both scratch buffers are
+    // fully written before they are read (im2col; the first GEMM does not accumulate).
+    with_scratch(cols_len, |buf: &mut [T]| {
+        with_scratch(g.groups * k * cog, |tt: &mut [T]| {
+            let mut accumulate = false;
+            for n in images {
+                let x_img = &x[n * x_img_len..(n + 1) * x_img_len];
+                for (oh0, nb) in bands(g, band) {
+                    let bp = nb * wo;
+                    let cols: &[T] = if pointwise {
+                        x_img
+                    } else {
+                        im2col_band(g, x_img, oh0, &mut buf[..g.col_rows() * bp]);
+                        &buf[..g.col_rows() * bp]
+                    };
+                    for gi in 0..g.groups {
+                        // cols_g band: [K, bp]; dy_gᵀ: [bp, cog] read transposed from dy_g [cog, bp]
+                        let a = mat(cols, gi * k * bp, bp, 1);
+                        let b = mat(dy, n * g.c_out * p + gi * cog * p + oh0 * wo, 1, p);
+                        let c = &mut tt[gi * k * cog..(gi + 1) * k * cog];
+                        gemm(k, cog, bp, a, b, c, accumulate);
+                    }
+                    accumulate = true;
                 }
             }
-        }
-    }
+            for gi in 0..g.groups {
+                let (src, dst) = (&tt[gi * k * cog..(gi + 1) * k * cog], &mut target[gi * cog * k..(gi + 1) * cog * k]);
+                for (kk, row) in src.chunks_exact(cog).enumerate() {
+                    for (co, &v) in row.iter().enumerate() {
+                        dst[co * k + kk] = v;
+                    }
+                }
+            }
+        })
+    });
 }
 
 /// Naive direct convolution (seven nested loops), the reference the im2col path is tested against.

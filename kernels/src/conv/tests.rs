@@ -90,7 +90,11 @@ fn check_adjoint(g: &Conv2dGeom, seed: u64) {
     let scale = 1.0 + y.iter().chain(&dy).map(|v| v.abs()).sum::<f64>();
     for band in test_bands(g) {
         let mut dx = vec![f64::NAN; x_len(g)];
-        backward_input_banded(g, &dy, &w, &mut dx, band);
+        backward_input_banded(g, &dy, &w, &mut dx, band, false);
+        // Into a buffer that is already zero: the same bits, without the second zero fill.
+        let mut dx0 = vec![0.0; x_len(g)];
+        backward_input_banded(g, &dy, &w, &mut dx0, band, true);
+        assert!(dx.iter().zip(&dx0).all(|(a, b)| a.to_bits() == b.to_bits()), "into_zeroed differs");
         let mut dw = vec![f64::NAN; g.weight_len()];
         backward_weight_banded(g, &x, &dy, &mut dw, band);
         let (rx, rw) = (dot(&x, &dx) / scale, dot(&w, &dw) / scale);

@@ -1,0 +1,75 @@
+//! [`unary_backward_in_place`]: the unary backward rule written over the upstream gradient's own
+//! buffer, for callers that own it (no output allocation, no zero fill).
+use super::*;
+
+/// [`unary_backward`] in place: `g_dx` holds `dy` on entry and `dx = dy · f'(x)` on return, with
+/// the same bits as `unary_backward(op, x, y, g_dx, dx)`.
+pub fn unary_backward_in_place<T: Real>(op: UnaryOp, x: &[T], y: &[T], g_dx: &mut [T]) {
+    fn run<T: Real>(x: &[T], y: &[T], d: &mut [T], f: impl Pointwise<T>) {
+        use rayon::prelude::*;
+        const CHUNK: usize = 8192;
+        type Chunks<'a, T> = ((&'a mut [T], &'a [T]), &'a [T]);
+        #[inline(always)]
+        fn body<T: Real>(((d, x), y): Chunks<T>, f: &impl Pointwise<T>) {
+            let n = d.len();
+            let (x, y) = (&x[..n], &y[..n]);
+            for i in 0..n {
+                d[i] *= f.at(x[i], y[i]);
+            }
+        }
+        /// The same loop compiled for AVX2+FMA.
+        /// # Safety
+        /// The CPU must support AVX2 and FMA.
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn body_avx2<T: Real>(c: Chunks<T>, f: &impl Pointwise<T>) {
+            body(c, f)
+        }
+        let dispatch = |c: Chunks<T>| {
+            #[cfg(target_arch = "x86_64")]
+            if crate::gemm::has_avx2_fma() {
+                // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+                return unsafe { body_avx2(c, &f) };
+            }
+            body(c, &f)
+        };
+        assert!(x.len() == d.len() && y.len() == d.len(), "unary_backward_in_place: lengths differ");
+        if d.len() >= crate::strided::PAR_MIN_ELEMS {
+            d.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).zip(y.par_chunks(CHUNK)).for_each(dispatch);
+        } else {
+            d.chunks_mut(CHUNK).zip(x.chunks(CHUNK)).zip(y.chunks(CHUNK)).for_each(dispatch);
+        }
+    }
+    // The same derivative for each op as `unary_backward`.
+    match op {
+        UnaryOp::Relu => run(x, y, g_dx, GradRelu),
+        UnaryOp::Sigmoid => run(x, y, g_dx, GradSigmoid),
+        UnaryOp::Tanh => run(x, y, g_dx, GradTanh),
+        UnaryOp::Exp => run(x, y, g_dx, GradExp),
+        UnaryOp::Silu => run(x, y, g_dx, GradSilu),
+        UnaryOp::GeluTanh => run(x, y, g_dx, GradGeluTanh),
+        UnaryOp::GeluErf => run(x, y, g_dx, GradGeluErf),
+        _ => run(x, y, g_dx, Closure(|x: T, y: T| op.derivative(x, y))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_place_matches_out_of_place_bitwise() {
+        let n = 40_000; // crosses the parallel threshold
+        let x: Vec<f32> = (0..n).map(|i| (i as f32 - 20_000.0) * 1e-3).collect();
+        let dy: Vec<f32> = (0..n).map(|i| ((i * 7919) % 1000) as f32 * 1e-3 - 0.5).collect();
+        for op in [UnaryOp::Silu, UnaryOp::Relu, UnaryOp::GeluTanh, UnaryOp::Tanh, UnaryOp::Square, UnaryOp::Exp] {
+            let mut y = vec![0.0; n];
+            unary(op, &x, &mut y);
+            let mut want = vec![0.0; n];
+            unary_backward(op, &x, &y, &dy, &mut want);
+            let mut got = dy.clone();
+            unary_backward_in_place(op, &x, &y, &mut got);
+            assert!(got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits()), "{op:?}");
+        }
+    }
+}
