@@ -214,31 +214,31 @@ fn gemm_blocked<T: Real>(
     // Depth slices of (nearly) equal size, at most kc: k = 288 runs as 144 + 144, not 256 + 32
     // (fewer passes over C). This depends only on k, never on threads.
     let kc_max = k.div_ceil(k.div_ceil(blk.kc));
-    // Packed B panel: up to nc/nr slivers of kc×nr, reused by every row block.
-    let mut b_pack = vec![T::zero(); round_up(blk.nc.min(n), nr) * kc_max];
-
-    for jc in (0..n).step_by(blk.nc) {
-        let nc = blk.nc.min(n - jc);
-        for pc in (0..k).step_by(kc_max) {
-            let kc = kc_max.min(k - pc);
-            // The first depth slice overwrites C unless the caller asked to accumulate.
-            let overwrite = pc == 0 && !accumulate;
-            let bp = &mut b_pack[..round_up(nc, nr) * kc];
-            pack_b(bp, b, (pc, kc), (jc, nc), nr, min_len);
-            let bp = &*bp;
-            // Task `ib` owns the full rows ib*mc.. of C (row length n), `rows` of them, and
-            // computes C[rows, jc..jc+nc] (+)= A[rows, pc..pc+kc] · Bp with its own packed A.
-            c.par_chunks_mut(mc * n).with_min_len(min_len).enumerate().for_each_init(
-                || vec![T::zero(); mc * kc_max],
-                |ap, (ib, c_rows)| {
+    // Packed B panel: up to nc/nr slivers of kc×nr, reused by every row block. Packing writes
+    // every element of the part it uses (padding included), so the buffer is per-thread scratch.
+    crate::scratch::with_scratch(round_up(blk.nc.min(n), nr) * kc_max, |b_pack: &mut [T]| {
+        for jc in (0..n).step_by(blk.nc) {
+            let nc = blk.nc.min(n - jc);
+            for pc in (0..k).step_by(kc_max) {
+                let kc = kc_max.min(k - pc);
+                // The first depth slice overwrites C unless the caller asked to accumulate.
+                let overwrite = pc == 0 && !accumulate;
+                let bp = &mut b_pack[..round_up(nc, nr) * kc];
+                pack_b(bp, b, (pc, kc), (jc, nc), nr, min_len);
+                let bp = &*bp;
+                // Task `ib` owns the full rows ib*mc.. of C (row length n), `rows` of them, and
+                // computes C[rows, jc..jc+nc] (+)= A[rows, pc..pc+kc] · Bp with its own packed A.
+                c.par_chunks_mut(mc * n).with_min_len(min_len).enumerate().for_each(|(ib, c_rows)| {
                     let rows = c_rows.len() / n;
-                    let ap = &mut ap[..round_up(rows, mr) * kc];
-                    pack_a(ap, a, (ib * mc, rows), (pc, kc), mr);
-                    macro_kernel(kern, ap, bp, (rows, nc, kc), &mut c_rows[jc..], n, overwrite);
-                },
-            );
+                    // pack_a writes the whole sliver block (rows past `rows` as zeros).
+                    crate::scratch::with_scratch(round_up(rows, mr) * kc, |ap: &mut [T]| {
+                        pack_a(ap, a, (ib * mc, rows), (pc, kc), mr);
+                        macro_kernel(kern, ap, bp, (rows, nc, kc), &mut c_rows[jc..], n, overwrite);
+                    });
+                });
+            }
         }
-    }
+    });
 }
 
 /// Packs the block A[i0..i0+rows, p0..p0+kc] into `dst` as mr-tall slivers:
