@@ -26,3 +26,45 @@ pub fn keep_freed_buffers() {
         }
     }
 }
+
+/// Vectors at or above this many elements are filled by all rayon threads.
+const PAR_FILL_MIN: usize = 1 << 16;
+/// Elements per parallel fill task.
+const FILL_CHUNK: usize = 1 << 15;
+
+/// `vec![value; n]`, with a large vector written by all rayon threads: the fill (and the first
+/// touch of freshly mapped pages) of an op's output is otherwise serial work between parallel
+/// kernels. The contents are the same either way.
+pub fn filled<T: Copy + Send + Sync>(n: usize, value: T) -> Vec<T> {
+    use rayon::prelude::*;
+    if n < PAR_FILL_MIN || rayon::current_num_threads() == 1 {
+        return vec![value; n];
+    }
+    let mut v: Vec<T> = Vec::with_capacity(n);
+    v.spare_capacity_mut()[..n].par_chunks_mut(FILL_CHUNK).for_each(|c| c.fill(std::mem::MaybeUninit::new(value)));
+    // SAFETY: the capacity is at least `n` and the loop above initialised all of the first `n`
+    // elements (the chunks cover `spare_capacity_mut()[..n]` exactly).
+    unsafe { v.set_len(n) };
+    v
+}
+
+/// `vec![T::default(); n]` (zeros for the numeric types), filled as in [`filled`].
+pub fn zeros<T: Copy + Default + Send + Sync>(n: usize) -> Vec<T> {
+    filled(n, T::default())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn filled_matches_vec_macro_for_any_thread_count() {
+        for threads in [1, 2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            for n in [0, 1, 1000, super::PAR_FILL_MIN, 3 * super::FILL_CHUNK + 7] {
+                let v = pool.install(|| super::filled(n, 2.5f32));
+                assert_eq!(v, vec![2.5f32; n]);
+                let z = pool.install(|| super::zeros::<f64>(n));
+                assert_eq!(z, vec![0.0f64; n]);
+            }
+        }
+    }
+}

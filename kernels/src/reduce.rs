@@ -16,37 +16,70 @@ pub enum ReduceOp {
     Norm2,
 }
 
-/// `out[r] = op(x[r*len .. (r+1)*len])`.
+/// Blocks of at least this many input elements are reduced in parallel (split by whole rows or
+/// whole column ranges, so every output is computed by one task in the serial order).
+const PAR_MIN_ELEMS: usize = 1 << 15;
+/// Columns per task in the parallel [`sum_columns`] (a constant: the split never changes sums).
+const COL_BLOCK: usize = 256;
+
+/// `out[r] = op(x[r*len .. (r+1)*len])`. Large inputs are split across threads by rows; each
+/// row is reduced by one task, so the result does not depend on the thread count.
 pub fn reduce_rows<T: Real>(op: ReduceOp, x: &[T], rows: usize, len: usize, out: &mut [T]) {
-    for r in 0..rows {
-        let row = &x[r * len..(r + 1) * len];
-        out[r] = match op {
-            ReduceOp::Sum => sum(row),
-            ReduceOp::Mean => sum(row) / <T as Real>::from_f64(len as f64),
-            ReduceOp::Max => row.iter().copied().fold(T::neg_infinity(), nan_max),
-            ReduceOp::Min => row.iter().copied().fold(T::infinity(), nan_min),
-            ReduceOp::LogSumExp => {
-                let m = row.iter().copied().fold(T::neg_infinity(), nan_max);
-                // ±inf (and NaN) maxima decide the result alone: log Σ exp = m.
-                if m.is_infinite() || m.is_nan() {
-                    m
-                } else {
-                    m + row.iter().map(|&v| (v - m).fast_exp()).sum::<T>().ln()
-                }
+    use rayon::prelude::*;
+    let out = &mut out[..rows];
+    if rows > 1 && rows.saturating_mul(len) >= PAR_MIN_ELEMS {
+        let min_rows = (PAR_MIN_ELEMS / 4).div_ceil(len.max(1)).max(1);
+        out.par_iter_mut()
+            .enumerate()
+            .with_min_len(min_rows)
+            .for_each(|(r, o)| *o = reduce_row(op, &x[r * len..(r + 1) * len]));
+    } else {
+        for (r, o) in out.iter_mut().enumerate() {
+            *o = reduce_row(op, &x[r * len..(r + 1) * len]);
+        }
+    }
+}
+
+/// One row of [`reduce_rows`].
+fn reduce_row<T: Real>(op: ReduceOp, row: &[T]) -> T {
+    let len = row.len();
+    match op {
+        ReduceOp::Sum => sum(row),
+        ReduceOp::Mean => sum(row) / <T as Real>::from_f64(len as f64),
+        ReduceOp::Max => row.iter().copied().fold(T::neg_infinity(), nan_max),
+        ReduceOp::Min => row.iter().copied().fold(T::infinity(), nan_min),
+        ReduceOp::LogSumExp => {
+            let m = row.iter().copied().fold(T::neg_infinity(), nan_max);
+            // ±inf (and NaN) maxima decide the result alone: log Σ exp = m.
+            if m.is_infinite() || m.is_nan() {
+                m
+            } else {
+                m + row.iter().map(|&v| (v - m).fast_exp()).sum::<T>().ln()
             }
-            ReduceOp::Norm2 => row.iter().map(|&v| v * v).sum::<T>().sqrt(),
-        };
+        }
+        ReduceOp::Norm2 => row.iter().map(|&v| v * v).sum::<T>().sqrt(),
     }
 }
 
 /// `out[j] = Σ_i x[i·cols + j]` (column sums of a row-major `rows × cols` block), rows added in
-/// order so the result does not depend on threads; the inner loop over `j` vectorises.
+/// order so the result does not depend on threads; the inner loop over `j` vectorises. Large
+/// blocks are split across threads by fixed ranges of [`COL_BLOCK`] columns.
 pub fn sum_columns<T: Real>(x: &[T], rows: usize, cols: usize, out: &mut [T]) {
-    out[..cols].fill(T::zero());
-    for row in x[..rows * cols].chunks_exact(cols.max(1)) {
-        for (o, &v) in out.iter_mut().zip(row) {
-            *o += v;
+    use rayon::prelude::*;
+    let x = &x[..rows * cols];
+    let out = &mut out[..cols];
+    let run = |c0: usize, o: &mut [T]| {
+        o.fill(T::zero());
+        for row in x.chunks_exact(cols.max(1)) {
+            for (o, &v) in o.iter_mut().zip(&row[c0..]) {
+                *o += v;
+            }
         }
+    };
+    if cols > COL_BLOCK && rows * cols >= PAR_MIN_ELEMS {
+        out.par_chunks_mut(COL_BLOCK).enumerate().for_each(|(b, o)| run(b * COL_BLOCK, o));
+    } else {
+        run(0, out);
     }
 }
 
@@ -92,6 +125,28 @@ pub fn sum<T: Real>(x: &[T]) -> T {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn parallel_row_and_column_sums_are_bit_identical_across_thread_counts() {
+        let (rows, len) = (300usize, 1000usize); // above the parallel threshold both ways
+        let x: Vec<f32> = (0..rows * len).map(|i| ((i * 7919) % 1000) as f32 * 1e-3 - 0.5).collect();
+        let serial_rows: Vec<f32> = (0..rows).map(|r| sum(&x[r * len..(r + 1) * len])).collect();
+        let mut serial_cols = vec![0.0f32; len];
+        for row in x.chunks_exact(len) {
+            serial_cols.iter_mut().zip(row).for_each(|(o, &v)| *o += v);
+        }
+        let bits = |v: &[f32]| v.iter().map(|a| a.to_bits()).collect::<Vec<_>>();
+        for threads in [1, 2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let (mut r, mut c) = (vec![0.0f32; rows], vec![0.0f32; len]);
+            pool.install(|| {
+                reduce_rows(ReduceOp::Sum, &x, rows, len, &mut r);
+                sum_columns(&x, rows, len, &mut c);
+            });
+            assert_eq!(bits(&r), bits(&serial_rows), "rows, {threads} threads");
+            assert_eq!(bits(&c), bits(&serial_cols), "columns, {threads} threads");
+        }
+    }
 
     proptest! {
         #[test]

@@ -155,6 +155,30 @@ pub fn gather<T: Copy + Send + Sync>(shape: &[usize], src: Strided<T>, out: &mut
     }
 }
 
+/// Concatenation of `parts` (`(data, block)`, each holding `outer` blocks of `block` elements):
+/// `out` is, for each `o` in `0..outer`, block `o` of every part in turn. Large outputs are split
+/// across threads by whole output rows (each element is copied once, by one task).
+pub fn concat<T: Copy + Send + Sync>(parts: &[(&[T], usize)], outer: usize, out: &mut [T]) {
+    let row: usize = parts.iter().map(|p| p.1).sum();
+    let out = &mut out[..outer * row];
+    if row == 0 {
+        return;
+    }
+    let copy_row = |o: usize, dst: &mut [T]| {
+        let mut at = 0;
+        for &(data, block) in parts {
+            dst[at..at + block].copy_from_slice(&data[o * block..(o + 1) * block]);
+            at += block;
+        }
+    };
+    if out.len() >= PAR_MIN_ELEMS && outer > 1 {
+        let min_rows = (PAR_MIN_ELEMS / 4).div_ceil(row).max(1);
+        out.par_chunks_mut(row).enumerate().with_min_len(min_rows).for_each(|(o, dst)| copy_row(o, dst));
+    } else {
+        out.chunks_mut(row).enumerate().for_each(|(o, dst)| copy_row(o, dst));
+    }
+}
+
 /// The inverse of [`gather`]: writes row-major `src` into the strided positions of `dst`
 /// (which must not overlap, i.e. no stride-0 dimensions of size > 1).
 pub fn scatter<T: Copy>(shape: &[usize], src: &[T], dst: (&mut [T], &[usize], usize)) {
@@ -244,6 +268,30 @@ mod tests {
         for (i, v) in back.iter().enumerate() {
             let hit = i % 6 == 1 || i % 6 == 3;
             assert_eq!(*v, if hit { i as f64 } else { 0.0 });
+        }
+    }
+
+    #[test]
+    fn concat_matches_naive_for_any_thread_count() {
+        // Three parts of [outer, c_i, 700] joined along dim 1; big enough to run in parallel.
+        let (outer, widths) = (9usize, [2usize, 5, 1]);
+        let parts: Vec<Vec<u32>> = widths
+            .iter()
+            .enumerate()
+            .map(|(p, &c)| (0..outer * c * 700).map(|i| (p * 1_000_000 + i) as u32).collect())
+            .collect();
+        let mut want = Vec::new();
+        for o in 0..outer {
+            for (p, &c) in parts.iter().zip(&widths) {
+                want.extend_from_slice(&p[o * c * 700..(o + 1) * c * 700]);
+            }
+        }
+        let blocks: Vec<(&[u32], usize)> = parts.iter().zip(&widths).map(|(p, &c)| (&p[..], c * 700)).collect();
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let mut out = vec![0u32; want.len()];
+            pool.install(|| concat(&blocks, outer, &mut out));
+            assert_eq!(out, want);
         }
     }
 

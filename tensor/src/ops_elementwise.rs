@@ -5,7 +5,7 @@ use crate::{float_dispatch, DType, Error, Result, Tensor};
 pub use kernels::elementwise::{BinaryOp, CmpOp, UnaryOp};
 
 /// Applies `f(a, b)` over the broadcast of two same-dtype tensors, producing a contiguous Vec.
-fn zip_broadcast<A: CpuElem, B: CpuElem, O: Copy + Default + Send>(
+fn zip_broadcast<A: CpuElem, B: CpuElem, O: Copy + Default + Send + Sync>(
     op: &'static str,
     a: &Tensor,
     b: &Tensor,
@@ -15,7 +15,7 @@ fn zip_broadcast<A: CpuElem, B: CpuElem, O: Copy + Default + Send>(
     let (la, lb) = (a.layout().broadcast_to(&shape)?, b.layout().broadcast_to(&shape)?);
     let va = A::slice(a.storage().as_cpu()?).ok_or(Error::UnsupportedDType { op, dtype: a.dtype() })?;
     let vb = B::slice(b.storage().as_cpu()?).ok_or(Error::UnsupportedDType { op, dtype: b.dtype() })?;
-    let mut out = vec![O::default(); shape.iter().product()];
+    let mut out = kernels::memory::zeros::<O>(shape.iter().product());
     kernels::strided::zip_map(&shape, (va, la.strides(), la.offset()), (vb, lb.strides(), lb.offset()), &mut out, f);
     Ok((out, shape))
 }
@@ -36,7 +36,7 @@ impl Tensor {
         self.via_f32(|x| {
             float_dispatch!(x.dtype(), op.name(), T => {
                 let xs = x.cpu_data::<T>()?;
-                let mut y = vec![T::default(); xs.len()];
+                let mut y = kernels::memory::zeros::<T>(xs.len());
                 kernels::elementwise::unary(op, &xs, &mut y);
                 Tensor::from_vec(y, x.shape())
             })
@@ -46,7 +46,7 @@ impl Tensor {
     pub fn unary_backward(op: UnaryOp, x: &Tensor, y: &Tensor, dy: &Tensor) -> Result<Tensor> {
         float_dispatch!(x.dtype(), op.name(), T => {
             let (xs, ys, gs) = (x.cpu_data::<T>()?, y.cpu_data::<T>()?, dy.cpu_data::<T>()?);
-            let mut dx = vec![T::default(); xs.len()];
+            let mut dx = kernels::memory::zeros::<T>(xs.len());
             kernels::elementwise::unary_backward(op, &xs, &ys, &gs, &mut dx);
             Tensor::from_vec(dx, x.shape())
         })
@@ -79,7 +79,16 @@ impl Tensor {
             return a.binary(op, &b)?.to_dtype(self.dtype());
         }
         float_dispatch!(self.dtype(), op.name(), T => {
-            let (v, shape) = zip_broadcast::<T, T, T>(op.name(), self, other, |a, b| op.forward(a, b))?;
+            // The four arithmetic ops get their own loop (inlined, so it vectorises); the values
+            // are `op.forward`'s either way.
+            let (name, a, b) = (op.name(), self, other);
+            let (v, shape) = match op {
+                BinaryOp::Add => zip_broadcast::<T, T, T>(name, a, b, |x, y| x + y)?,
+                BinaryOp::Sub => zip_broadcast::<T, T, T>(name, a, b, |x, y| x - y)?,
+                BinaryOp::Mul => zip_broadcast::<T, T, T>(name, a, b, |x, y| x * y)?,
+                BinaryOp::Div => zip_broadcast::<T, T, T>(name, a, b, |x, y| x / y)?,
+                _ => zip_broadcast::<T, T, T>(name, a, b, |x, y| op.forward(x, y))?,
+            };
             Tensor::from_vec(v, &shape)
         })
     }

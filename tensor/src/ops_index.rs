@@ -77,13 +77,10 @@ impl Tensor {
         let outer: usize = shape[..d].iter().product();
         any_dispatch!(first.dtype(), T => {
             let parts: Vec<_> = tensors.iter().map(|t| t.cpu_data::<T>()).collect::<Result<_>>()?;
-            let mut out = Vec::with_capacity(shape.iter().product());
-            for o in 0..outer {
-                for (t, p) in tensors.iter().zip(&parts) {
-                    let block = t.shape()[d..].iter().product::<usize>();
-                    out.extend_from_slice(&p[o * block..(o + 1) * block]);
-                }
-            }
+            let blocks: Vec<(&[_], usize)> =
+                tensors.iter().zip(&parts).map(|(t, p)| (&p[..], t.shape()[d..].iter().product::<usize>())).collect();
+            let mut out = kernels::memory::zeros(shape.iter().product());
+            kernels::strided::concat(&blocks, outer, &mut out);
             Tensor::from_vec(out, &shape)
         })
     }

@@ -87,7 +87,7 @@ impl Tensor {
             let sb = <T as crate::storage::CpuElem>::slice(other.storage().as_cpu()?).ok_or(Error::UnsupportedDType { op: "matmul", dtype: other.dtype() })?;
             let a = MatRef { data: sa, offset: 0, row_stride: la.strides()[nb], col_stride: la.strides()[nb + 1] };
             let b = MatRef { data: sb, offset: 0, row_stride: lb.strides()[nb], col_stride: lb.strides()[nb + 1] };
-            let mut c = vec![T::default(); ao.len() * m * n];
+            let mut c = kernels::memory::zeros::<T>(ao.len() * m * n);
             kernels::gemm::gemm_batched(m, n, k, a, &ao, b, &bo, &mut c, false);
             Tensor::from_vec(c, &out_shape)
         })
@@ -418,7 +418,7 @@ fn conv_call(a: &Tensor, b: &Tensor, op: &'static str, out_shape: &[usize], k: C
     let (a, b) = (a.to_dtype(dt.compute_dtype())?, b.to_dtype(dt.compute_dtype())?);
     let out = float_dispatch!(a.dtype(), op, T => {
         let (av, bv) = (a.cpu_data::<T>()?, b.cpu_data::<T>()?);
-        let mut y = vec![T::default(); out_shape.iter().product()];
+        let mut y = kernels::memory::zeros::<T>(out_shape.iter().product());
         match k {
             ConvKernel::Forward(g) => kernels::conv::conv2d_forward(&g, &av, &bv, &mut y),
             // `y` is a fresh zero buffer: col2im adds straight into it.

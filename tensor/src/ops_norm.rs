@@ -77,7 +77,7 @@ impl Tensor {
         float_dispatch!(self.dtype(), "layer_norm", T => {
             let x = self.cpu_data::<T>()?;
             let (g, b) = (opt_data!(gamma, T), opt_data!(beta, T));
-            let (mut y, mut mean, mut rstd) = (vec![T::default(); x.len()], vec![T::default(); rows], vec![T::default(); rows]);
+            let (mut y, mut mean, mut rstd) = (kernels::memory::zeros::<T>(x.len()), vec![T::default(); rows], vec![T::default(); rows]);
             kernels::norm::layer_norm_forward(&x, rows, d, g.as_deref(), b.as_deref(), eps as T, &mut y, &mut mean, &mut rstd);
             Ok((Tensor::from_vec(y, self.shape())?, NormStats { mean: Tensor::from_vec(mean, &[rows])?, rstd: Tensor::from_vec(rstd, &[rows])? }))
         })
@@ -106,7 +106,7 @@ impl Tensor {
         float_dispatch!(x.dtype(), "layer_norm_backward", T => {
             let (xv, gv, g) = (x.cpu_data::<T>()?, dy.cpu_data::<T>()?, opt_data!(gamma, T));
             let (mean, rstd) = (st.mean.cpu_data::<T>()?, st.rstd.cpu_data::<T>()?);
-            let mut dx = vec![T::default(); xv.len()];
+            let mut dx = kernels::memory::zeros::<T>(xv.len());
             let mut dg = gamma.map(|_| vec![T::default(); d]);
             let mut db = if has_beta { Some(vec![T::default(); d]) } else { None };
             kernels::norm::layer_norm_backward(&xv, &gv, rows, d, g.as_deref(), &mean, &rstd, &mut dx, dg.as_deref_mut(), db.as_deref_mut());
@@ -128,7 +128,7 @@ impl Tensor {
         }
         float_dispatch!(self.dtype(), "rms_norm", T => {
             let (x, g) = (self.cpu_data::<T>()?, opt_data!(gamma, T));
-            let (mut y, mut rstd) = (vec![T::default(); x.len()], vec![T::default(); rows]);
+            let (mut y, mut rstd) = (kernels::memory::zeros::<T>(x.len()), vec![T::default(); rows]);
             kernels::norm::rms_norm_forward(&x, rows, d, g.as_deref(), eps as T, &mut y, &mut rstd);
             Ok((Tensor::from_vec(y, self.shape())?, NormStats { mean: Tensor::zeros(&[0], self.dtype()), rstd: Tensor::from_vec(rstd, &[rows])? }))
         })
@@ -153,7 +153,7 @@ impl Tensor {
         }
         float_dispatch!(x.dtype(), "rms_norm_backward", T => {
             let (xv, gv, g, rstd) = (x.cpu_data::<T>()?, dy.cpu_data::<T>()?, opt_data!(gamma, T), st.rstd.cpu_data::<T>()?);
-            let mut dx = vec![T::default(); xv.len()];
+            let mut dx = kernels::memory::zeros::<T>(xv.len());
             let mut dg = gamma.map(|_| vec![T::default(); d]);
             kernels::norm::rms_norm_backward(&xv, &gv, rows, d, g.as_deref(), &rstd, &mut dx, dg.as_deref_mut());
             Ok((Tensor::from_vec(dx, x.shape())?, dg.map(|v| Tensor::from_vec(v, norm_shape)).transpose()?))
@@ -179,7 +179,7 @@ impl Tensor {
         }
         float_dispatch!(self.dtype(), "group_norm", T => {
             let (x, g, b) = (self.cpu_data::<T>()?, opt_data!(gamma, T), opt_data!(beta, T));
-            let (mut y, mut mean, mut rstd) = (vec![T::default(); x.len()], vec![T::default(); n * groups], vec![T::default(); n * groups]);
+            let (mut y, mut mean, mut rstd) = (kernels::memory::zeros::<T>(x.len()), vec![T::default(); n * groups], vec![T::default(); n * groups]);
             kernels::norm::group_norm_forward(&x, n, c, s, groups, g.as_deref(), b.as_deref(), eps as T, &mut y, &mut mean, &mut rstd);
             Ok((Tensor::from_vec(y, self.shape())?, NormStats { mean: Tensor::from_vec(mean, &[n * groups])?, rstd: Tensor::from_vec(rstd, &[n * groups])? }))
         })
@@ -207,7 +207,7 @@ impl Tensor {
         float_dispatch!(x.dtype(), "group_norm_backward", T => {
             let (xv, gv, g) = (x.cpu_data::<T>()?, dy.cpu_data::<T>()?, opt_data!(gamma, T));
             let (mean, rstd) = (st.mean.cpu_data::<T>()?, st.rstd.cpu_data::<T>()?);
-            let mut dx = vec![T::default(); xv.len()];
+            let mut dx = kernels::memory::zeros::<T>(xv.len());
             let mut dg = gamma.map(|_| vec![T::default(); c]);
             let mut db = if has_beta { Some(vec![T::default(); c]) } else { None };
             kernels::norm::group_norm_backward(&xv, &gv, n, c, s, groups, g.as_deref(), &mean, &rstd, &mut dx, dg.as_deref_mut(), db.as_deref_mut());

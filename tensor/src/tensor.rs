@@ -241,7 +241,7 @@ impl Tensor {
         let l = &self.layout;
         let st = match self.storage.as_ref() {
             Storage::Cpu(s) => crate::with_cpu_vec!(s, v => {
-                let mut out = v.get(..1).map(|x| vec![x[0]; l.elem_count()]).unwrap_or_default();
+                let mut out = v.get(..1).map(|x| kernels::memory::filled(l.elem_count(), x[0])).unwrap_or_default();
                 kernels::strided::gather(l.shape(), (v, l.strides(), l.offset()), &mut out);
                 CpuStorage::from(out)
             }),

@@ -309,6 +309,9 @@ fn backward_input_banded<T: Real>(g: &Conv2dGeom, dy: &[T], w: &[T], dx: &mut [T
     });
 }
 
+/// Weight-gradient elements per task when the chunk partials are added up.
+const SUM_CHUNK: usize = 1 << 14;
+
 /// Gradient of the convolution with respect to its weight: `dW = Σ_n dy_n · cols_nᵀ`.
 /// Bit-identical for any thread count (fixed chunking, partials reduced in chunk order).
 // x: [N, C_in, H, W], dy: [N, C_out, Ho, Wo], dw: [C_out, C_in/groups, kh, kw] (overwritten)
@@ -333,10 +336,18 @@ fn backward_weight_banded<T: Real>(g: &Conv2dGeom, x: &[T], dy: &[T], dw: &mut [
             let images = ci * g.n / nchunks..(ci + 1) * g.n / nchunks;
             accumulate_weight_grad(g, x, dy, images, target, band);
         });
-        for part in partials.chunks_exact(dw_len) {
-            for (d, p) in dw.iter_mut().zip(part) {
-                *d += *p;
+        // Each element adds the partials in chunk order; ranges of elements run in parallel.
+        let add_partials = |(b, d): (usize, &mut [T])| {
+            for part in partials.chunks_exact(dw_len) {
+                for (d, p) in d.iter_mut().zip(&part[b * SUM_CHUNK..]) {
+                    *d += *p;
+                }
             }
+        };
+        if nchunks > 1 && dw_len > SUM_CHUNK {
+            dw.par_chunks_mut(SUM_CHUNK).enumerate().for_each(add_partials);
+        } else {
+            dw.chunks_mut(SUM_CHUNK).enumerate().for_each(add_partials);
         }
     });
 }

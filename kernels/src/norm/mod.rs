@@ -27,6 +27,33 @@ const PAR_GRAIN: usize = 1 << 14;
 const RED_ROWS: usize = 64;
 const RED_COLS: usize = 256;
 
+/// Running sums per reduction: term `i` goes to lane `i % LANES` and the lanes are combined
+/// pairwise at the end ([`combine`]), so the order depends only on the lengths, never on the
+/// threads; independent lanes let the additions overlap where one chain of dependent adds is
+/// bound by the add latency.
+const LANES: usize = 8;
+
+#[inline(always)]
+fn combine<T: Real>(a: [T; LANES]) -> T {
+    ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
+}
+
+/// `Σ_{i<n} f(i)` in the lane order of [`LANES`].
+#[inline(always)]
+fn lane_sum<T: Real>(n: usize, mut f: impl FnMut(usize) -> T) -> T {
+    let mut acc = [T::zero(); LANES];
+    let full = n / LANES * LANES;
+    for base in (0..full).step_by(LANES) {
+        for (l, a) in acc.iter_mut().enumerate() {
+            *a += f(base + l);
+        }
+    }
+    for (a, i) in acc.iter_mut().zip(full..n) {
+        *a += f(i);
+    }
+    combine(acc)
+}
+
 fn min_rows(d: usize) -> usize {
     (PAR_GRAIN / d.max(1)).max(1)
 }
@@ -100,8 +127,8 @@ fn forward<T: Real>(
         .with_min_len(min_rows(d))
         .for_each(|(r, (yr, (m, rs)))| {
             let xr = &x[r * d..(r + 1) * d];
-            let mu = if center { xr.iter().copied().sum::<T>() * inv_d } else { T::zero() };
-            let var = xr.iter().map(|&a| (a - mu) * (a - mu)).sum::<T>() * inv_d;
+            let mu = if center { lane_sum(d, |i| xr[i]) * inv_d } else { T::zero() };
+            let var = lane_sum(d, |i| (xr[i] - mu) * (xr[i] - mu)) * inv_d;
             let inv = T::one() / (var + eps).sqrt();
             (*m, *rs) = (mu, inv);
             for_channels(d, s, (r % groups) * (d / s), gamma, beta, |i, g, b| yr[i] = (xr[i] - mu) * inv * g + b);
@@ -133,14 +160,15 @@ fn backward_dx<T: Real>(
         let (xr, dyr) = (&x[r * d..(r + 1) * d], &dy[r * d..(r + 1) * d]);
         let (mu, rs) = (mean.map_or(T::zero(), |m| m[r]), rstd[r]);
         let c0 = (r % groups) * (d / s);
-        let (mut sg, mut sgx) = (T::zero(), T::zero());
+        // Lane sums (see LANES): term i goes to lane i % LANES.
+        let (mut sg, mut sgx) = ([T::zero(); LANES], [T::zero(); LANES]);
         for_channels(d, s, c0, gamma, None, |i, g, _| {
             let gi = dyr[i] * g;
-            sg += gi;
-            sgx += gi * ((xr[i] - mu) * rs);
+            sg[i % LANES] += gi;
+            sgx[i % LANES] += gi * ((xr[i] - mu) * rs);
         });
-        let mg = mean.map_or(T::zero(), |_| sg * inv_d); // no centring term for RMS
-        let mgx = sgx * inv_d;
+        let mg = mean.map_or(T::zero(), |_| combine(sg) * inv_d); // no centring term for RMS
+        let mgx = combine(sgx) * inv_d;
         for_channels(d, s, c0, gamma, None, |i, g, _| {
             dxr[i] = rs * (dyr[i] * g - mg - (xr[i] - mu) * rs * mgx);
         });
@@ -331,17 +359,28 @@ pub fn group_norm_backward<T: Real>(
     if dgamma.is_none() && dbeta.is_none() {
         return;
     }
-    // One task per channel; it sums over the batch, then space, in a fixed order.
+    // One task per channel; it sums over the batch, then space, in a fixed order (lane sums
+    // running over all images: term j of an image goes to lane j % LANES).
     let (mut dg, mut db) = (vec![T::zero(); c], vec![T::zero(); c]);
     dg.par_iter_mut().zip(db.par_iter_mut()).enumerate().with_min_len(min_rows(n * s)).for_each(|(ch, (g, b))| {
+        let (mut ag, mut ab) = ([T::zero(); LANES], [T::zero(); LANES]);
         for ni in 0..n {
             let (blk, off) = (ni * groups + ch / cg, (ni * c + ch) * s);
             let (mu, rs) = (mean[blk], rstd[blk]);
-            for (&xv, &dyv) in x[off..off + s].iter().zip(&dy[off..off + s]) {
-                *g += dyv * ((xv - mu) * rs);
-                *b += dyv;
+            let (xc, dc) = (x[off..off + s].chunks_exact(LANES), dy[off..off + s].chunks_exact(LANES));
+            let (xt, dt) = (xc.remainder(), dc.remainder());
+            for (xv, dv) in xc.zip(dc) {
+                for l in 0..LANES {
+                    ag[l] += dv[l] * ((xv[l] - mu) * rs);
+                    ab[l] += dv[l];
+                }
+            }
+            for (l, (&xv, &dyv)) in xt.iter().zip(dt).enumerate() {
+                ag[l] += dyv * ((xv - mu) * rs);
+                ab[l] += dyv;
             }
         }
+        (*g, *b) = (combine(ag), combine(ab));
     });
     for (out, sum) in [(dgamma, dg), (dbeta, db)] {
         if let Some(o) = out {
