@@ -358,22 +358,40 @@ pub fn unary_backward<T: Real>(op: UnaryOp, x: &[T], y: &[T], dy: &[T], dx: &mut
             dx.chunks_mut(CHUNK).zip(x.chunks(CHUNK)).zip(y.chunks(CHUNK)).zip(dy.chunks(CHUNK)).for_each(dispatch);
         }
     }
+    struct ToDx<'a, T>(&'a [T], &'a [T], &'a [T], &'a mut [T]);
+    impl<T: Real> WithDerivative<T> for ToDx<'_, T> {
+        fn run(self, f: impl Pointwise<T>) {
+            let ToDx(x, y, dy, dx) = self;
+            run(x, y, dy, dx, f)
+        }
+    }
+    with_derivative(op, ToDx(x, y, dy, dx))
+}
+
+/// A loop that takes the derivative f'(x, y) of a unary op as a [`Pointwise`].
+pub(crate) trait WithDerivative<T> {
+    fn run(self, f: impl Pointwise<T>);
+}
+
+/// Hands `k` the derivative of `op`: the inlined kernels for the common ops, `derivative`
+/// otherwise. The one table every backward loop uses, so they all compute the same bits.
+pub(crate) fn with_derivative<T: Real>(op: UnaryOp, k: impl WithDerivative<T>) {
     match op {
-        UnaryOp::Relu => run(x, y, dy, dx, GradRelu),
-        UnaryOp::Sigmoid => run(x, y, dy, dx, GradSigmoid),
-        UnaryOp::Tanh => run(x, y, dy, dx, GradTanh),
-        UnaryOp::Exp => run(x, y, dy, dx, GradExp),
-        UnaryOp::Silu => run(x, y, dy, dx, GradSilu),
-        UnaryOp::GeluTanh => run(x, y, dy, dx, GradGeluTanh),
-        UnaryOp::GeluErf => run(x, y, dy, dx, GradGeluErf),
-        _ => run(x, y, dy, dx, Closure(|x: T, y: T| op.derivative(x, y))),
+        UnaryOp::Relu => k.run(GradRelu),
+        UnaryOp::Sigmoid => k.run(GradSigmoid),
+        UnaryOp::Tanh => k.run(GradTanh),
+        UnaryOp::Exp => k.run(GradExp),
+        UnaryOp::Silu => k.run(GradSilu),
+        UnaryOp::GeluTanh => k.run(GradGeluTanh),
+        UnaryOp::GeluErf => k.run(GradGeluErf),
+        _ => k.run(Closure(move |x: T, y: T| op.derivative(x, y))),
     }
 }
 
 /// A pointwise function of `(x, y)` called from the vector loops. Implemented by zero-sized
 /// types whose `at` is `#[inline(always)]`: a direct call always inlines into the AVX2 loop,
 /// where a call through the `Fn` trait of a large function may not (it then runs scalar).
-trait Pointwise<T>: Sync {
+pub(crate) trait Pointwise<T>: Sync {
     fn at(&self, x: T, y: T) -> T;
 }
 

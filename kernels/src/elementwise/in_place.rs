@@ -40,17 +40,15 @@ pub fn unary_backward_in_place<T: Real>(op: UnaryOp, x: &[T], y: &[T], g_dx: &mu
             d.chunks_mut(CHUNK).zip(x.chunks(CHUNK)).zip(y.chunks(CHUNK)).for_each(dispatch);
         }
     }
-    // The same derivative for each op as `unary_backward`.
-    match op {
-        UnaryOp::Relu => run(x, y, g_dx, GradRelu),
-        UnaryOp::Sigmoid => run(x, y, g_dx, GradSigmoid),
-        UnaryOp::Tanh => run(x, y, g_dx, GradTanh),
-        UnaryOp::Exp => run(x, y, g_dx, GradExp),
-        UnaryOp::Silu => run(x, y, g_dx, GradSilu),
-        UnaryOp::GeluTanh => run(x, y, g_dx, GradGeluTanh),
-        UnaryOp::GeluErf => run(x, y, g_dx, GradGeluErf),
-        _ => run(x, y, g_dx, Closure(|x: T, y: T| op.derivative(x, y))),
+    struct Over<'a, T>(&'a [T], &'a [T], &'a mut [T]);
+    impl<T: Real> WithDerivative<T> for Over<'_, T> {
+        fn run(self, f: impl Pointwise<T>) {
+            let Over(x, y, d) = self;
+            run(x, y, d, f)
+        }
     }
+    // The same derivative table as `unary_backward`.
+    with_derivative(op, Over(x, y, g_dx))
 }
 
 #[cfg(test)]
