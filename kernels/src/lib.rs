@@ -8,6 +8,8 @@
 //! (unary maps and strided binary broadcasting), [`reduce`] (row reductions).
 
 pub mod conv;
+#[cfg(feature = "cuda")]
+pub mod cuda;
 pub mod elementwise;
 pub mod fastmath;
 pub mod gemm;
@@ -15,6 +17,7 @@ pub mod memory;
 pub mod norm;
 pub mod optim;
 pub mod pool;
+pub mod ptx;
 pub mod reduce;
 pub mod scratch;
 pub mod softmax;

@@ -1,0 +1,61 @@
+//! The CUDA backend's raw layer: finding a GPU without panicking, loading the embedded PTX once
+//! per context, and typed launch wrappers per kernel family. Like the CPU kernels, everything here
+//! works on buffers (`CudaSlice<T>`) with explicit sizes and layouts and knows nothing of tensors.
+//!
+//! Only the driver API is used (through `cudarc` with dynamic loading), so building needs no CUDA
+//! toolkit and a machine without a driver gets [`CudaError::NoDriver`] from [`GpuDevice::get`].
+//! One stream per device: every allocation, copy and launch is ordered on it.
+pub mod copy;
+mod device;
+pub mod ptx_gen;
+
+pub use cudarc;
+pub use cudarc::driver::{CudaSlice, DeviceRepr, LaunchConfig, PushKernelArg, ValidAsZeroBits};
+pub use device::{GpuDevice, StridedLayout, MAX_DIMS};
+
+/// Why a CUDA call could not be made or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CudaError {
+    #[error("no CUDA driver found (libcuda could not be loaded)")]
+    NoDriver,
+    #[error("CUDA device {ordinal} not found: {count} device(s) visible")]
+    NoDevice { ordinal: usize, count: usize },
+    #[error("GPU {name} has compute capability {major}.{minor}; the embedded PTX needs 8.0 or newer")]
+    UnsupportedGpu { name: String, major: i32, minor: i32 },
+    #[error("a view of rank {rank} has more than {max} non-mergeable dimensions", max = MAX_DIMS)]
+    TooManyDims { rank: usize },
+    #[error("CUDA driver: {0}")]
+    Driver(#[from] cudarc::driver::DriverError),
+    #[error("loading kernel {kernel} from module {module}: {msg}")]
+    Load { module: &'static str, kernel: String, msg: String },
+}
+
+pub type Result<T> = std::result::Result<T, CudaError>;
+
+/// Threads per block of the 1-D elementwise kernels.
+pub const BLOCK: u32 = 256;
+
+/// A grid-stride launch over `n` elements: enough blocks to cover `n` (capped; the kernels loop).
+pub fn launch_1d(n: usize) -> LaunchConfig {
+    let blocks = n.div_ceil(BLOCK as usize).clamp(1, 1 << 20) as u32;
+    LaunchConfig { grid_dim: (blocks, 1, 1), block_dim: (BLOCK, 1, 1), shared_mem_bytes: 0 }
+}
+
+/// Opens GPU 0 for a test, or prints `skipped: <reason>` and returns from the test when there is
+/// none. With `REQUIRE_GPU=1` (set by `scripts/gpu-check.sh` on the GPU machine) a missing GPU
+/// fails the test instead, so a broken driver load can never pass silently.
+#[macro_export]
+macro_rules! cuda_or_skip {
+    () => {
+        match $crate::cuda::GpuDevice::get(0) {
+            Ok(dev) => dev,
+            Err(e) => {
+                if std::env::var("REQUIRE_GPU").is_ok_and(|v| v == "1") {
+                    panic!("REQUIRE_GPU=1 but the GPU could not be opened: {e}");
+                }
+                eprintln!("skipped: {e}");
+                return;
+            }
+        }
+    };
+}
