@@ -49,7 +49,7 @@ fn main() -> Result<()> {
 
     // Adam state per parameter (first and second moments).
     let (lr, b1, b2, eps) = (1e-2, 0.9, 0.999, 1e-8);
-    let mut m: Vec<Tensor> = params.iter().map(|p| p.value().zeros_like()).collect();
+    let mut m: Vec<Tensor> = params.iter().map(|p| p.value().zeros_like()).collect::<std::result::Result<_, _>>()?;
     let mut v: Vec<Tensor> = m.clone();
     let start = std::time::Instant::now();
     for step in 1..=300 {

@@ -75,7 +75,7 @@ impl Var {
         if self.value().elem_count() != 1 {
             return Err(Error::NotScalar { shape: self.shape().to_vec() });
         }
-        self.backward_with_grad(&self.value().ones_like(), retain)
+        self.backward_with_grad(&self.value().ones_like()?, retain)
     }
     /// Backpropagates an explicit output gradient `seed` (shaped like `self`).
     pub fn backward_with_grad(&self, seed: &Tensor, retain: &[&Var]) -> Result<Grads> {

@@ -61,7 +61,7 @@ pub fn graph_kinds(v: &Var) -> BTreeSet<OpKind> {
 
 /// Checks the gradient of `f` w.r.t. each of `inputs` (converted to contiguous f64).
 pub fn gradcheck(f: impl Fn(&[Var]) -> Result<Var>, inputs: &[Tensor], tol: Tolerance) -> Result<Report> {
-    let base: Vec<Tensor> = inputs.iter().map(|t| t.to_dtype(DType::F64).map(|t| t.copy())).collect::<Result<_>>()?;
+    let base: Vec<Tensor> = inputs.iter().map(|t| t.to_dtype(DType::F64)?.copy()).collect::<Result<_>>()?;
     let leaves: Vec<Var> = base.iter().cloned().map(Var::leaf).collect();
     let out = f(&leaves)?;
     let w = Tensor::randn(out.shape(), 0.0, 1.0, 0x5eed, DType::F64)?;

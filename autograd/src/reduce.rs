@@ -85,7 +85,7 @@ pub(crate) fn reduce_backward(
     let ge = expand_back(g, dims, x.shape())?;
     let ye = || expand_back(c.out, dims, x.shape());
     let dx = match op {
-        ReduceOp::Sum => ge.contiguous(),
+        ReduceOp::Sum => ge.contiguous()?,
         ReduceOp::Mean => ge.scale(1.0 / x.reduced_count(dims)? as f64)?,
         ReduceOp::Max => ge.mul(&x.arg_mask(dims, true)?)?,
         ReduceOp::Min => ge.mul(&x.arg_mask(dims, false)?)?,

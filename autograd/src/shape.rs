@@ -22,7 +22,7 @@ impl Var {
     }
     /// A row-major copy when the layout is not contiguous (the gradient passes straight through).
     pub fn contiguous(&self) -> Result<Var> {
-        Ok(Var::from_op(self.value().contiguous(), Op::Reshape, vec![self.clone()]))
+        Ok(Var::from_op(self.value().contiguous()?, Op::Reshape, vec![self.clone()]))
     }
     pub fn permute(&self, dims: &[usize]) -> Result<Var> {
         Ok(Var::from_op(self.value().permute(dims)?, Op::Permute { dims: dims.to_vec() }, vec![self.clone()]))
@@ -158,7 +158,7 @@ pub(crate) fn slice_backward(
     c: &Ctx,
     g: &Tensor,
 ) -> Result<Vec<Option<Tensor>>> {
-    Ok(vec![Some(c.x(0).zeros_like().slice_scatter(g, dim as isize, start, step)?)])
+    Ok(vec![Some(c.x(0).zeros_like()?.slice_scatter(g, dim as isize, start, step)?)])
 }
 
 // y = broadcast(x)  →  dx = dy summed over the broadcast axes
@@ -179,12 +179,12 @@ pub(crate) fn cat_backward(dim: usize, sizes: &[usize], _c: &Ctx, g: &Tensor) ->
 
 // y = x.index_select(dim, idx)  →  dx = zeros.index_add(dim, idx, dy)
 pub(crate) fn index_select_backward(dim: isize, index: &Tensor, c: &Ctx, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
-    Ok(vec![Some(c.x(0).zeros_like().index_add(dim, index, g)?)])
+    Ok(vec![Some(c.x(0).zeros_like()?.index_add(dim, index, g)?)])
 }
 
 // y = x.gather(dim, idx)  →  dx = zeros.scatter_add(dim, idx, dy)
 pub(crate) fn gather_backward(dim: isize, index: &Tensor, c: &Ctx, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
-    Ok(vec![Some(c.x(0).zeros_like().scatter_add(dim, index, g)?)])
+    Ok(vec![Some(c.x(0).zeros_like()?.scatter_add(dim, index, g)?)])
 }
 
 // y = base.scatter_add(dim, idx, src)  →  dbase = dy, dsrc = dy.gather(dim, idx)
@@ -216,7 +216,7 @@ pub(crate) fn pad_backward(pads: &[(usize, usize)], c: &Ctx, g: &Tensor) -> Resu
     for (d, &(before, _)) in pads.iter().enumerate() {
         dx = dx.narrow(d as isize, before, c.x(0).shape()[d])?;
     }
-    Ok(vec![Some(dx.contiguous())])
+    Ok(vec![Some(dx.contiguous()?)])
 }
 
 // y = cast(x)  →  dx = cast back(dy); there is no gradient into or out of integer types
@@ -231,5 +231,5 @@ pub(crate) fn to_dtype_backward(from: DType, c: &Ctx, g: &Tensor) -> Result<Vec<
 pub(crate) fn embedding_backward(ids: &Tensor, c: &Ctx, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
     let w = c.x(0);
     let g2 = g.reshape(&[ids.elem_count(), w.shape()[1]])?;
-    Ok(vec![Some(w.zeros_like().index_add(0, ids, &g2)?)])
+    Ok(vec![Some(w.zeros_like()?.index_add(0, ids, &g2)?)])
 }

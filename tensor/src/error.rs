@@ -19,8 +19,15 @@ pub enum Error {
     #[error("{op}: device mismatch, {lhs:?} vs {rhs:?}")]
     DeviceMismatch { op: &'static str, lhs: Device, rhs: Device },
 
-    #[error("device {0:?} is not available in this build")]
+    #[error("device {0:?} is not available in this build (rebuild with `--features cuda`)")]
     DeviceUnavailable(Device),
+
+    #[error("this op has no kernel for a tensor on {device:?} yet (move it with .to_device(Device::Cpu))")]
+    NotOnCpu { device: Device },
+
+    #[cfg(feature = "cuda")]
+    #[error(transparent)]
+    Cuda(#[from] kernels::cuda::CudaError),
 
     #[error("{op}: dimension {dim} is out of range for a tensor of rank {rank}")]
     DimOutOfRange { op: &'static str, dim: isize, rank: usize },

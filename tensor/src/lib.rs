@@ -1,6 +1,8 @@
 //! Tensors: shapes and layouts, element types, devices and storage, views and broadcasting,
 //! counter-based random numbers, safetensors I/O, and the dispatch of every op to the kernels.
 //! Nothing here records gradients; that is the `autograd` crate's job.
+#[cfg(feature = "cuda")]
+pub mod cuda;
 mod dtype;
 mod error;
 pub mod layout;

@@ -217,7 +217,7 @@ impl Tensor {
         let shape = broadcast_shapes("where_cond", mask.shape(), on_true.shape())?;
         let shape = broadcast_shapes("where_cond", &shape, on_false.shape())?;
         let m = mask.broadcast_to(&shape)?.to_vec::<u8>()?;
-        let (t, f) = (on_true.broadcast_to(&shape)?.contiguous(), on_false.broadcast_to(&shape)?.contiguous());
+        let (t, f) = (on_true.broadcast_to(&shape)?.contiguous()?, on_false.broadcast_to(&shape)?.contiguous()?);
         crate::with_cpu_vec!(t.storage().as_cpu()?, tv => {
             let fv = CpuElem::slice(f.storage().as_cpu()?).ok_or(Error::DTypeMismatch { op: "where_cond", lhs: t.dtype(), rhs: f.dtype() })?;
             let (ot, of) = (t.layout().offset(), f.layout().offset());

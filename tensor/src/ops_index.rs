@@ -215,7 +215,7 @@ impl Tensor {
         if src.dtype() != self.dtype() {
             return Err(Error::DTypeMismatch { op: "slice_scatter", lhs: self.dtype(), rhs: src.dtype() });
         }
-        let base = self.copy();
+        let base = self.copy()?;
         let dst = base.layout().slice(d, start, src.shape()[d], step)?;
         if dst.shape() != src.shape() || src.dtype() != self.dtype() {
             return Err(Error::ShapeMismatch {

@@ -340,14 +340,14 @@ impl Tensor {
     ) -> Result<Tensor> {
         let d = resolve_dim(op, dim, self.rank())?;
         let last = self.rank() - 1;
-        let x = if d == last { self.contiguous() } else { self.transpose(d as isize, last as isize)?.contiguous() };
+        let x = if d == last { self.contiguous()? } else { self.transpose(d as isize, last as isize)?.contiguous()? };
         let len = x.shape()[last];
         let rows = x.elem_count().checked_div(len).unwrap_or(0);
         let y = f(&x, rows, len)?;
         if d == last {
             Ok(y)
         } else {
-            Ok(y.transpose(d as isize, last as isize)?.contiguous())
+            y.transpose(d as isize, last as isize)?.contiguous()
         }
     }
     pub fn softmax(&self, dim: isize) -> Result<Tensor> {
@@ -384,7 +384,7 @@ impl Tensor {
         // `dy` is moved to the same row layout as `y` inside the closure.
         let d = resolve_dim("softmax_backward", dim, y.rank())?;
         let last = y.rank() - 1;
-        let g = if d == last { dy.contiguous() } else { dy.transpose(d as isize, last as isize)?.contiguous() };
+        let g = if d == last { dy.contiguous()? } else { dy.transpose(d as isize, last as isize)?.contiguous()? };
         y.along_dim("softmax_backward", dim, |yl, rows, len| {
             float_dispatch!(yl.dtype(), "softmax_backward", T => {
                 let mut dx = vec![T::default(); rows * len];

@@ -51,7 +51,7 @@ impl Tensor {
             }
         }
         self.via_f32(|x| {
-            let xp = x.permute(&plan.perm)?.contiguous();
+            let xp = x.permute(&plan.perm)?.contiguous()?;
             float_dispatch!(x.dtype(), "reduce", T => {
                 let data = xp.cpu_data::<T>()?;
                 let mut out = vec![T::default(); plan.rows];
@@ -141,7 +141,7 @@ impl Tensor {
             return Err(Error::invalid("argmax", "empty axis"));
         }
         let x = self.to_dtype(self.dtype().compute_dtype())?;
-        let xp = x.permute(&plan.perm)?.contiguous();
+        let xp = x.permute(&plan.perm)?.contiguous()?;
         float_dispatch!(x.dtype(), "argmax", T => {
             let data = xp.cpu_data::<T>()?;
             let mut out = vec![0i64; plan.rows];
@@ -166,7 +166,7 @@ impl Tensor {
             return Err(Error::invalid("max", "max/min over an empty axis"));
         }
         let x = self.to_dtype(self.dtype().compute_dtype())?;
-        let xp = x.permute(&plan.perm)?.contiguous();
+        let xp = x.permute(&plan.perm)?.contiguous()?;
         let mut mask = vec![0.0f64; plan.rows * plan.len];
         float_dispatch!(x.dtype(), "max", T => {
             let data = xp.cpu_data::<T>()?;
@@ -183,6 +183,6 @@ impl Tensor {
             inverse[p] = i;
         }
         let m = Tensor::from_cpu(crate::CpuStorage::from_f64_iter(self.dtype(), mask.into_iter()), &permuted_shape)?;
-        Ok(m.permute(&inverse)?.contiguous())
+        m.permute(&inverse)?.contiguous()
     }
 }

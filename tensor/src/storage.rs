@@ -1,13 +1,14 @@
-//! Where tensor data lives. `Storage` is an enum over devices (only the CPU today; the `cuda`
-//! feature adds a variant later) and `CpuStorage` an enum over element types.
+//! Where tensor data lives. `Storage` is an enum over devices (the CPU, and a GPU with the `cuda`
+//! feature) and `CpuStorage` an enum over element types.
 use crate::{DType, Error, Result, WithDType};
 use half::{bf16, f16};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Device {
     Cpu,
-    /// A CUDA device by ordinal. Tensors cannot be created on it until the CUDA backend lands;
-    /// asking for one is an `Error::DeviceUnavailable`, never a panic.
+    /// A CUDA device by ordinal. Builds without the `cuda` feature answer
+    /// `Error::DeviceUnavailable`; with it, a machine without a driver or GPU answers
+    /// `Error::Cuda` ("no CUDA driver found"). Never a panic.
     Cuda(usize),
 }
 
@@ -122,30 +123,76 @@ cpu_elem!(f64, F64);
 #[derive(Debug)]
 pub enum Storage {
     Cpu(CpuStorage),
+    #[cfg(feature = "cuda")]
+    Cuda(crate::cuda::CudaStorage),
 }
 
 impl Storage {
     pub fn device(&self) -> Device {
         match self {
             Storage::Cpu(_) => Device::Cpu,
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(s) => Device::Cuda(s.ordinal()),
         }
     }
     pub fn dtype(&self) -> DType {
         match self {
             Storage::Cpu(s) => s.dtype(),
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(s) => s.dtype(),
         }
     }
     pub fn as_cpu(&self) -> Result<&CpuStorage> {
         match self {
             Storage::Cpu(s) => Ok(s),
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(_) => Err(Error::NotOnCpu { device: self.device() }),
         }
     }
 }
 
-/// Checks that a device can hold tensors in this build.
+/// On a GPU tensor, returns the CUDA implementation's result from the enclosing function:
+/// `on_cuda!(x, st => crate::cuda::...(x, st))` binds the tensor's `CudaStorage` to `st`.
+/// Expands to nothing without the `cuda` feature.
+#[macro_export]
+macro_rules! on_cuda {
+    ($t:expr, $st:ident => $body:expr) => {
+        #[cfg(feature = "cuda")]
+        if let $crate::Storage::Cuda($st) = $t.storage() {
+            return $body;
+        }
+    };
+}
+
+/// Checks that a device can hold tensors in this build (and, for a GPU, that it opens).
 pub fn check_device(device: Device) -> Result<()> {
     match device {
         Device::Cpu => Ok(()),
+        #[cfg(feature = "cuda")]
+        Device::Cuda(n) => crate::cuda::device(n).map(|_| ()),
+        #[cfg(not(feature = "cuda"))]
         d => Err(Error::DeviceUnavailable(d)),
+    }
+}
+
+impl Device {
+    pub fn is_cuda(self) -> bool {
+        matches!(self, Device::Cuda(_))
+    }
+}
+
+impl std::str::FromStr for Device {
+    type Err = Error;
+    /// `cpu`, `cuda` (GPU 0) or `cuda:N`.
+    fn from_str(s: &str) -> Result<Device> {
+        match s.trim() {
+            "cpu" => Ok(Device::Cpu),
+            "cuda" => Ok(Device::Cuda(0)),
+            other => other
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse().ok())
+                .map(Device::Cuda)
+                .ok_or_else(|| Error::invalid("device", format!("{other:?}: expected cpu, cuda or cuda:N"))),
+        }
     }
 }

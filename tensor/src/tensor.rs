@@ -91,14 +91,24 @@ impl Tensor {
     }
     /// Like [`Tensor::zeros`] on a chosen device; a device this build cannot use is an error.
     pub fn zeros_on(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
+        Tensor::full_on(shape, 0.0, dtype, device)
+    }
+    /// Like [`Tensor::full`] on a chosen device; a device this build cannot use is an error.
+    pub fn full_on(shape: &[usize], v: f64, dtype: DType, device: Device) -> Result<Tensor> {
         check_device(device)?;
-        Tensor::try_full(shape, 0.0, dtype)
+        match device {
+            #[cfg(feature = "cuda")]
+            Device::Cuda(n) => crate::cuda::copy::full(&crate::cuda::device(n)?, shape, v, dtype),
+            _ => Tensor::try_full(shape, v, dtype),
+        }
     }
-    pub fn zeros_like(&self) -> Tensor {
-        Tensor::zeros(self.shape(), self.dtype())
+    /// Zeros of this tensor's shape and dtype, on its device.
+    pub fn zeros_like(&self) -> Result<Tensor> {
+        Tensor::full_on(self.shape(), 0.0, self.dtype(), self.device())
     }
-    pub fn ones_like(&self) -> Tensor {
-        Tensor::ones(self.shape(), self.dtype())
+    /// Ones of this tensor's shape and dtype, on its device.
+    pub fn ones_like(&self) -> Result<Tensor> {
+        Tensor::full_on(self.shape(), 1.0, self.dtype(), self.device())
     }
     /// `start, start + step, ...` up to (excluding) `end`.
     pub fn arange(start: f64, end: f64, step: f64, dtype: DType) -> Result<Tensor> {
@@ -164,6 +174,10 @@ impl Tensor {
     pub fn same_storage(&self, other: &Tensor) -> bool {
         Arc::ptr_eq(&self.storage, &other.storage)
     }
+    #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+    pub(crate) fn from_storage(storage: Storage, layout: Layout) -> Tensor {
+        Tensor { storage: Arc::new(storage), layout }
+    }
     pub(crate) fn with_layout(&self, layout: Layout) -> Tensor {
         Tensor { storage: self.storage.clone(), layout }
     }
@@ -199,8 +213,12 @@ impl Tensor {
     pub fn to_vec<T: CpuElem>(&self) -> Result<Vec<T>> {
         Ok(self.cpu_data::<T>()?.into_owned())
     }
-    /// Copies the elements out as f64, whatever the dtype.
+    /// Copies the elements out as f64, whatever the dtype (from a GPU too).
     pub fn to_vec_f64(&self) -> Result<Vec<f64>> {
+        #[cfg(feature = "cuda")]
+        if self.device().is_cuda() {
+            return self.to_device(Device::Cpu)?.to_vec_f64();
+        }
         let st = self.storage.as_cpu()?;
         Ok(crate::with_cpu_vec!(st, v => {
             let mut out = Vec::with_capacity(self.elem_count());
@@ -219,9 +237,9 @@ impl Tensor {
     // ---------------------------------------------------------------- copies and casts
 
     /// Returns `self` when already contiguous, else a row-major copy.
-    pub fn contiguous(&self) -> Tensor {
+    pub fn contiguous(&self) -> Result<Tensor> {
         if self.is_contiguous() {
-            return self.clone();
+            return Ok(self.clone());
         }
         self.copy()
     }
@@ -230,14 +248,16 @@ impl Tensor {
     pub fn into_cpu_storage(self) -> Result<CpuStorage> {
         let whole =
             self.is_contiguous() && self.layout.offset() == 0 && self.storage.as_cpu()?.len() == self.elem_count();
-        let t = if whole { self } else { self.copy() };
+        let t = if whole { self } else { self.copy()? };
         match Arc::try_unwrap(t.storage) {
             Ok(Storage::Cpu(s)) => Ok(s),
+            #[cfg(feature = "cuda")]
+            Ok(other) => Err(Error::NotOnCpu { device: other.device() }),
             Err(shared) => Ok(shared.as_cpu()?.clone()),
         }
     }
-    /// Always copies into a fresh contiguous buffer.
-    pub fn copy(&self) -> Tensor {
+    /// Always copies into a fresh contiguous buffer (on the same device).
+    pub fn copy(&self) -> Result<Tensor> {
         let l = &self.layout;
         let st = match self.storage.as_ref() {
             Storage::Cpu(s) => crate::with_cpu_vec!(s, v => {
@@ -245,13 +265,16 @@ impl Tensor {
                 kernels::strided::gather(l.shape(), (v, l.strides(), l.offset()), &mut out);
                 CpuStorage::from(out)
             }),
+            #[cfg(feature = "cuda")]
+            Storage::Cuda(s) => return crate::cuda::copy::copy_contiguous(self, s),
         };
-        Tensor { storage: Arc::new(Storage::Cpu(st)), layout: Layout::contiguous(self.shape()) }
+        Ok(Tensor { storage: Arc::new(Storage::Cpu(st)), layout: Layout::contiguous(self.shape()) })
     }
     pub fn to_dtype(&self, dtype: DType) -> Result<Tensor> {
         if dtype == self.dtype() {
             return Ok(self.clone());
         }
+        crate::on_cuda!(self, s => crate::cuda::copy::cast(self, s, dtype));
         let st = self.storage.as_cpu()?;
         let out = match (st, dtype) {
             (CpuStorage::F32(v), DType::F64) => {
@@ -263,10 +286,20 @@ impl Tensor {
         };
         Tensor::from_cpu(out, self.shape())
     }
-    /// Moves the tensor to `device` (only the CPU exists in this build).
+    /// The tensor on `device`: itself when already there, else a contiguous copy (host↔device
+    /// copies wait for the GPU's stream).
     pub fn to_device(&self, device: Device) -> Result<Tensor> {
         check_device(device)?;
-        Ok(self.clone())
+        if device == self.device() {
+            return Ok(self.clone());
+        }
+        match (self.storage.as_ref(), device) {
+            #[cfg(feature = "cuda")]
+            (Storage::Cuda(s), Device::Cpu) => crate::cuda::copy::to_host(self, s),
+            #[cfg(feature = "cuda")]
+            (_, Device::Cuda(n)) => crate::cuda::copy::to_gpu(self, n),
+            _ => Err(Error::DeviceUnavailable(device)),
+        }
     }
 
     /// Runs `f` in f32 for half-precision tensors and casts the result back; other dtypes pass
@@ -296,7 +329,7 @@ impl Tensor {
         }
         match self.layout.reshape(shape) {
             Some(l) => Ok(self.with_layout(l)),
-            None => Ok(self.copy().with_layout(Layout::contiguous(shape))),
+            None => Ok(self.copy()?.with_layout(Layout::contiguous(shape))),
         }
     }
     pub fn permute(&self, dims: &[usize]) -> Result<Tensor> {

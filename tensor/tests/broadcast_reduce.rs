@@ -264,7 +264,7 @@ fn empty_tensors() {
     assert_eq!(e.add(&Tensor::ones(&[3], DType::F32)).unwrap().shape(), &[0, 3]);
     assert_eq!(e.sum(&[0], false).unwrap().to_vec::<f32>().unwrap(), vec![0.0; 3]);
     assert_eq!(e.sum(&[1], false).unwrap().shape(), &[0]);
-    assert_eq!(e.transpose(0, 1).unwrap().contiguous().shape(), &[3, 0]);
+    assert_eq!(e.transpose(0, 1).unwrap().contiguous().unwrap().shape(), &[3, 0]);
     assert_eq!(e.exp().unwrap().shape(), &[0, 3]);
     let y = Tensor::zeros(&[2, 0], DType::F64).matmul(&Tensor::zeros(&[0, 3], DType::F64)).unwrap();
     assert_eq!((y.shape(), y.to_vec::<f64>().unwrap()), (&[2, 3][..], vec![0.0; 6]));

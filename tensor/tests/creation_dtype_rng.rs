@@ -21,8 +21,8 @@ fn zeros_ones_full_eye() {
     assert_eq!(s.to_scalar_f64().unwrap(), 2.5);
     assert_eq!(Tensor::zeros(&[3, 0, 2], DType::F32).elem_count(), 0);
     let x = Tensor::full(&[2, 1], -1.5, DType::F64);
-    assert_eq!(x.zeros_like().to_vec_f64().unwrap(), vec![0.0, 0.0]);
-    assert_eq!(x.ones_like().dtype(), DType::F64);
+    assert_eq!(x.zeros_like().unwrap().to_vec_f64().unwrap(), vec![0.0, 0.0]);
+    assert_eq!(x.ones_like().unwrap().dtype(), DType::F64);
     assert_eq!(Tensor::zeros_on(&[2], DType::F32, tensor::Device::Cpu).unwrap().shape(), &[2]);
 }
 

@@ -243,12 +243,34 @@ fn slice_scatter_with_lower_rank_src_is_an_error() {
     assert_mentions(&e, &["slice_scatter"]);
 }
 
+#[cfg(not(feature = "cuda"))]
 #[test]
 fn unavailable_device_is_a_typed_error() {
     let e = expect_err("zeros_on", || Tensor::zeros_on(&[2, 2], DType::F32, Device::Cuda(0)));
     assert!(matches!(e, Error::DeviceUnavailable(Device::Cuda(0))), "{e:?}");
-    assert_mentions(&e, &["Cuda(0)"]);
+    assert_mentions(&e, &["Cuda(0)", "--features cuda"]);
     let e = expect_err("to_device", || f32t(&[2]).to_device(Device::Cuda(1)));
     assert!(matches!(e, Error::DeviceUnavailable(Device::Cuda(1))), "{e:?}");
     assert!(f32t(&[2]).to_device(Device::Cpu).is_ok());
+}
+
+/// With the `cuda` feature, a machine without a driver (or with fewer GPUs) gets a typed error
+/// that says so, not a panic.
+#[cfg(feature = "cuda")]
+#[test]
+fn missing_gpu_is_a_typed_error() {
+    let e = expect_err("to_device", || f32t(&[2]).to_device(Device::Cuda(1000)));
+    assert!(matches!(e, Error::Cuda(_)), "{e:?}");
+    let msg = e.to_string();
+    assert!(msg.contains("no CUDA driver found") || msg.contains("not found"), "{msg}");
+}
+
+#[test]
+fn device_names_parse() {
+    assert_eq!("cpu".parse::<Device>().unwrap(), Device::Cpu);
+    assert_eq!("cuda".parse::<Device>().unwrap(), Device::Cuda(0));
+    assert_eq!("cuda:3".parse::<Device>().unwrap(), Device::Cuda(3));
+    for bad in ["gpu", "cuda:", "cuda:x", "CUDA"] {
+        assert_mentions(&bad.parse::<Device>().unwrap_err(), &["device", "cuda:N"]);
+    }
 }

@@ -116,7 +116,7 @@ fn matmul_small_by_hand() {
     assert_eq!(y.shape(), &[2, 2]);
     assert_eq!(y.to_vec::<f32>().unwrap(), vec![58.0, 64.0, 139.0, 154.0]);
     // aᵀ as a view: [3, 2]ᵀ @ [3, 2] = [2, 2]
-    let at = a.transpose(0, 1).unwrap().contiguous().transpose(0, 1).unwrap();
+    let at = a.transpose(0, 1).unwrap().contiguous().unwrap().transpose(0, 1).unwrap();
     assert_eq!(at.matmul(&b).unwrap().to_vec::<f32>().unwrap(), vec![58.0, 64.0, 139.0, 154.0]);
 }
 

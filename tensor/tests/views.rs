@@ -113,12 +113,12 @@ proptest! {
                 prop_assert!(t.same_storage(&base), "a view copied: {:?}", trace);
             }
         }
-        let c = t.contiguous();
+        let c = t.contiguous().unwrap();
         prop_assert!(c.is_contiguous());
         prop_assert_eq!(c.shape(), t.shape());
         prop_assert_eq!(&c.to_vec_f64().unwrap(), &nd.data);
         prop_assert_eq!(c.same_storage(&t), t.is_contiguous(), "contiguous() copy rule, {:?}", trace);
-        let cp = t.copy();
+        let cp = t.copy().unwrap();
         prop_assert!(!cp.same_storage(&t));
         prop_assert_eq!(&cp.to_vec_f64().unwrap(), &nd.data);
         // A reshape of the (possibly non-contiguous) view keeps the row-major element order.
@@ -170,15 +170,15 @@ fn views_share_storage_and_reflect_the_base() {
         base.narrow(1, 1, 2).unwrap().narrow(2, 3, 1).unwrap().to_vec::<f32>().unwrap(),
         vec![7.0, 11.0, 19.0, 23.0]
     );
-    let c = base.contiguous();
+    let c = base.contiguous().unwrap();
     assert!(c.same_storage(&base), "contiguous() of a contiguous tensor must not copy");
     let t = base.transpose(1, 2).unwrap();
     assert!(!t.is_contiguous());
-    assert!(!t.contiguous().same_storage(&base));
+    assert!(!t.contiguous().unwrap().same_storage(&base));
     // A contiguous view at an offset is still contiguous and is not copied.
     let n = base.narrow(0, 1, 1).unwrap();
     assert!(n.is_contiguous());
-    assert!(n.contiguous().same_storage(&base));
+    assert!(n.contiguous().unwrap().same_storage(&base));
     assert_eq!(n.to_vec::<f32>().unwrap(), (12..24).map(|v| v as f32).collect::<Vec<_>>());
 }
 

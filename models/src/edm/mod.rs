@@ -83,7 +83,7 @@ impl Cond {
         let rep = |t: &Tensor| -> Result<Tensor> {
             let mut shape = t.shape().to_vec();
             shape[0] = b;
-            Ok(t.broadcast_to(&shape)?.contiguous())
+            Ok(t.broadcast_to(&shape)?.contiguous()?)
         };
         Ok(match self {
             Cond::Class(t) => Cond::Class(rep(t)?),
@@ -102,8 +102,8 @@ impl Cond {
             return Err(Error::invalid("Cond::rows", format!("rows {start}..{} of {}", start + len, self.batch())));
         }
         Ok(match self {
-            Cond::Class(t) => Cond::Class(t.narrow(0, start, len)?.contiguous()),
-            Cond::Tokens(t) => Cond::Tokens(t.narrow(0, start, len)?.contiguous()),
+            Cond::Class(t) => Cond::Class(t.narrow(0, start, len)?.contiguous()?),
+            Cond::Tokens(t) => Cond::Tokens(t.narrow(0, start, len)?.contiguous()?),
             Cond::Embedding(v) => Cond::Embedding(v.narrow(0, start, len)?),
         })
     }

@@ -30,7 +30,10 @@ impl Optimizer for Adam {
         self.step += 1;
         for (name, p, g) in &grads.items {
             let value = p.value();
-            let (m, v) = self.moments.entry(name.clone()).or_insert_with(|| (value.zeros_like(), value.zeros_like()));
+            let (m, v) = match self.moments.entry(name.clone()) {
+                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::btree_map::Entry::Vacant(e) => e.insert((value.zeros_like()?, value.zeros_like()?)),
+            };
             let g = g.to_dtype(value.dtype())?;
             let new = float_dispatch!(value.dtype(), "adam", T => {
                 let (mut pv, mut mv, mut vv) = (value.to_vec::<T>()?, m.to_vec::<T>()?, v.to_vec::<T>()?);

@@ -26,7 +26,10 @@ impl Optimizer for Sgd {
         for (name, p, g) in &grads.items {
             let value = p.value();
             let first = !self.buffers.contains_key(name);
-            let buf = self.buffers.entry(name.clone()).or_insert_with(|| value.zeros_like());
+            let buf = match self.buffers.entry(name.clone()) {
+                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::btree_map::Entry::Vacant(e) => e.insert(value.zeros_like()?),
+            };
             let g = g.to_dtype(value.dtype())?;
             let new = float_dispatch!(value.dtype(), "sgd", T => {
                 let (mut pv, mut bv) = (value.to_vec::<T>()?, buf.to_vec::<T>()?);
