@@ -20,7 +20,8 @@ fn round_trip_keeps_values_and_dtype() {
 fn views_copy_like_the_cpu() {
     let _dev = gpu_or_skip!();
     let t = rnd(&[4, 5, 6], 1, DType::F32);
-    let views: Vec<(&str, Box<dyn Fn(&Tensor) -> Tensor>)> = vec![
+    type View = Box<dyn Fn(&Tensor) -> Tensor>;
+    let views: Vec<(&str, View)> = vec![
         ("permute", Box::new(|x: &Tensor| x.permute(&[2, 0, 1]).unwrap())),
         ("slice", Box::new(|x: &Tensor| x.slice(1, 1, 5, 2).unwrap())),
         ("broadcast", Box::new(|x: &Tensor| x.narrow(0, 1, 1).unwrap().broadcast_to(&[3, 5, 6]).unwrap())),
