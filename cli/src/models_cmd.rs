@@ -43,6 +43,18 @@ pub struct ModelArgs {
     /// ODE solver: heun or euler.
     #[arg(long, default_value = "heun")]
     pub solver: String,
+    /// Where to run: cpu, cuda (GPU 0) or cuda:N. A GPU needs a build with `--features cuda`
+    /// and an NVIDIA driver.
+    #[arg(long, default_value = "cpu", value_parser = parse_device)]
+    pub device: tensor::Device,
+}
+
+/// `--device cpu|cuda|cuda:N`, checked when parsed: a GPU this build or machine cannot use is
+/// refused in one line ("no CUDA driver found", "rebuild with --features cuda").
+pub fn parse_device(s: &str) -> Result<tensor::Device, String> {
+    let d: tensor::Device = s.parse().map_err(|e: tensor::Error| e.to_string())?;
+    tensor::Tensor::zeros_on(&[1], tensor::DType::F32, d).map_err(|e| e.to_string())?;
+    Ok(d)
 }
 
 impl ModelArgs {
@@ -51,13 +63,15 @@ impl ModelArgs {
         if model != "diffusion" {
             return Err(format!("unknown --model {model:?}: available: diffusion").into());
         }
-        match &self.weights {
-            Some(p) => load_weights(p),
+        let m = match &self.weights {
+            Some(p) => load_weights(p)?,
             None if TEACHER.is_empty() => {
-                Err("this build has no shipped weights (weights/teacher.safetensors): pass --weights".into())
+                return Err("this build has no shipped weights (weights/teacher.safetensors): pass --weights".into())
             }
-            None => Ok(ImageDiffusion::from_bytes(TEACHER, Path::new("<shipped weights/teacher.safetensors>"))?),
-        }
+            None => ImageDiffusion::from_bytes(TEACHER, Path::new("<shipped weights/teacher.safetensors>"))?,
+        };
+        m.to_device(self.device)?;
+        Ok(m)
     }
 
     pub fn sampler(&self) -> CliResult<SamplerConfig> {

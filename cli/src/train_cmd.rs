@@ -48,6 +48,10 @@ pub struct DiffusionArgs {
     /// toy2d:<ring|grid|...> (2-D MLP denoiser), mnist:<dir of idx files>, cifar10:<dir of .bin batches>.
     #[arg(long, default_value = "shapes")]
     data: String,
+    /// Where to train the image models: cpu, cuda (GPU 0) or cuda:N (needs a build with
+    /// `--features cuda`). Checkpoints are the same files either way; toy2d trains on the CPU.
+    #[arg(long, default_value = "cpu", value_parser = crate::models_cmd::parse_device)]
+    device: tensor::Device,
     /// Model size: tiny (seconds, for tests) or small (the shipped teacher). Ignored for toy2d.
     #[arg(long, default_value = "small")]
     config: String,
@@ -104,7 +108,8 @@ pub fn run(cmd: TrainCommand) -> CliResult<()> {
 }
 
 fn diffusion(a: DiffusionArgs) -> CliResult<()> {
-    let opts = RunOptions { resume: a.resume.is_some(), progress: !a.quiet, stop_after: a.stop_after };
+    let opts =
+        RunOptions { resume: a.resume.is_some(), progress: !a.quiet, stop_after: a.stop_after, device: a.device };
     let dir = a.resume.clone().or(a.out.clone()).ok_or("give --out DIR or --resume DIR")?;
     if let Some(dist) = a.data.strip_prefix("toy2d:") {
         return toy(dist, &a, &dir, &opts);
@@ -170,7 +175,7 @@ fn diffusion(a: DiffusionArgs) -> CliResult<()> {
 fn classifier(a: ClassifierArgs) -> CliResult<()> {
     let defaults = ClassifierConfig::default();
     let cfg = ClassifierConfig { seed: a.seed, steps: a.steps.unwrap_or(defaults.steps), ..defaults };
-    let opts = RunOptions { resume: a.resume, progress: !a.quiet, stop_after: None };
+    let opts = RunOptions { resume: a.resume, progress: !a.quiet, stop_after: None, device: tensor::Device::Cpu };
     std::fs::create_dir_all(&a.out).map_err(|e| format!("{}: {e}", a.out.display()))?;
     let (_, r) = train_classifier(&cfg, &a.out, &opts)?;
     println!(

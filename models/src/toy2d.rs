@@ -18,7 +18,7 @@ use std::cell::RefCell;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use tensor::{DType, Rng};
+use tensor::{DType, Device, Rng};
 
 /// The RMS the data are scaled to, and hence σ_d.
 pub const TOY_SIGMA_DATA: f64 = 0.5;
@@ -110,6 +110,8 @@ pub struct RunOptions {
     pub progress: bool,
     /// Stop (and save) after this many steps in total, as Ctrl-C would.
     pub stop_after: Option<u64>,
+    /// Where the model trains (the image-diffusion run; the others train on the CPU).
+    pub device: tensor::Device,
 }
 
 /// A trained toy model in data units: D in model units plus the scale a.
@@ -165,7 +167,7 @@ fn sample_points(
     sampler: &SamplerConfig,
     data_scale: f64,
 ) -> Result<Vec<[f64; 2]>> {
-    let x = no_grad(|| generate(den, &[n, 2], DType::F64, sampler, None, &mut Rng::new(seed)))?;
+    let x = no_grad(|| generate(den, &[n, 2], DType::F64, Device::Cpu, sampler, None, &mut Rng::new(seed)))?;
     Ok(tensor_to_points(&x.value().scale(1.0 / data_scale)?)?)
 }
 

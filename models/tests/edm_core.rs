@@ -6,7 +6,7 @@ use autograd::{no_grad, Var};
 use models::edm::*;
 use models::mlp_denoiser::{MlpDenoiser, MlpDenoiserConfig};
 use nn::{GradSet, ModuleExt, Param};
-use tensor::{DType, Rng, Tensor};
+use tensor::{DType, Device, Rng, Tensor};
 
 fn t64(v: &[f64], shape: &[usize]) -> Var {
     Var::constant(Tensor::from_vec(v.to_vec(), shape).unwrap())
@@ -211,11 +211,19 @@ fn eta_sampler_at_eta_zero_is_euler_to_zero_and_nfe_counts() {
     // Heun: 2N − 1 evaluations (no correction on the last step); Euler: N.
     let cfg = SamplerConfig { steps: 10, ..Default::default() };
     let before = oracle.calls();
-    generate(&oracle, &[5, 2], DType::F64, &cfg, None, &mut Rng::new(1)).unwrap();
+    generate(&oracle, &[5, 2], DType::F64, Device::Cpu, &cfg, None, &mut Rng::new(1)).unwrap();
     assert_eq!(oracle.calls() - before, 19);
     let before = oracle.calls();
-    generate(&oracle, &[5, 2], DType::F64, &SamplerConfig { solver: Solver::Euler, ..cfg }, None, &mut Rng::new(1))
-        .unwrap();
+    generate(
+        &oracle,
+        &[5, 2],
+        DType::F64,
+        Device::Cpu,
+        &SamplerConfig { solver: Solver::Euler, ..cfg },
+        None,
+        &mut Rng::new(1),
+    )
+    .unwrap();
     assert_eq!(oracle.calls() - before, 10);
 }
 
@@ -223,12 +231,14 @@ fn eta_sampler_at_eta_zero_is_euler_to_zero_and_nfe_counts() {
 fn sampling_is_deterministic_per_seed() {
     let m = mlp64(7, None);
     let cfg = SamplerConfig { steps: 6, sigma_max: 10.0, ..Default::default() };
-    let run = |seed| no_grad(|| generate(&m, &[64, 2], DType::F64, &cfg, None, &mut Rng::new(seed))).unwrap();
+    let run =
+        |seed| no_grad(|| generate(&m, &[64, 2], DType::F64, Device::Cpu, &cfg, None, &mut Rng::new(seed))).unwrap();
     assert_eq!(vals(&run(3)), vals(&run(3)));
     assert_ne!(vals(&run(3)), vals(&run(4)));
     let churn = Churn { s_churn: 10.0, s_min: 0.05, s_max: 50.0, s_noise: 1.003 };
     let cfg = SamplerConfig { churn: Some(churn), ..cfg };
-    let churned = |seed| no_grad(|| generate(&m, &[64, 2], DType::F64, &cfg, None, &mut Rng::new(seed))).unwrap();
+    let churned =
+        |seed| no_grad(|| generate(&m, &[64, 2], DType::F64, Device::Cpu, &cfg, None, &mut Rng::new(seed))).unwrap();
     assert_eq!(vals(&churned(5)), vals(&churned(5)));
     assert_ne!(vals(&churned(5)), vals(&run(5)), "churn adds noise");
 }
@@ -261,7 +271,7 @@ fn every_parameter_gets_a_gradient_through_loss_and_samplers() {
     .unwrap();
     assert!(p.is_empty(), "{p:?}");
     let cfg = SamplerConfig { steps: 3, sigma_max: 5.0, ..Default::default() };
-    let x = generate(&m, &[8, 2], DType::F64, &cfg, None, &mut Rng::new(4)).unwrap();
+    let x = generate(&m, &[8, 2], DType::F64, Device::Cpu, &cfg, None, &mut Rng::new(4)).unwrap();
     let grads = x.square().unwrap().mean_all().unwrap().backward().unwrap();
     assert_eq!(GradSet::collect(&m.trainable_params(), &grads).items.len(), m.trainable_params().len());
 }

@@ -5,7 +5,7 @@ use autograd::{no_grad, Var};
 use data::toy2d::{tensor_to_points, Toy2d};
 use eval::toy2d::{evaluate, mode_stats, IN_MODE_K};
 use models::edm::*;
-use tensor::{DType, Rng, Tensor};
+use tensor::{DType, Device, Rng, Tensor};
 
 fn oracle(name: &str) -> (Toy2d, ExactGmmDenoiser) {
     let d = Toy2d::from_name(name).unwrap();
@@ -104,7 +104,7 @@ fn heun_with_the_exact_denoiser_reproduces_ring_and_grid() {
             let (d, o) = oracle(name);
             // σ_max = 10 is 7× the data scale (std 1.41), inside edm.md's 5–10× for toys.
             let cfg = SamplerConfig { steps, sigma_max: 10.0, ..Default::default() };
-            let x = no_grad(|| generate(&o, &[n, 2], DType::F64, &cfg, None, &mut Rng::new(7))).unwrap();
+            let x = no_grad(|| generate(&o, &[n, 2], DType::F64, Device::Cpu, &cfg, None, &mut Rng::new(7))).unwrap();
             let r = evaluate(&d, &points(&x), 100).unwrap();
             let m = r.modes.as_ref().unwrap();
             let f = heun_std_inflation(data::toy2d::MODE_STD, &cfg.sigmas().unwrap());
@@ -188,7 +188,7 @@ fn heun_with_the_empirical_denoiser_reproduces_training_points() {
     let pts = Tensor::randn(&[8, 3, 4, 4], 0.0, 0.5, 9, DType::F64).unwrap();
     let o = ExactGmmDenoiser::from_points(&pts).unwrap();
     let cfg = SamplerConfig { steps: 18, ..Default::default() };
-    let x = no_grad(|| generate(&o, &[64, 3, 4, 4], DType::F64, &cfg, None, &mut Rng::new(2))).unwrap();
+    let x = no_grad(|| generate(&o, &[64, 3, 4, 4], DType::F64, Device::Cpu, &cfg, None, &mut Rng::new(2))).unwrap();
     let (xs, ps) = (x.value().to_vec_f64().unwrap(), pts.to_vec_f64().unwrap());
     let mut hits = [0usize; 8];
     for s in xs.chunks(48) {
@@ -206,7 +206,7 @@ fn class_conditional_oracle_samples_one_mode() {
     let (d, o) = oracle("ring");
     let cond = Cond::Class(Tensor::from_vec(vec![3i64; 500], &[500]).unwrap());
     let cfg = SamplerConfig::default();
-    let x = no_grad(|| generate(&o, &[500, 2], DType::F64, &cfg, Some(&cond), &mut Rng::new(4))).unwrap();
+    let x = no_grad(|| generate(&o, &[500, 2], DType::F64, Device::Cpu, &cfg, Some(&cond), &mut Rng::new(4))).unwrap();
     let m = mode_stats(&d, &points(&x), IN_MODE_K).unwrap();
     assert!(m.mass[3] > 0.97 && m.in_mode_rate > 0.97, "{:?}", m.mass);
 }

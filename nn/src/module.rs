@@ -123,6 +123,10 @@ pub trait ModuleExt: Module {
     fn cast(&self, dtype: tensor::DType) -> tensor::Result<()> {
         self.named_params().iter().try_for_each(|(_, p)| p.cast(dtype))
     }
+    /// Moves every parameter and buffer to `device` (PyTorch's `module.to(device)`).
+    fn to_device(&self, device: tensor::Device) -> tensor::Result<()> {
+        self.named_params().iter().try_for_each(|(_, p)| p.to_device(device))
+    }
 }
 
 impl<M: Module + ?Sized> ModuleExt for M {}

@@ -80,6 +80,19 @@ impl Param {
         st.var = if st.trainable { Var::leaf(value) } else { Var::constant(value) };
         Ok(())
     }
+    /// Moves the stored value to `device` (a no-op when it is already there).
+    pub fn to_device(&self, device: tensor::Device) -> tensor::Result<()> {
+        let mut st = self.write();
+        if st.var.value().device() == device {
+            return Ok(());
+        }
+        let value = st.var.value().to_device(device)?;
+        st.var = if st.trainable { Var::leaf(value) } else { Var::constant(value) };
+        Ok(())
+    }
+    pub fn device(&self) -> tensor::Device {
+        self.read().var.value().device()
+    }
     /// Another handle to the *same* parameter (weight tying).
     pub fn share(&self) -> Param {
         Param { cell: self.cell.clone() }

@@ -38,7 +38,7 @@ fn decode(dtype: DType, bytes: &[u8]) -> CpuStorage {
 }
 
 fn encode(t: &Tensor) -> Result<Vec<u8>> {
-    let t = t.contiguous()?;
+    let t = t.to_device(crate::Device::Cpu)?.contiguous()?;
     Ok(match t.dtype() {
         DType::U8 => t.to_vec::<u8>()?,
         DType::I64 => bytemuck::cast_slice(&t.to_vec::<i64>()?).to_vec(),

@@ -3,8 +3,9 @@
 use crate::{DType, Error, Result, WithDType};
 use half::{bf16, f16};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Device {
+    #[default]
     Cpu,
     /// A CUDA device by ordinal. Builds without the `cuda` feature answer
     /// `Error::DeviceUnavailable`; with it, a machine without a driver or GPU answers

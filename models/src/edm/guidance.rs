@@ -71,7 +71,10 @@ impl<D: Denoiser> Denoiser for Guided<'_, D> {
         let both = c.cat(&self.guidance.null.repeat_rows(b)?)?;
         let out = self.den.denoise(&Var::cat(&[x, x], 0)?, &Var::cat(&[sigma, sigma], 0)?, Some(&both))?;
         let (d_cond, d_null) = (out.narrow(0, 0, b)?, out.narrow(0, b, b)?);
-        let w = per_row(&Var::constant(Tensor::from_vec(w, &[b])?.to_dtype(x.dtype())?), x.rank())?;
+        let w = per_row(
+            &Var::constant(Tensor::from_vec(w, &[b])?.to_dtype(x.dtype())?.to_device(x.value().device())?),
+            x.rank(),
+        )?;
         Ok(d_null.add(&d_cond.sub(&d_null)?.mul(&w)?)?)
     }
 }

@@ -14,7 +14,7 @@ use super::{check_sigma, per_row, Cond, Denoiser, EdmNetwork};
 use crate::error::{Error, Result};
 use autograd::Var;
 use nn::GradSet;
-use tensor::{DType, Rng, Tensor};
+use tensor::{DType, Device, Rng, Tensor};
 
 /// EDM's mean of ln σ during training.
 pub const P_MEAN: f64 = -1.2;
@@ -104,6 +104,11 @@ impl EdmLoss {
         Ok(rng.normal(&[b], self.p_mean, self.p_std, DType::F64)?.exp()?.to_dtype(dtype)?)
     }
 
+    /// [`EdmLoss::sample_sigma`] on `device` (the same numbers).
+    pub fn sample_sigma_on(&self, b: usize, dtype: DType, device: Device, rng: &mut Rng) -> Result<Tensor> {
+        Ok(self.sample_sigma(b, dtype, rng)?.to_device(device)?)
+    }
+
     /// Draws σ, then n, then (with `dropout`) the dropped rows from `rng` for the batch y `[B, ...]`
     /// and returns the loss; dropped rows see the null condition.
     pub fn loss<F: EdmNetwork>(
@@ -118,8 +123,9 @@ impl EdmLoss {
         if y.rank() < 1 || b == 0 {
             return Err(Error::invalid("EdmLoss::loss", format!("need a non-empty batch, got {:?}", y.shape())));
         }
-        let sigma = self.sample_sigma(b, y.dtype(), rng)?;
-        let n = Var::constant(rng.normal(y.shape(), 0.0, 1.0, y.dtype())?);
+        let device = y.value().device();
+        let sigma = self.sample_sigma_on(b, y.dtype(), device, rng)?;
+        let n = Var::constant(rng.normal(y.shape(), 0.0, 1.0, y.dtype())?.to_device(device)?);
         let dropped = match (cond, dropout) {
             (Some(c), Some(d)) => Some(d.apply(c, rng)?.0),
             _ => None,
@@ -196,7 +202,7 @@ pub fn sanitize_grads(grads: &mut GradSet) -> Result<u64> {
                 }
             })
             .collect();
-        *g = Tensor::from_vec(fixed, g.shape())?.to_dtype(g.dtype())?;
+        *g = Tensor::from_vec(fixed, g.shape())?.to_dtype(g.dtype())?.to_device(g.device())?;
     }
     Ok(replaced)
 }

@@ -8,7 +8,7 @@
 use super::{per_row, sigma_full, Cond, Denoiser};
 use crate::error::{Error, Result};
 use autograd::Var;
-use tensor::{DType, Rng, Tensor};
+use tensor::{DType, Device, Rng, Tensor};
 
 /// EDM's smallest noise level of the sampler.
 pub const SIGMA_MIN: f64 = 0.002;
@@ -110,7 +110,8 @@ fn check_grid(op: &'static str, sigmas: &[f64], last_may_be_zero: bool) -> Resul
 
 /// D(x; σ) at one noise level for the whole batch.
 fn denoise_at(den: &impl Denoiser, x: &Var, sigma: f64, cond: Option<&Cond>) -> Result<Var> {
-    den.denoise(x, &sigma_full(x.shape()[0], sigma, x.dtype())?, cond)
+    let s = sigma_full(x.shape()[0], sigma, x.dtype())?.value().to_device(x.value().device())?;
+    den.denoise(x, &Var::constant(s), cond)
 }
 
 /// Solves the PF-ODE from x = σ_0·`noise` along `sigmas` (e.g. [`sigma_schedule`], ending in 0):
@@ -149,7 +150,7 @@ pub fn solve(
             };
             if gamma > 0.0 {
                 let s_hat = s_cur * (1.0 + gamma);
-                let eps = Var::constant(rng.normal(x.shape(), 0.0, 1.0, x.dtype())?);
+                let eps = Var::constant(rng.normal(x.shape(), 0.0, 1.0, x.dtype())?.to_device(x.value().device())?);
                 x = x.add(&eps.mul_scalar((s_hat * s_hat - s_cur * s_cur).sqrt() * c.s_noise)?)?;
                 s_cur = s_hat;
             }
@@ -167,16 +168,19 @@ pub fn solve(
     Ok(x)
 }
 
-/// Draws ε `[shape]` from `rng` and runs [`solve`] with `cfg` (churn noise from the same `rng`).
+/// Draws ε `[shape]` from `rng` and runs [`solve`] with `cfg` (churn noise from the same `rng`),
+/// on `device` (the same numbers on every device).
+#[allow(clippy::too_many_arguments)]
 pub fn generate(
     den: &impl Denoiser,
     shape: &[usize],
     dtype: DType,
+    device: Device,
     cfg: &SamplerConfig,
     cond: Option<&Cond>,
     rng: &mut Rng,
 ) -> Result<Var> {
-    let noise = Var::constant(rng.normal(shape, 0.0, 1.0, dtype)?);
+    let noise = Var::constant(rng.normal(shape, 0.0, 1.0, dtype)?.to_device(device)?);
     let sigmas = cfg.sigmas()?;
     let churn = cfg.churn.as_ref().map(|c| (c, rng));
     solve(den, &noise, &sigmas, cfg.solver, cond, churn)
@@ -270,7 +274,7 @@ pub fn eta_sample(
     for (i, &sigma) in sigmas.iter().enumerate() {
         let x0 = denoise_at(den, &x, sigma, cond)?;
         let Some(&next) = sigmas.get(i + 1) else { return Ok(x0) };
-        let xi = Var::constant(rng.normal(x.shape(), 0.0, 1.0, x.dtype())?);
+        let xi = Var::constant(rng.normal(x.shape(), 0.0, 1.0, x.dtype())?.to_device(x.value().device())?);
         x = eta_step(&x, &x0, sigma, next, &etas[i], &xi)?;
     }
     Err(Error::invalid("eta_sample", "no noise levels"))

@@ -25,7 +25,7 @@ use autograd::no_grad;
 use nn::ModuleExt;
 use std::collections::BTreeMap;
 use std::path::Path;
-use tensor::{DType, Rng, Tensor};
+use tensor::{DType, Device, Rng, Tensor};
 
 /// The metadata key of a weights file.
 pub const CARD_KEY: &str = "image_diffusion";
@@ -222,6 +222,15 @@ impl ImageDiffusion {
         Ok(ImageDiffusion { model: EdmPrecond::new(net, card.stats.sigma_data)?, card })
     }
 
+    /// Where the weights live (the device of the first parameter; the CPU for a model without any).
+    pub fn device(&self) -> Device {
+        self.model.net.named_params().first().map(|(_, p)| p.device()).unwrap_or(Device::Cpu)
+    }
+    /// Moves the weights to `device`; sampling then runs there.
+    pub fn to_device(&self, device: Device) -> Result<()> {
+        Ok(self.model.net.to_device(device)?)
+    }
+
     /// Loads a weights file written by [`ImageDiffusion::save`].
     pub fn load(path: &Path) -> Result<ImageDiffusion> {
         let bytes =
@@ -359,8 +368,10 @@ impl ImageDiffusion {
         let mut rng = Rng { seed: seed ^ SAMPLE_SEED_TAG, next_stream: chunk << 32 };
         let shape = [len, c, h, wd];
         let y = no_grad(|| match &guidance {
-            Some(g) => generate(&Guided::new(&self.model, g), &shape, DType::F32, sampler, cond, &mut rng),
-            None => generate(&self.model, &shape, DType::F32, sampler, cond, &mut rng),
+            Some(g) => {
+                generate(&Guided::new(&self.model, g), &shape, DType::F32, self.device(), sampler, cond, &mut rng)
+            }
+            None => generate(&self.model, &shape, DType::F32, self.device(), sampler, cond, &mut rng),
         })?;
         self.card.stats.to_image(y.value())
     }

@@ -187,7 +187,7 @@ pub fn train_image_diffusion(
         |step| {
             let mut st = state.borrow_mut();
             let batch = source.batch(step, cfg.batch)?;
-            let y = Var::constant(stats.to_model(&batch.images)?);
+            let y = Var::constant(stats.to_model(&batch.images)?.to_device(opts.device)?);
             let out = cfg.loss.loss(&model, &y, batch.cond.as_ref(), dropout.as_ref(), &mut st.rng)?;
             let mut grads = GradSet::collect(&params, &out.loss.backward()?);
             nonfinite += sanitize_grads(&mut grads)?;

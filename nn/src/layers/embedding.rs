@@ -17,7 +17,8 @@ impl Embedding {
     }
     /// ids: any shape of `I64` → `[*ids, dim]`
     pub fn forward(&self, ids: &Tensor) -> Result<Var> {
-        self.weight.var().embedding(ids)
+        let w = self.weight.var();
+        w.embedding(&ids.to_device(w.value().device())?)
     }
 }
 
@@ -50,7 +51,7 @@ impl SinusoidalEmbedding {
 /// `[cos(t·f), sin(t·f)]` for a row of frequencies `f: [1, h]`.
 fn phase_features(t: &Var, freqs: &Tensor) -> Result<Var> {
     let n = t.shape().first().copied().unwrap_or(1);
-    let arg = t.reshape(&[n, 1])?.mul(&Var::constant(freqs.to_dtype(t.dtype())?))?;
+    let arg = t.reshape(&[n, 1])?.mul(&Var::constant(freqs.to_dtype(t.dtype())?.to_device(t.value().device())?))?;
     Var::cat(&[&arg.cos()?, &arg.sin()?], 1)
 }
 
