@@ -54,19 +54,23 @@ impl Var {
         if scale != 1.0 {
             scores = scores.mul_scalar(scale)?;
         }
+        // Masks are built wherever the caller likes; they follow the scores to their device.
+        let device = q.value().device();
         match mask {
             Some(AttnMask::Bool(m)) => {
-                let blocked = m.cmp_scalar(CmpOp::Eq, 0.0)?;
+                let blocked = m.to_device(device)?.cmp_scalar(CmpOp::Eq, 0.0)?;
                 scores = scores.masked_fill(&blocked, f64::NEG_INFINITY)?;
             }
-            Some(AttnMask::Additive(m)) => scores = scores.add(&Var::constant(m.to_dtype(q.dtype())?))?,
+            Some(AttnMask::Additive(m)) => {
+                scores = scores.add(&Var::constant(m.to_dtype(q.dtype())?.to_device(device)?))?
+            }
             None => {}
         }
         if causal {
             let (lq, lk) = (q.dim(-2)?, k.dim(-2)?);
             let rows = Tensor::arange(0.0, lq as f64, 1.0, DType::F64)?.reshape(&[lq, 1])?;
             let cols = Tensor::arange(0.0, lk as f64, 1.0, DType::F64)?.reshape(&[1, lk])?;
-            scores = scores.masked_fill(&cols.cmp(CmpOp::Gt, &rows)?, f64::NEG_INFINITY)?;
+            scores = scores.masked_fill(&cols.cmp(CmpOp::Gt, &rows)?.to_device(device)?, f64::NEG_INFINITY)?;
         }
         scores.softmax(-1)?.matmul(v)
     }
@@ -81,6 +85,7 @@ impl Var {
             return Ok(self.clone());
         }
         let keep = rng.bernoulli(self.shape(), 1.0 - p, self.dtype())?.scale(1.0 / (1.0 - p))?;
+        let keep = keep.to_device(self.value().device())?;
         self.mul(&Var::constant(keep))
     }
 

@@ -6,7 +6,7 @@ use crate::step::{torch_adamw, Trainer};
 use autograd::Var;
 use nn::layers::{Embedding, LayerNorm, Linear};
 use nn::{init, visit_child, visit_list, Module, ModuleExt, Param, Visitor};
-use tensor::{DType, Result, Rng, Tensor};
+use tensor::{DType, Device, Result, Rng, Tensor};
 
 const VOCAB: usize = 512;
 const DIM: usize = 128;
@@ -113,11 +113,12 @@ fn random_tokens(rng: &mut Rng) -> Result<Tensor> {
     Tensor::from_vec(u.iter().map(|&x| (x as i64).min(VOCAB as i64 - 1)).collect::<Vec<i64>>(), &[BATCH, SEQ])
 }
 
-pub fn build() -> Result<Trainer> {
+pub fn build(device: Device) -> Result<Trainer> {
     let mut rng = Rng::new(0);
     let model = Gpt::new(&mut rng)?;
-    let idx = random_tokens(&mut rng)?;
-    let tgt = random_tokens(&mut rng)?.reshape(&[BATCH * SEQ])?;
+    model.to_device(device)?;
+    let idx = random_tokens(&mut rng)?.to_device(device)?;
+    let tgt = random_tokens(&mut rng)?.reshape(&[BATCH * SEQ])?.to_device(device)?;
     let params = model.trainable_params();
     Ok(Trainer {
         loss: Box::new(move || model.forward(&idx)?.reshape(&[BATCH * SEQ, VOCAB])?.cross_entropy(&tgt, None, 0.0)),
@@ -132,7 +133,7 @@ pub fn build() -> Result<Trainer> {
 mod tests {
     #[test]
     fn parameters_match_pytorch() {
-        let t = super::build().unwrap();
+        let t = super::build(tensor::Device::Cpu).unwrap();
         assert_eq!(t.param_count(), super::PYTORCH_PARAMS);
         let names: Vec<&str> = t.params.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!((names[0], names[1], names[names.len() - 1]), ("tok.weight", "pos", "head.bias"));

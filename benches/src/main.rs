@@ -11,6 +11,8 @@
 //! each workload in its own process for a clean number (`run.sh` does).
 mod gemm;
 mod gpt;
+#[cfg(feature = "cuda")]
+mod gpu;
 mod load;
 mod mlp;
 mod step;
@@ -61,6 +63,12 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// GPU figures (a build with `--features cuda`): elementwise bandwidth as % of the device's
+    /// peak (copy, add over 2^28 f32) and GEMM TFLOP/s at 4096^3. See scripts/gpu-check.sh.
+    Gpu {
+        #[arg(long)]
+        json: bool,
+    },
     /// One full training step (zero grads, forward, loss, backward, optimiser update) of a
     /// train_step.py workload, timed individually: `warmup` untimed steps, then the median (and
     /// min) of `steps` steps, plus the medians of the forward, backward and optimiser phases.
@@ -82,6 +90,10 @@ enum Cmd {
         /// Untimed steps first.
         #[arg(long, default_value_t = 5)]
         warmup: usize,
+        /// cpu, or cuda / cuda:N (a build with `--features cuda`). On a GPU each step ends by
+        /// reading the loss back, which waits for the stream, so the times are complete.
+        #[arg(long, default_value = "cpu")]
+        device: String,
         /// One JSON object per line instead of a table.
         #[arg(long)]
         json: bool,
@@ -187,15 +199,22 @@ fn run_gemm(threads: Option<usize>, filter: Option<String>, as_json: bool) -> Bo
     Ok(())
 }
 
-fn run_train_step(w: Workload, threads: Option<usize>, steps: usize, warmup: usize, as_json: bool) -> BoxResult<()> {
+fn run_train_step(
+    w: Workload,
+    threads: Option<usize>,
+    steps: usize,
+    warmup: usize,
+    device: tensor::Device,
+    as_json: bool,
+) -> BoxResult<()> {
     if steps == 0 {
         return Err("--steps must be at least 1".into());
     }
     let (n, res) = in_pool(threads, || -> tensor::Result<step::Timing> {
         let mut trainer = match w {
-            Workload::Mlp => mlp::build()?,
-            Workload::Unet => unet::build()?,
-            Workload::Gpt => gpt::build()?,
+            Workload::Mlp => mlp::build(device)?,
+            Workload::Unet => unet::build(device)?,
+            Workload::Gpt => gpt::build(device)?,
         };
         trainer.time(warmup, steps)
     })?;
@@ -215,6 +234,7 @@ fn run_train_step(w: Workload, threads: Option<usize>, steps: usize, warmup: usi
             ("bench", json!("train-step")),
             ("workload", json!(w.name())),
             ("threads", json!(n)),
+            ("device", json!(format!("{device:?}"))),
             ("median_ms", json!(round3(t.median_s * 1e3))),
             ("peak_rss_mb", json!(rss.map(round3))),
             ("params", json!(t.params)),
@@ -258,9 +278,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.cmd {
         Cmd::Gemm { threads, filter, json } => run_gemm(threads, filter, json),
-        Cmd::TrainStep { workload, threads, steps, warmup, json } => {
-            run_train_step(workload, threads, steps, warmup, json)
-        }
+        #[cfg(feature = "cuda")]
+        Cmd::Gpu { json } => gpu::run(json),
+        #[cfg(not(feature = "cuda"))]
+        Cmd::Gpu { .. } => Err("`bench gpu` needs a build with `--features cuda` (scripts/gpu-build.sh)".into()),
+        Cmd::TrainStep { workload, threads, steps, warmup, device, json } => match device.parse() {
+            Ok(d) => run_train_step(workload, threads, steps, warmup, d, json),
+            Err(e) => Err(Box::new(e) as Box<dyn std::error::Error>),
+        },
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,7 +4,7 @@ use crate::step::{torch_adam, Trainer};
 use autograd::Var;
 use nn::layers::Linear;
 use nn::{visit_child, Module, ModuleExt, Visitor};
-use tensor::{DType, Result, Rng};
+use tensor::{DType, Device, Result, Rng};
 
 const DIN: usize = 2;
 const WIDTH: usize = 256;
@@ -49,11 +49,12 @@ impl Module for Mlp {
     }
 }
 
-pub fn build() -> Result<Trainer> {
+pub fn build(device: Device) -> Result<Trainer> {
     let mut rng = Rng::new(0);
     let model = Mlp::new(&mut rng)?;
-    let x = Var::constant(rng.normal(&[BATCH, DIN], 0.0, 1.0, DType::F32)?);
-    let y = Var::constant(rng.normal(&[BATCH, DIN], 0.0, 1.0, DType::F32)?);
+    model.to_device(device)?;
+    let x = Var::constant(rng.normal(&[BATCH, DIN], 0.0, 1.0, DType::F32)?.to_device(device)?);
+    let y = Var::constant(rng.normal(&[BATCH, DIN], 0.0, 1.0, DType::F32)?.to_device(device)?);
     let params = model.trainable_params();
     Ok(Trainer {
         loss: Box::new(move || model.forward(&x)?.mse(&y)),
@@ -68,7 +69,7 @@ pub fn build() -> Result<Trainer> {
 mod tests {
     #[test]
     fn parameters_match_pytorch_and_a_step_trains() {
-        let mut t = super::build().unwrap();
+        let mut t = super::build(tensor::Device::Cpu).unwrap();
         assert_eq!(t.param_count(), super::PYTORCH_PARAMS);
         let names: Vec<&str> = t.params.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!((names[0], names[names.len() - 1], names.len()), ("0.weight", "8.bias", 10));

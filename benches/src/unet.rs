@@ -7,7 +7,7 @@ use crate::step::{torch_adam, Trainer};
 use autograd::Var;
 use nn::layers::{Conv2d, GroupNorm, Linear};
 use nn::{visit_child, Module, ModuleExt, Visitor};
-use tensor::{Conv2dParams, DType, Result, Rng, Tensor};
+use tensor::{Conv2dParams, DType, Device, Result, Rng, Tensor};
 
 const IMG: usize = 32;
 const CIN: usize = 3;
@@ -140,7 +140,8 @@ fn sin_emb(t: &Tensor, dim: usize) -> Result<Var> {
     let half = dim / 2;
     let f: Vec<f32> = (0..half).map(|i| (-(10000f32.ln()) * i as f32 / half as f32).exp()).collect();
     let n = t.dim(0)?;
-    let a = Var::constant(t.reshape(&[n, 1])?).mul(&Var::constant(Tensor::from_vec(f, &[1, half])?))?;
+    let f = Tensor::from_vec(f, &[1, half])?.to_device(t.device())?;
+    let a = Var::constant(t.reshape(&[n, 1])?).mul(&Var::constant(f))?;
     Var::cat(&[&a.sin()?, &a.cos()?], 1)
 }
 
@@ -166,12 +167,13 @@ impl Module for UNet {
     }
 }
 
-pub fn build() -> Result<Trainer> {
+pub fn build(device: Device) -> Result<Trainer> {
     let mut rng = Rng::new(0);
     let model = UNet::new(&mut rng)?;
-    let x = Var::constant(rng.normal(&[BATCH, CIN, IMG, IMG], 0.0, 1.0, DType::F32)?);
-    let t = rng.uniform(&[BATCH], 0.0, 1000.0, DType::F32)?;
-    let y = Var::constant(rng.normal(&[BATCH, CIN, IMG, IMG], 0.0, 1.0, DType::F32)?);
+    model.to_device(device)?;
+    let x = Var::constant(rng.normal(&[BATCH, CIN, IMG, IMG], 0.0, 1.0, DType::F32)?.to_device(device)?);
+    let t = rng.uniform(&[BATCH], 0.0, 1000.0, DType::F32)?.to_device(device)?;
+    let y = Var::constant(rng.normal(&[BATCH, CIN, IMG, IMG], 0.0, 1.0, DType::F32)?.to_device(device)?);
     let params = model.trainable_params();
     Ok(Trainer {
         loss: Box::new(move || model.forward(&x, &t)?.mse(&y)),
@@ -186,7 +188,7 @@ pub fn build() -> Result<Trainer> {
 mod tests {
     #[test]
     fn parameters_match_pytorch() {
-        let t = super::build().unwrap();
+        let t = super::build(tensor::Device::Cpu).unwrap();
         assert_eq!(t.param_count(), super::PYTORCH_PARAMS);
         let names: Vec<&str> = t.params.iter().map(|(n, _)| n.as_str()).collect();
         for n in ["t1.weight", "down.1.0.skip.weight", "downs.1.bias", "up.0.0.skip.weight", "ups.1.weight"] {

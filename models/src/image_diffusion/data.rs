@@ -172,12 +172,13 @@ impl DataStats {
     fn mean_tensor(&self) -> Result<Tensor> {
         Ok(Tensor::from_vec(self.mean.iter().map(|&m| m as f32).collect(), &[1, self.mean.len(), 1, 1])?)
     }
-    /// img `[B, C, H, W]` in [−1, 1] → y = img − μ_c.
+    /// img `[B, C, H, W]` in [−1, 1] → y = img − μ_c (on img's device).
     pub fn to_model(&self, img: &Tensor) -> Result<Tensor> {
-        Ok(img.sub(&self.mean_tensor()?.to_dtype(img.dtype())?)?)
+        Ok(img.sub(&self.mean_tensor()?.to_dtype(img.dtype())?.to_device(img.device())?)?)
     }
-    /// y → img = y + μ_c, clamped to [−1, 1].
+    /// y → img = y + μ_c, clamped to [−1, 1]; images come back to the CPU (for PNGs and metrics).
     pub fn to_image(&self, y: &Tensor) -> Result<Tensor> {
+        let y = y.to_device(tensor::Device::Cpu)?;
         Ok(y.add(&self.mean_tensor()?.to_dtype(y.dtype())?)?.unary(UnaryOp::Clamp(-1.0, 1.0))?)
     }
 }

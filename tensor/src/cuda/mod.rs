@@ -140,3 +140,16 @@ impl Tensor {
         Ok(Tensor::from_storage(Storage::Cuda(st), Layout::contiguous(shape)))
     }
 }
+
+/// Waits until everything queued on `device`'s stream has run (for timing; host copies already
+/// wait). A no-op for the CPU.
+pub fn synchronize(device: crate::Device) -> Result<()> {
+    match device {
+        crate::Device::Cuda(n) => device_sync(n),
+        crate::Device::Cpu => Ok(()),
+    }
+}
+
+fn device_sync(ordinal: usize) -> Result<()> {
+    device(ordinal)?.synchronize().map_err(Error::Cuda)
+}
