@@ -199,7 +199,7 @@ pub(crate) fn index_add_backward(dim: isize, index: &Tensor, _c: &Ctx, g: &Tenso
 
 // y = mask ? a : b  →  da = mask ? dy : 0,  db = mask ? 0 : dy  (each summed to its shape)
 pub(crate) fn where_cond_backward(mask: &Tensor, c: &Ctx, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
-    let zero = Tensor::scalar(0.0, g.dtype());
+    let zero = Tensor::full_on(&[], 0.0, g.dtype(), g.device())?;
     let da = Tensor::where_cond(mask, g, &zero)?.sum_to_shape(c.x(0).shape())?;
     let db = Tensor::where_cond(mask, &zero, g)?.sum_to_shape(c.x(1).shape())?;
     Ok(vec![Some(da), Some(db)])
