@@ -17,10 +17,21 @@
 //   cmp:    0 eq 1 lt 2 le 3 gt 4 ge
 #include "common.cuh"
 
-// Element offset of logical index i; a contiguous run skips the div/mod loop.
+// Element offset of logical index i (the same value as `strided_offset`): a contiguous run skips
+// the div/mod loop, and indices below 2^32 use 32-bit division (far cheaper than 64-bit).
 __device__ __forceinline__ long long elem_offset(const StridedLayout &l, unsigned long long i) {
     if (l.ndim == 1 && l.strides[0] == 1) {
         return l.offset + (long long)i;
+    }
+    if (i <= 0xffffffffull) {
+        unsigned int j = (unsigned int)i;
+        long long off = l.offset;
+        for (int d = (int)l.ndim - 1; d >= 0; --d) {
+            unsigned int n = l.dims[d];
+            off += (long long)(j % n) * l.strides[d];
+            j /= n;
+        }
+        return off;
     }
     return strided_offset(l, i);
 }
