@@ -27,10 +27,14 @@ macro_rules! ptx_module {
 
 /// Strided copies, fills and dtype casts.
 pub const COPY: PtxModule = ptx_module!("copy");
+/// Unary/binary maps and their backward rules, comparisons, selection.
+pub const ELEMENTWISE: PtxModule = ptx_module!("elementwise");
+/// Row reductions (sum, mean, max, min, logsumexp, norm) and arg max/min.
+pub const REDUCE: PtxModule = ptx_module!("reduce");
 
 /// Every module, for the header check and for loading both variants on a GPU.
 /// A new `.cu` file is registered here after `gen-ptx` has written its PTX.
-pub const MODULES: &[&PtxModule] = &[&COPY];
+pub const MODULES: &[&PtxModule] = &[&COPY, &ELEMENTWISE, &REDUCE];
 
 /// The two compilation targets. `Sm80` PTX also JIT-compiles on compute capability 9.x.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

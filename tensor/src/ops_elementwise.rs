@@ -34,6 +34,7 @@ impl Tensor {
     /// `y = op(x)` elementwise (float dtypes).
     pub fn unary(&self, op: UnaryOp) -> Result<Tensor> {
         self.via_f32(|x| {
+            crate::on_cuda!(x, st => crate::cuda::elementwise::unary(x, st, op));
             float_dispatch!(x.dtype(), op.name(), T => {
                 let xs = x.cpu_data::<T>()?;
                 let mut y = kernels::memory::zeros::<T>(xs.len());
@@ -44,6 +45,7 @@ impl Tensor {
     }
     /// `dx = dy · f'(x)` for the unary op (the autograd rule; `y` is the forward output).
     pub fn unary_backward(op: UnaryOp, x: &Tensor, y: &Tensor, dy: &Tensor) -> Result<Tensor> {
+        crate::on_cuda!(x, st => crate::cuda::elementwise::unary_backward(op, x, st, y, dy));
         float_dispatch!(x.dtype(), op.name(), T => {
             let (xs, ys, gs) = (x.cpu_data::<T>()?, y.cpu_data::<T>()?, dy.cpu_data::<T>()?);
             let mut dx = kernels::memory::zeros::<T>(xs.len());
@@ -56,6 +58,7 @@ impl Tensor {
     /// `x` in shape and dtype) `dx` is written over it, with no new allocation. The same bits
     /// either way.
     pub fn unary_backward_owned(op: UnaryOp, x: &Tensor, y: &Tensor, mut dy: Tensor) -> Result<Tensor> {
+        crate::on_cuda!(x, st => crate::cuda::elementwise::unary_backward(op, x, st, y, &dy));
         if dy.shape() != x.shape() || dy.dtype() != x.dtype() || y.dtype() != x.dtype() || y.shape() != x.shape() {
             return Tensor::unary_backward(op, x, y, &dy);
         }
@@ -78,6 +81,7 @@ impl Tensor {
             let (a, b) = (self.to_dtype(DType::F32)?, other.to_dtype(DType::F32)?);
             return a.binary(op, &b)?.to_dtype(self.dtype());
         }
+        crate::on_cuda!(self, st => crate::cuda::elementwise::binary(self, st, op, other));
         float_dispatch!(self.dtype(), op.name(), T => {
             // The four arithmetic ops get their own loop (inlined, so it vectorises); the values
             // are `op.forward`'s either way.
@@ -95,6 +99,7 @@ impl Tensor {
     /// Gradients of `y = op(a, b)` given the upstream `dy` (shaped like the broadcast output),
     /// each summed back to its input's shape.
     pub fn binary_backward(op: BinaryOp, a: &Tensor, b: &Tensor, y: &Tensor, dy: &Tensor) -> Result<(Tensor, Tensor)> {
+        crate::on_cuda!(a, st => crate::cuda::elementwise::binary_backward(op, a, st, b, y, dy));
         let shape = y.shape().to_vec();
         let (a_full, b_full) = (a.broadcast_to(&shape)?, b.broadcast_to(&shape)?);
         float_dispatch!(a.dtype(), op.name(), T => {
@@ -123,6 +128,7 @@ impl Tensor {
         if self.shape() != o.shape() || self.dtype() != o.dtype() || self.device() != o.device() {
             return self.add(o);
         }
+        crate::on_cuda!(self, _st => self.add(o));
         let Some(st) = self.unique_cpu_storage_mut() else { return self.add(o) };
         match st {
             CpuStorage::F32(v) => {
@@ -194,6 +200,7 @@ impl Tensor {
     pub fn cmp(&self, op: CmpOp, other: &Tensor) -> Result<Tensor> {
         check_same_dtype("cmp", self, other)?;
         let (a, b) = (self.to_dtype(self.dtype().compute_dtype())?, other.to_dtype(other.dtype().compute_dtype())?);
+        crate::on_cuda!(a, st => crate::cuda::elementwise::cmp(&a, st, op, &b));
         let (v, shape) = match a.dtype() {
             DType::F32 => zip_broadcast::<f32, f32, u8>("cmp", &a, &b, |x, y| op.apply(x, y) as u8)?,
             DType::F64 => zip_broadcast::<f64, f64, u8>("cmp", &a, &b, |x, y| op.apply(x, y) as u8)?,
@@ -205,6 +212,7 @@ impl Tensor {
     }
     /// Comparison against a scalar.
     pub fn cmp_scalar(&self, op: CmpOp, v: f64) -> Result<Tensor> {
+        crate::on_cuda!(self, _st => self.cmp(op, &Tensor::full_on(&[], v, self.dtype(), self.device())?));
         self.cmp(op, &Tensor::scalar(v, self.dtype()))
     }
 
@@ -216,6 +224,7 @@ impl Tensor {
         }
         let shape = broadcast_shapes("where_cond", mask.shape(), on_true.shape())?;
         let shape = broadcast_shapes("where_cond", &shape, on_false.shape())?;
+        crate::on_cuda!(on_true, st => crate::cuda::elementwise::where_cond(mask, on_true, st, on_false, &shape));
         let m = mask.broadcast_to(&shape)?.to_vec::<u8>()?;
         let (t, f) = (on_true.broadcast_to(&shape)?.contiguous()?, on_false.broadcast_to(&shape)?.contiguous()?);
         crate::with_cpu_vec!(t.storage().as_cpu()?, tv => {
@@ -231,6 +240,7 @@ impl Tensor {
         if mask.dtype() != DType::U8 {
             return Err(Error::DTypeMismatch { op: "masked_fill (mask)", lhs: mask.dtype(), rhs: DType::U8 });
         }
+        crate::on_cuda!(self, st => crate::cuda::elementwise::masked_fill(self, st, mask, value));
         match self.dtype() {
             DType::F32 => {
                 let v = value as f32;

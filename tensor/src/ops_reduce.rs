@@ -5,11 +5,11 @@ use crate::{float_dispatch, Error, Result, Tensor};
 pub use kernels::reduce::ReduceOp;
 
 /// The permutation that puts kept axes first and reduced axes last, and the output shapes.
-struct ReducePlan {
-    perm: Vec<usize>,
-    rows: usize,
-    len: usize,
-    keep_shape: Vec<usize>,
+pub(crate) struct ReducePlan {
+    pub(crate) perm: Vec<usize>,
+    pub(crate) rows: usize,
+    pub(crate) len: usize,
+    pub(crate) keep_shape: Vec<usize>,
 }
 
 impl Tensor {
@@ -45,6 +45,7 @@ impl Tensor {
         if plan.len == 0 && matches!(op, ReduceOp::Max | ReduceOp::Min) {
             return Err(Error::invalid("reduce", "max/min over an empty axis"));
         }
+        crate::on_cuda!(self, _st => self.via_f32(|x| crate::cuda::reduce::reduce(x, op, &plan)));
         if matches!(op, ReduceOp::Sum | ReduceOp::Mean) && self.is_contiguous() {
             if let Some(t) = self.sum_outer_inner(op, dims, &plan.keep_shape)? {
                 return Ok(t);
@@ -140,6 +141,7 @@ impl Tensor {
         if plan.len == 0 {
             return Err(Error::invalid("argmax", "empty axis"));
         }
+        crate::on_cuda!(self, _st => crate::cuda::reduce::arg_reduce(&self.to_dtype(self.dtype().compute_dtype())?, max, &plan));
         let x = self.to_dtype(self.dtype().compute_dtype())?;
         let xp = x.permute(&plan.perm)?.contiguous()?;
         float_dispatch!(x.dtype(), "argmax", T => {
@@ -165,6 +167,7 @@ impl Tensor {
         if plan.len == 0 {
             return Err(Error::invalid("max", "max/min over an empty axis"));
         }
+        crate::on_cuda!(self, _st => crate::cuda::reduce::arg_mask(self, max, &plan));
         let x = self.to_dtype(self.dtype().compute_dtype())?;
         let xp = x.permute(&plan.perm)?.contiguous()?;
         let mut mask = vec![0.0f64; plan.rows * plan.len];
