@@ -77,3 +77,14 @@ fn fills_and_likes_live_on_the_gpu() {
         assert_eq!(f.to_vec_f64().unwrap(), vec![3.0; 4], "{dtype:?}");
     }
 }
+
+#[test]
+fn empty_tensors_move_and_copy() {
+    let dev = gpu_or_skip!();
+    let e = Tensor::zeros(&[0, 3], DType::F32);
+    let g = e.to_device(dev).unwrap();
+    assert_eq!((g.shape(), g.device()), (&[0usize, 3][..], dev));
+    assert_eq!(g.transpose(0, 1).unwrap().contiguous().unwrap().shape(), &[3, 0]);
+    assert!(g.to_device(Device::Cpu).unwrap().to_vec_f64().unwrap().is_empty());
+    assert_eq!(Tensor::zeros_on(&[2, 0], DType::F64, dev).unwrap().elem_count(), 0);
+}

@@ -75,6 +75,9 @@ pub fn to_gpu(t: &Tensor, ordinal: usize) -> Result<Tensor> {
 
 /// A GPU tensor's logical elements on the host.
 pub fn to_host(t: &Tensor, st: &CudaStorage) -> Result<Tensor> {
+    if t.elem_count() == 0 {
+        return Tensor::try_full(t.shape(), 0.0, t.dtype());
+    }
     let host = if t.is_contiguous() && t.layout().offset() == 0 && st.len() == t.elem_count() {
         st.to_cpu()?
     } else {

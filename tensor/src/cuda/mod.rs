@@ -70,8 +70,10 @@ impl CudaStorage {
     pub fn ordinal(&self) -> usize {
         self.dev.ordinal()
     }
-    /// A zero-filled buffer of `n` elements on `dev`.
+    /// A zero-filled buffer of `n` elements on `dev`. An empty tensor still gets one element:
+    /// the driver refuses zero-byte allocations, and no kernel reads past a view's elements.
     pub fn zeros(dev: &Arc<GpuDevice>, dtype: DType, n: usize) -> Result<CudaStorage> {
+        let n = n.max(1);
         let s = dev.stream();
         let buf = match dtype {
             DType::U8 => GpuBuf::U8(s.alloc_zeros(n).map_err(gpu)?),
@@ -85,6 +87,9 @@ impl CudaStorage {
     }
     /// Copies a host buffer to `dev`.
     pub fn from_cpu(dev: &Arc<GpuDevice>, st: &CpuStorage) -> Result<CudaStorage> {
+        if st.is_empty() {
+            return CudaStorage::zeros(dev, st.dtype(), 0);
+        }
         let s = dev.stream();
         let buf = match st {
             CpuStorage::U8(v) => GpuBuf::U8(s.clone_htod(v).map_err(gpu)?),
@@ -136,7 +141,8 @@ impl Tensor {
     /// A fresh contiguous tensor of `shape` around a device buffer.
     pub fn from_cuda(st: CudaStorage, shape: &[usize]) -> Result<Tensor> {
         let want = crate::layout::checked_elem_count("from_cuda", shape)?;
-        if st.len() != want {
+        // An empty tensor's buffer holds one unused element (see `CudaStorage::zeros`).
+        if st.len() != want && !(want == 0 && st.len() == 1) {
             return Err(Error::ElementCount { op: "from_cuda", got: st.len(), want, shape: shape.to_vec() });
         }
         Ok(Tensor::from_storage(Storage::Cuda(st), Layout::contiguous(shape)))
