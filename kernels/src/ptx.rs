@@ -27,10 +27,14 @@ macro_rules! ptx_module {
 
 /// Strided copies, fills and dtype casts.
 pub const COPY: PtxModule = ptx_module!("copy");
+/// Layer/RMS/group norm forward and backward, cross-entropy forward and backward.
+pub const NORM: PtxModule = ptx_module!("norm");
+/// Strided scatter (cat, pad, slice_scatter), index_select, gather, one_hot, scatter_add, index_add.
+pub const INDEX: PtxModule = ptx_module!("index");
 
 /// Every module, for the header check and for loading both variants on a GPU.
 /// A new `.cu` file is registered here after `gen-ptx` has written its PTX.
-pub const MODULES: &[&PtxModule] = &[&COPY];
+pub const MODULES: &[&PtxModule] = &[&COPY, &NORM, &INDEX];
 
 /// The two compilation targets. `Sm80` PTX also JIT-compiles on compute capability 9.x.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -7,6 +7,8 @@
 //! One stream per device: every allocation, copy and launch is ordered on it.
 pub mod copy;
 mod device;
+pub mod index;
+pub mod norm;
 pub mod ptx_gen;
 
 pub use cudarc;
