@@ -94,7 +94,11 @@ pub(crate) fn reduce_backward(
         // d/dx ‖x‖ = x / ‖x‖ (0 at the origin)
         ReduceOp::Norm2 => {
             let n = ye()?;
-            let safe = Tensor::where_cond(&n.cmp_scalar(tensor::CmpOp::Eq, 0.0)?, &Tensor::full_on(&[], 1.0, n.dtype(), n.device())?, &n)?;
+            let safe = Tensor::where_cond(
+                &n.cmp_scalar(tensor::CmpOp::Eq, 0.0)?,
+                &Tensor::full_on(&[], 1.0, n.dtype(), n.device())?,
+                &n,
+            )?;
             ge.mul(&x.div(&safe)?)?
         }
     };

@@ -31,10 +31,14 @@ pub const COPY: PtxModule = ptx_module!("copy");
 pub const ELEMENTWISE: PtxModule = ptx_module!("elementwise");
 /// Row reductions (sum, mean, max, min, logsumexp, norm) and arg max/min.
 pub const REDUCE: PtxModule = ptx_module!("reduce");
+/// Layer/RMS/group norm forward and backward, cross-entropy forward and backward.
+pub const NORM: PtxModule = ptx_module!("norm");
+/// Strided scatter (cat, pad, slice_scatter), index_select, gather, one_hot, scatter_add, index_add.
+pub const INDEX: PtxModule = ptx_module!("index");
 
 /// Every module, for the header check and for loading both variants on a GPU.
 /// A new `.cu` file is registered here after `gen-ptx` has written its PTX.
-pub const MODULES: &[&PtxModule] = &[&COPY, &ELEMENTWISE, &REDUCE];
+pub const MODULES: &[&PtxModule] = &[&COPY, &ELEMENTWISE, &REDUCE, &NORM, &INDEX];
 
 /// The two compilation targets. `Sm80` PTX also JIT-compiles on compute capability 9.x.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -45,7 +45,10 @@ fn indices(op: &'static str, idx: &Tensor, size: usize) -> Result<Vec<usize>> {
     if idx.dtype() != DType::I64 {
         return Err(Error::DTypeMismatch { op, lhs: idx.dtype(), rhs: DType::I64 });
     }
-    idx.cpu_data::<i64>()?
+    // Indices on a GPU are copied to the host for this check (one copy, one wait for the stream),
+    // so out-of-range errors are raised before any launch and are exactly the CPU's.
+    let host = idx.to_device(crate::Device::Cpu)?;
+    host.cpu_data::<i64>()?
         .iter()
         .map(|&i| {
             if i < 0 || i as usize >= size {
@@ -74,6 +77,7 @@ impl Tensor {
             }
             shape[d] += t.shape()[d];
         }
+        crate::on_cuda!(first, st => crate::cuda::index::cat(tensors, d, &shape, st));
         let outer: usize = shape[..d].iter().product();
         any_dispatch!(first.dtype(), T => {
             let parts: Vec<_> = tensors.iter().map(|t| t.cpu_data::<T>()).collect::<Result<_>>()?;
@@ -102,6 +106,7 @@ impl Tensor {
         let ix = indices("index_select", idx, size)?;
         let mut shape = self.shape().to_vec();
         shape[d] = ix.len();
+        crate::on_cuda!(self, st => crate::cuda::index::index_select(self, st, d, idx, ix.len()));
         any_dispatch!(self.dtype(), T => {
             let x = self.cpu_data::<T>()?;
             let mut out = Vec::with_capacity(outer * ix.len() * inner);
@@ -120,6 +125,7 @@ impl Tensor {
         let d = resolve_dim("gather", dim, self.rank())?;
         check_index_shape("gather", self.shape(), idx.shape(), d)?;
         let ix = indices("gather", idx, self.shape()[d])?;
+        crate::on_cuda!(self, st => crate::cuda::index::gather(self, st, d, idx));
         let src_strides = crate::layout::contiguous_strides(self.shape());
         let offs = scatter_offsets(idx.shape(), &src_strides, d, &ix);
         any_dispatch!(self.dtype(), T => {
@@ -143,10 +149,11 @@ impl Tensor {
             return Err(Error::DTypeMismatch { op: "scatter_add", lhs: self.dtype(), rhs: src.dtype() });
         }
         let ix = indices("scatter_add", idx, self.shape()[d])?;
-        let dst_strides = crate::layout::contiguous_strides(self.shape());
-        let offs = scatter_offsets(idx.shape(), &dst_strides, d, &ix);
         self.via_f32(|x| {
             let s = src.to_dtype(x.dtype())?;
+            crate::on_cuda!(x, st => crate::cuda::index::scatter_add(x, st, d, idx, &s));
+            let dst_strides = crate::layout::contiguous_strides(self.shape());
+            let offs = scatter_offsets(idx.shape(), &dst_strides, d, &ix);
             float_dispatch!(x.dtype(), "scatter_add", T => {
                 let mut out = x.cpu_data::<T>()?.into_owned();
                 for (&o, &v) in offs.iter().zip(s.cpu_data::<T>()?.iter()) {
@@ -169,6 +176,7 @@ impl Tensor {
         let ix = indices("index_add", idx, size)?;
         self.via_f32(|x| {
             let s = src.to_dtype(x.dtype())?;
+            crate::on_cuda!(x, st => crate::cuda::index::index_add(x, st, d, idx, &ix, &s));
             float_dispatch!(x.dtype(), "index_add", T => {
                 let mut out = x.cpu_data::<T>()?.into_owned();
                 let sv = s.cpu_data::<T>()?;
@@ -195,6 +203,7 @@ impl Tensor {
         for (d, &(b, _)) in pads.iter().enumerate() {
             dst = dst.slice(d, b, self.shape()[d], 1)?;
         }
+        crate::on_cuda!(self, st => crate::cuda::index::pad(self, st, &shape, &dst, value));
         let n = shape.iter().product();
         let mut st = CpuStorage::from_f64_iter(self.dtype(), std::iter::repeat_n(value, n));
         scatter_into(&mut st, &dst, self)?;
@@ -215,8 +224,8 @@ impl Tensor {
         if src.dtype() != self.dtype() {
             return Err(Error::DTypeMismatch { op: "slice_scatter", lhs: self.dtype(), rhs: src.dtype() });
         }
-        let base = self.copy()?;
-        let dst = base.layout().slice(d, start, src.shape()[d], step)?;
+        // The copy below is contiguous: its layout is `Layout::contiguous(self.shape())`.
+        let dst = crate::Layout::contiguous(self.shape()).slice(d, start, src.shape()[d], step)?;
         if dst.shape() != src.shape() || src.dtype() != self.dtype() {
             return Err(Error::ShapeMismatch {
                 op: "slice_scatter",
@@ -224,6 +233,8 @@ impl Tensor {
                 rhs: src.shape().to_vec(),
             });
         }
+        crate::on_cuda!(self, st => crate::cuda::index::slice_scatter(self, st, src, &dst));
+        let base = self.copy()?;
         let mut st = base.into_cpu_storage()?;
         scatter_into(&mut st, &dst, src)?;
         Tensor::from_cpu(st, self.shape())
@@ -232,6 +243,7 @@ impl Tensor {
     /// `I64` class indices → one-hot vectors of `classes` along a new last dim.
     pub fn one_hot(idx: &Tensor, classes: usize, dtype: DType) -> Result<Tensor> {
         let ix = indices("one_hot", idx, classes)?;
+        crate::on_cuda!(idx, st => crate::cuda::index::one_hot(idx, st, classes, dtype));
         let mut v = vec![0.0; ix.len() * classes];
         for (r, &i) in ix.iter().enumerate() {
             v[r * classes + i] = 1.0;

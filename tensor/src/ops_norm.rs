@@ -74,6 +74,7 @@ impl Tensor {
                 self.to_dtype(DType::F32)?.layer_norm(norm_shape, up(gamma)?.as_ref(), up(beta)?.as_ref(), eps)?;
             return Ok((y.to_dtype(self.dtype())?, st));
         }
+        crate::on_cuda!(self, st => crate::cuda::norm::layer_norm(self, st, (rows, d), gamma, beta, eps));
         float_dispatch!(self.dtype(), "layer_norm", T => {
             let x = self.cpu_data::<T>()?;
             let (g, b) = (opt_data!(gamma, T), opt_data!(beta, T));
@@ -103,6 +104,7 @@ impl Tensor {
             )?;
             return Ok((dx.to_dtype(x.dtype())?, down(dg, x.dtype())?, down(db, x.dtype())?));
         }
+        crate::on_cuda!(x, s => crate::cuda::norm::layer_norm_backward(x, s, dy, (rows, d), norm_shape, gamma, has_beta, st));
         float_dispatch!(x.dtype(), "layer_norm_backward", T => {
             let (xv, gv, g) = (x.cpu_data::<T>()?, dy.cpu_data::<T>()?, opt_data!(gamma, T));
             let (mean, rstd) = (st.mean.cpu_data::<T>()?, st.rstd.cpu_data::<T>()?);
@@ -126,6 +128,7 @@ impl Tensor {
             let (y, st) = self.to_dtype(DType::F32)?.rms_norm(norm_shape, up(gamma)?.as_ref(), eps)?;
             return Ok((y.to_dtype(self.dtype())?, st));
         }
+        crate::on_cuda!(self, st => crate::cuda::norm::rms_norm(self, st, (rows, d), gamma, eps));
         float_dispatch!(self.dtype(), "rms_norm", T => {
             let (x, g) = (self.cpu_data::<T>()?, opt_data!(gamma, T));
             let (mut y, mut rstd) = (kernels::memory::zeros::<T>(x.len()), vec![T::default(); rows]);
@@ -151,6 +154,7 @@ impl Tensor {
             )?;
             return Ok((dx.to_dtype(x.dtype())?, down(dg, x.dtype())?));
         }
+        crate::on_cuda!(x, s => crate::cuda::norm::rms_norm_backward(x, s, dy, (rows, d), norm_shape, gamma, st));
         float_dispatch!(x.dtype(), "rms_norm_backward", T => {
             let (xv, gv, g, rstd) = (x.cpu_data::<T>()?, dy.cpu_data::<T>()?, opt_data!(gamma, T), st.rstd.cpu_data::<T>()?);
             let mut dx = kernels::memory::zeros::<T>(xv.len());
@@ -177,6 +181,7 @@ impl Tensor {
                 self.to_dtype(DType::F32)?.group_norm(groups, up(gamma)?.as_ref(), up(beta)?.as_ref(), eps)?;
             return Ok((y.to_dtype(self.dtype())?, st));
         }
+        crate::on_cuda!(self, st => crate::cuda::norm::group_norm(self, st, (n, c, s), groups, gamma, beta, eps));
         float_dispatch!(self.dtype(), "group_norm", T => {
             let (x, g, b) = (self.cpu_data::<T>()?, opt_data!(gamma, T), opt_data!(beta, T));
             let (mut y, mut mean, mut rstd) = (kernels::memory::zeros::<T>(x.len()), vec![T::default(); n * groups], vec![T::default(); n * groups]);
@@ -204,6 +209,7 @@ impl Tensor {
             )?;
             return Ok((dx.to_dtype(x.dtype())?, down(dg, x.dtype())?, down(db, x.dtype())?));
         }
+        crate::on_cuda!(x, s_ => crate::cuda::norm::group_norm_backward(x, s_, dy, (n, c, s), groups, gamma, has_beta, st));
         float_dispatch!(x.dtype(), "group_norm_backward", T => {
             let (xv, gv, g) = (x.cpu_data::<T>()?, dy.cpu_data::<T>()?, opt_data!(gamma, T));
             let (mean, rstd) = (st.mean.cpu_data::<T>()?, st.rstd.cpu_data::<T>()?);
@@ -233,6 +239,7 @@ impl Tensor {
             let (loss, count) = self.to_dtype(DType::F32)?.cross_entropy(targets, ignore_index, label_smoothing)?;
             return Ok((loss.to_dtype(self.dtype())?, count));
         }
+        crate::on_cuda!(self, st => crate::cuda::norm::cross_entropy(self, st, targets, &t, ignore_index, label_smoothing));
         float_dispatch!(self.dtype(), "cross_entropy", T => {
             let mut losses = vec![T::default(); rows];
             let count = kernels::softmax::cross_entropy_rows(&self.cpu_data::<T>()?, rows, classes, &t, ignore_index, label_smoothing as T, &mut losses);
@@ -252,6 +259,7 @@ impl Tensor {
         dloss: &Tensor,
     ) -> Result<Tensor> {
         let (rows, classes, t) = ce_check(logits, targets, ignore_index, label_smoothing)?;
+        crate::on_cuda!(logits, st => crate::cuda::norm::cross_entropy_backward(logits, st, targets, ignore_index, label_smoothing, count, dloss));
         let g = dloss.to_scalar_f64()? / count.max(1) as f64;
         float_dispatch!(logits.dtype(), "cross_entropy_backward", T => {
             let mut dl = vec![T::default(); rows * classes];
@@ -290,7 +298,8 @@ fn ce_check(logits: &Tensor, targets: &Tensor, ignore: Option<i64>, eps: f64) ->
     if !(0.0..=1.0).contains(&eps) {
         return Err(Error::invalid("cross_entropy", format!("label smoothing {eps} outside [0, 1]")));
     }
-    let t = targets.to_vec::<i64>()?;
+    // Targets on a GPU are copied to the host for this check (one copy, one wait for the stream).
+    let t = targets.to_device(crate::Device::Cpu)?.to_vec::<i64>()?;
     for &v in &t {
         if Some(v) != ignore && (v < 0 || v as usize >= classes) {
             return Err(Error::IndexOutOfRange { op: "cross_entropy", index: v, size: classes });

@@ -8,6 +8,8 @@
 pub mod copy;
 mod device;
 pub mod elementwise;
+pub mod index;
+pub mod norm;
 pub mod ptx_gen;
 pub mod reduce;
 

@@ -7,6 +7,8 @@
 //! go through f32 ([`Tensor::via_f32`]).
 pub mod copy;
 pub mod elementwise;
+pub mod index;
+pub mod norm;
 pub mod reduce;
 
 use crate::{CpuStorage, DType, Error, Layout, Result, Storage, Tensor};
