@@ -27,10 +27,14 @@ macro_rules! ptx_module {
 
 /// Strided copies, fills and dtype casts.
 pub const COPY: PtxModule = ptx_module!("copy");
+/// Philox random tensors (the CPU's numbers, bit for bit).
+pub const RNG: PtxModule = ptx_module!("rng");
+/// Fused optimiser updates (Adam/AdamW, SGD) and the gradient sum of squares.
+pub const OPTIM: PtxModule = ptx_module!("optim");
 
 /// Every module, for the header check and for loading both variants on a GPU.
 /// A new `.cu` file is registered here after `gen-ptx` has written its PTX.
-pub const MODULES: &[&PtxModule] = &[&COPY];
+pub const MODULES: &[&PtxModule] = &[&COPY, &RNG, &OPTIM];
 
 /// The two compilation targets. `Sm80` PTX also JIT-compiles on compute capability 9.x.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -7,7 +7,9 @@
 //! One stream per device: every allocation, copy and launch is ordered on it.
 pub mod copy;
 mod device;
+pub mod optim;
 pub mod ptx_gen;
+pub mod rng;
 
 pub use cudarc;
 pub use cudarc::driver::{CudaSlice, DeviceRepr, LaunchConfig, PushKernelArg, ValidAsZeroBits};

@@ -6,6 +6,8 @@
 //! CUDA bindings. Like on the CPU, float kernels compute in f32/f64 and half-precision tensors
 //! go through f32 ([`Tensor::via_f32`]).
 pub mod copy;
+pub mod optim;
+pub mod rng;
 
 use crate::{CpuStorage, DType, Error, Layout, Result, Storage, Tensor};
 use kernels::cuda::{CudaSlice, GpuDevice, StridedLayout};
