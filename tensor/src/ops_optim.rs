@@ -30,7 +30,7 @@ fn check_operands(op: &'static str, p: &Tensor, others: &[&Tensor]) -> Result<()
 
 impl Tensor {
     /// One Adam(W) step (`step` counts from 1) on this parameter with gradient `grad` and moments
-    /// `m`, `v`: returns `(p', m', v')`, all contiguous and on the parameter's device. See
+    /// `m`, `v`: returns `(p', m', v')`, fresh contiguous tensors on the parameter's device. See
     /// [`kernels::optim::adam_step`] for the rule.
     pub fn adam_update(
         &self,

@@ -5,7 +5,10 @@
 //! Normals use Box–Muller with our own `ln`/`sin`/`cos` ([`math`]) rather than the platform libm,
 //! whose last bits differ between libm versions and from the GPU's: with them the numbers are the
 //! same bits on every machine, and `kernels/cuda/rng.cu` gives the same bits on a GPU. The `_on`
-//! constructors (`Tensor::randn_on`, `Rng::normal_on`, …) draw on a chosen device.
+//! constructors (`Tensor::randn_on`, `Rng::normal_on`, …) draw on a chosen device. Values are
+//! made in f64 and converted with `WithDType::from_f64`; for f16 that conversion (the `half`
+//! crate's) rounds through f32 on x86 CPUs with F16C and directly elsewhere, and the GPU follows
+//! the F16C way.
 use crate::{CpuStorage, DType, Device, Result, Tensor};
 use rayon::prelude::*;
 
