@@ -38,7 +38,14 @@ pub const INDEX: PtxModule = ptx_module!("index");
 
 /// Every module, for the header check and for loading both variants on a GPU.
 /// A new `.cu` file is registered here after `gen-ptx` has written its PTX.
-pub const MODULES: &[&PtxModule] = &[&COPY, &ELEMENTWISE, &REDUCE, &NORM, &INDEX];
+/// Philox random tensors (the CPU's numbers, bit for bit).
+pub const RNG: PtxModule = ptx_module!("rng");
+/// Fused optimiser updates (Adam/AdamW, SGD) and the gradient sum of squares.
+pub const OPTIM: PtxModule = ptx_module!("optim");
+
+/// Every module, for the header check and for loading both variants on a GPU.
+/// A new `.cu` file is registered here after `gen-ptx` has written its PTX.
+pub const MODULES: &[&PtxModule] = &[&COPY, &ELEMENTWISE, &REDUCE, &NORM, &INDEX, &RNG, &OPTIM];
 
 /// The two compilation targets. `Sm80` PTX also JIT-compiles on compute capability 9.x.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -10,8 +10,10 @@ mod device;
 pub mod elementwise;
 pub mod index;
 pub mod norm;
+pub mod optim;
 pub mod ptx_gen;
 pub mod reduce;
+pub mod rng;
 
 pub use cudarc;
 pub use cudarc::driver::{CudaSlice, DeviceRepr, LaunchConfig, PushKernelArg, ValidAsZeroBits};

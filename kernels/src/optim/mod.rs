@@ -42,15 +42,43 @@ pub fn adam_step<T: Real>(cfg: &AdamConfig, step: u64, p: &mut [T], g: &[T], m: 
     }
 }
 
+/// The per-step constants of an Adam(W) step in the element type, computed once per step from
+/// the f64 hyper-parameters. The GPU kernel receives exactly these values.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamScalars<T> {
+    pub b1: T,
+    pub b2: T,
+    /// `√(1 − β2^t)`
+    pub bc2_sqrt: T,
+    /// `lr / (1 − β1^t)`
+    pub step_size: T,
+    pub wd: T,
+    /// `1 − lr·wd`
+    pub decay: T,
+    pub eps: T,
+}
+
+impl AdamConfig {
+    /// The constants of step `step` (counting from 1) in `T`.
+    pub fn scalars<T: Real>(&self, step: u64) -> AdamScalars<T> {
+        let c = <T as Real>::from_f64;
+        let bc1 = 1.0 - self.beta1.powi(step as i32);
+        AdamScalars {
+            b1: c(self.beta1),
+            b2: c(self.beta2),
+            bc2_sqrt: c((1.0 - self.beta2.powi(step as i32)).sqrt()),
+            step_size: c(self.lr / bc1),
+            wd: c(self.weight_decay),
+            decay: c(1.0 - self.lr * self.weight_decay),
+            eps: c(self.eps),
+        }
+    }
+}
+
 /// [`adam_step`] on one thread.
 fn adam_step_serial<T: Real>(cfg: &AdamConfig, step: u64, p: &mut [T], g: &[T], m: &mut [T], v: &mut [T]) {
-    let c = <T as Real>::from_f64;
-    let (b1, b2) = (c(cfg.beta1), c(cfg.beta2));
-    let bc1 = 1.0 - cfg.beta1.powi(step as i32);
-    let bc2_sqrt = c((1.0 - cfg.beta2.powi(step as i32)).sqrt());
-    let step_size = c(cfg.lr / bc1);
-    let (wd, decay) = (c(cfg.weight_decay), c(1.0 - cfg.lr * cfg.weight_decay));
-    let (one, eps) = (T::one(), c(cfg.eps));
+    let AdamScalars { b1, b2, bc2_sqrt, step_size, wd, decay, eps } = cfg.scalars::<T>(step);
+    let one = T::one();
     for i in 0..p.len() {
         let mut gi = g[i];
         if cfg.weight_decay != 0.0 {
@@ -77,6 +105,24 @@ pub struct SgdConfig {
     pub nesterov: bool,
 }
 
+/// The constants of an SGD step in the element type (the GPU kernel receives exactly these).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SgdScalars<T> {
+    pub lr: T,
+    /// momentum μ
+    pub mu: T,
+    /// `1 − dampening`
+    pub damp: T,
+    pub wd: T,
+}
+
+impl SgdConfig {
+    pub fn scalars<T: Real>(&self) -> SgdScalars<T> {
+        let c = <T as Real>::from_f64;
+        SgdScalars { lr: c(self.lr), mu: c(self.momentum), damp: c(1.0 - self.dampening), wd: c(self.weight_decay) }
+    }
+}
+
 /// One SGD step. `buf` is the momentum buffer; `first` marks the first step (the buffer starts
 /// as a copy of the gradient, as in PyTorch).
 ///
@@ -87,8 +133,7 @@ pub struct SgdConfig {
 /// p ← p − lr·d
 /// ```
 pub fn sgd_step<T: Real>(cfg: &SgdConfig, first: bool, p: &mut [T], g: &[T], buf: &mut [T]) {
-    let c = <T as Real>::from_f64;
-    let (lr, mu, damp, wd) = (c(cfg.lr), c(cfg.momentum), c(1.0 - cfg.dampening), c(cfg.weight_decay));
+    let SgdScalars { lr, mu, damp, wd } = cfg.scalars::<T>();
     for i in 0..p.len() {
         let mut d = g[i];
         if cfg.weight_decay != 0.0 {

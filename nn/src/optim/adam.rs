@@ -1,8 +1,9 @@
-//! Adam and AdamW with PyTorch's exact update rule (the arithmetic is in `kernels::optim`).
+//! Adam and AdamW with PyTorch's exact update rule (the arithmetic is in `kernels::optim`, applied
+//! on the parameter's device by `Tensor::adam_update`).
 use super::{state_entry, GradSet, OptimState, Optimizer};
-use kernels::optim::{adam_step, AdamConfig};
+use kernels::optim::AdamConfig;
 use std::collections::BTreeMap;
-use tensor::{float_dispatch, Result, Tensor};
+use tensor::{Result, Tensor};
 
 pub struct Adam {
     pub cfg: AdamConfig,
@@ -35,13 +36,9 @@ impl Optimizer for Adam {
                 std::collections::btree_map::Entry::Vacant(e) => e.insert((value.zeros_like()?, value.zeros_like()?)),
             };
             let g = g.to_dtype(value.dtype())?;
-            let new = float_dispatch!(value.dtype(), "adam", T => {
-                let (mut pv, mut mv, mut vv) = (value.to_vec::<T>()?, m.to_vec::<T>()?, v.to_vec::<T>()?);
-                adam_step(&self.cfg, self.step, &mut pv, &g.cpu_data::<T>()?, &mut mv, &mut vv);
-                *m = Tensor::from_vec(mv, value.shape())?;
-                *v = Tensor::from_vec(vv, value.shape())?;
-                Tensor::from_vec(pv, value.shape())
-            })?;
+            // On the parameter's device: the fused update, no copy to the host.
+            let (new, m_new, v_new) = value.adam_update(&g, m, v, &self.cfg, self.step)?;
+            (*m, *v) = (m_new, v_new);
             p.set(new)?;
         }
         Ok(())

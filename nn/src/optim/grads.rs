@@ -19,11 +19,11 @@ impl GradSet {
             .collect();
         GradSet { items }
     }
-    /// `sqrt(Σ ‖g‖²)` over all gradients, in f64.
+    /// `sqrt(Σ ‖g‖²)` over all gradients, in f64 (one scalar per gradient comes to the host).
     pub fn global_norm(&self) -> Result<f64> {
         let mut total = 0.0;
         for (_, _, g) in &self.items {
-            total += g.to_vec_f64()?.iter().map(|v| v * v).sum::<f64>();
+            total += g.sum_squares_f64()?;
         }
         Ok(total.sqrt())
     }

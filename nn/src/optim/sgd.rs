@@ -1,8 +1,9 @@
-//! SGD with momentum / Nesterov / weight decay, PyTorch's exact rule (`kernels::optim`).
+//! SGD with momentum / Nesterov / weight decay, PyTorch's exact rule (`kernels::optim`, applied on
+//! the parameter's device by `Tensor::sgd_update`).
 use super::{GradSet, OptimState, Optimizer};
-use kernels::optim::{sgd_step, SgdConfig};
+use kernels::optim::SgdConfig;
 use std::collections::BTreeMap;
-use tensor::{float_dispatch, Result, Tensor};
+use tensor::{Result, Tensor};
 
 pub struct Sgd {
     pub cfg: SgdConfig,
@@ -31,12 +32,8 @@ impl Optimizer for Sgd {
                 std::collections::btree_map::Entry::Vacant(e) => e.insert(value.zeros_like()?),
             };
             let g = g.to_dtype(value.dtype())?;
-            let new = float_dispatch!(value.dtype(), "sgd", T => {
-                let (mut pv, mut bv) = (value.to_vec::<T>()?, buf.to_vec::<T>()?);
-                sgd_step(&self.cfg, first, &mut pv, &g.cpu_data::<T>()?, &mut bv);
-                *buf = Tensor::from_vec(bv, value.shape())?;
-                Tensor::from_vec(pv, value.shape())
-            })?;
+            let (new, buf_new) = value.sgd_update(&g, buf, &self.cfg, first)?;
+            *buf = buf_new;
             p.set(new)?;
         }
         Ok(())

@@ -9,7 +9,9 @@ pub mod copy;
 pub mod elementwise;
 pub mod index;
 pub mod norm;
+pub mod optim;
 pub mod reduce;
+pub mod rng;
 
 use crate::{CpuStorage, DType, Error, Layout, Result, Storage, Tensor};
 use kernels::cuda::{CudaSlice, GpuDevice, StridedLayout};
