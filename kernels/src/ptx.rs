@@ -35,9 +35,6 @@ pub const REDUCE: PtxModule = ptx_module!("reduce");
 pub const NORM: PtxModule = ptx_module!("norm");
 /// Strided scatter (cat, pad, slice_scatter), index_select, gather, one_hot, scatter_add, index_add.
 pub const INDEX: PtxModule = ptx_module!("index");
-
-/// Every module, for the header check and for loading both variants on a GPU.
-/// A new `.cu` file is registered here after `gen-ptx` has written its PTX.
 /// Philox random tensors (the CPU's numbers, bit for bit).
 pub const RNG: PtxModule = ptx_module!("rng");
 /// Fused optimiser updates (Adam/AdamW, SGD) and the gradient sum of squares.
