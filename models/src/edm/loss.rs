@@ -125,7 +125,7 @@ impl EdmLoss {
         }
         let device = y.value().device();
         let sigma = self.sample_sigma_on(b, y.dtype(), device, rng)?;
-        let n = Var::constant(rng.normal(y.shape(), 0.0, 1.0, y.dtype())?.to_device(device)?);
+        let n = Var::constant(rng.normal_on(y.shape(), 0.0, 1.0, y.dtype(), device)?);
         let dropped = match (cond, dropout) {
             (Some(c), Some(d)) => Some(d.apply(c, rng)?.0),
             _ => None,
@@ -183,6 +183,11 @@ impl LossBuckets {
 pub fn sanitize_grads(grads: &mut GradSet) -> Result<u64> {
     let mut replaced = 0u64;
     for (_, _, g) in &mut grads.items {
+        // One scalar per gradient (on a GPU only it comes back): Σg² is finite when every element
+        // is; an overflowing sum of finite values falls through to the element check below.
+        if g.sum_squares_f64()?.is_finite() {
+            continue;
+        }
         let v = g.to_vec_f64()?;
         if v.iter().all(|x| x.is_finite()) {
             continue;

@@ -150,7 +150,7 @@ pub fn solve(
             };
             if gamma > 0.0 {
                 let s_hat = s_cur * (1.0 + gamma);
-                let eps = Var::constant(rng.normal(x.shape(), 0.0, 1.0, x.dtype())?.to_device(x.value().device())?);
+                let eps = Var::constant(rng.normal_on(x.shape(), 0.0, 1.0, x.dtype(), x.value().device())?);
                 x = x.add(&eps.mul_scalar((s_hat * s_hat - s_cur * s_cur).sqrt() * c.s_noise)?)?;
                 s_cur = s_hat;
             }
@@ -180,7 +180,7 @@ pub fn generate(
     cond: Option<&Cond>,
     rng: &mut Rng,
 ) -> Result<Var> {
-    let noise = Var::constant(rng.normal(shape, 0.0, 1.0, dtype)?.to_device(device)?);
+    let noise = Var::constant(rng.normal_on(shape, 0.0, 1.0, dtype, device)?);
     let sigmas = cfg.sigmas()?;
     let churn = cfg.churn.as_ref().map(|c| (c, rng));
     solve(den, &noise, &sigmas, cfg.solver, cond, churn)
@@ -274,7 +274,7 @@ pub fn eta_sample(
     for (i, &sigma) in sigmas.iter().enumerate() {
         let x0 = denoise_at(den, &x, sigma, cond)?;
         let Some(&next) = sigmas.get(i + 1) else { return Ok(x0) };
-        let xi = Var::constant(rng.normal(x.shape(), 0.0, 1.0, x.dtype())?.to_device(x.value().device())?);
+        let xi = Var::constant(rng.normal_on(x.shape(), 0.0, 1.0, x.dtype(), x.value().device())?);
         x = eta_step(&x, &x0, sigma, next, &etas[i], &xi)?;
     }
     Err(Error::invalid("eta_sample", "no noise levels"))

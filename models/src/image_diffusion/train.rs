@@ -138,6 +138,9 @@ pub fn train_image_diffusion(
         opt.load_state(&state.optim)?;
         ema.shadow = state.ema.take().ok_or_else(|| Error::invalid("resume", "the checkpoint has no EMA"))?;
     }
+    // Train on the chosen device: the weights move now (after any loads); optimiser moments and
+    // EMA shadows follow their parameters at the first step.
+    model.to_device(opts.device)?;
     let stop = Arc::new(AtomicBool::new(false));
     let loop_cfg = LoopConfig {
         total_steps: cfg.steps,

@@ -35,6 +35,10 @@ impl Optimizer for Adam {
                 std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::btree_map::Entry::Vacant(e) => e.insert((value.zeros_like()?, value.zeros_like()?)),
             };
+            // Moments follow their parameter (a checkpoint loads them on the CPU).
+            if m.device() != value.device() {
+                (*m, *v) = (m.to_device(value.device())?, v.to_device(value.device())?);
+            }
             let g = g.to_dtype(value.dtype())?;
             // On the parameter's device: the fused update, no copy to the host.
             let (new, m_new, v_new) = value.adam_update(&g, m, v, &self.cfg, self.step)?;

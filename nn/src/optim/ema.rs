@@ -43,7 +43,9 @@ impl Ema {
             let cur = p.value();
             let e = self.shadow.get(&name).ok_or_else(|| Error::invalid("ema", format!("unknown parameter {name}")))?;
             // ema ← p + β·(ema − p)
-            let next = cur.add(&e.to_dtype(cur.dtype())?.sub(&cur)?.scale(beta)?)?;
+            // The shadow follows its parameter's device (a checkpoint loads it on the CPU).
+            let e = e.to_dtype(cur.dtype())?.to_device(cur.device())?;
+            let next = cur.add(&e.sub(&cur)?.scale(beta)?)?;
             self.shadow.insert(name, next);
         }
         Ok(())

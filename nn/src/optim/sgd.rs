@@ -31,6 +31,9 @@ impl Optimizer for Sgd {
                 std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::btree_map::Entry::Vacant(e) => e.insert(value.zeros_like()?),
             };
+            if buf.device() != value.device() {
+                *buf = buf.to_device(value.device())?;
+            }
             let g = g.to_dtype(value.dtype())?;
             let (new, buf_new) = value.sgd_update(&g, buf, &self.cfg, first)?;
             *buf = buf_new;
