@@ -6,6 +6,7 @@
 //! CUDA bindings. Like on the CPU, float kernels compute in f32/f64 and half-precision tensors
 //! go through f32 ([`Tensor::via_f32`]).
 pub mod copy;
+pub mod nn;
 
 use crate::{CpuStorage, DType, Error, Layout, Result, Storage, Tensor};
 use kernels::cuda::{CudaSlice, GpuDevice, StridedLayout};
