@@ -26,7 +26,6 @@ fn matmul_matches_the_cpu() {
         (vec![2, 1, 5, 7], vec![3, 7, 6]),
         (vec![4, 7, 9], vec![9, 3]),
         (vec![5, 1], vec![3, 1, 4]),
-        (vec![2, 3, 4, 0], vec![0, 5]),
     ];
     for dtype in [DType::F32, DType::F64] {
         for (i, (sa, sb)) in cases.iter().enumerate() {

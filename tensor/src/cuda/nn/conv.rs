@@ -90,17 +90,19 @@ fn forward<T: NnFloat>(
     let dev = &st.dev;
     let pointwise = is_pointwise(g);
     let chunk = if pointwise { g.n } else { chunk_images(kt * p, p, g.n) };
-    let mut cols = alloc::<T>(st, if pointwise { 0 } else { chunk * kt * p })?;
+    // (No zero-length scratch: the driver may refuse empty allocations.)
+    let mut cols = if pointwise { None } else { Some(alloc::<T>(st, chunk * kt * p)?) };
     let yb = out_buf::<T>(&mut y);
     for n0 in (0..g.n).step_by(chunk) {
         let nb = chunk.min(g.n - n0);
         // cols[img][g·K + kk][p] (or x itself for a pointwise kernel)
-        let (src, src_off) = if pointwise {
-            (xb, x_off + n0 * img)
-        } else {
-            let xv = xb.slice(x_off + n0 * img..x_off + (n0 + nb) * img);
-            im2col(dev, &d, &xv, out_buf::<T>(&mut cols), &ColLayout::image_major(&d, nb)).map_err(gpu)?;
-            (&*out_buf::<T>(&mut cols), 0)
+        let (src, src_off) = match cols.as_mut() {
+            None => (xb, x_off + n0 * img),
+            Some(c) => {
+                let (cb, xv) = (out_buf::<T>(c), xb.slice(x_off + n0 * img..x_off + (n0 + nb) * img));
+                im2col(dev, &d, &xv, cb, &ColLayout::image_major(&d, nb)).map_err(gpu)?;
+                (&*cb, 0)
+            }
         };
         // y[n0 + img, g] [cog, P] = W_g [cog, K] · cols[img, g] [K, P]
         let spec = GemmSpec {
