@@ -26,6 +26,9 @@ fn matmul_matches_the_cpu() {
         (vec![2, 1, 5, 7], vec![3, 7, 6]),
         (vec![4, 7, 9], vec![9, 3]),
         (vec![5, 1], vec![3, 1, 4]),
+        // few output tiles, long depth: the split-K path (11 slices and a tail; 2 slices)
+        (vec![20, 3000], vec![3000, 30]),
+        (vec![2, 1, 10, 700], vec![3, 700, 5]),
     ];
     for dtype in [DType::F32, DType::F64] {
         for (i, (sa, sb)) in cases.iter().enumerate() {

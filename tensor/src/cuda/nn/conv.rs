@@ -11,13 +11,14 @@
 //!
 //! `K = C_in/groups·kh·kw`, `P = Ho·Wo`. Chunks bound the column buffer to [`COLS_BUDGET`]
 //! elements; a 1×1 stride-1 unpadded kernel reads the input directly (no im2col).
+use super::matmul::gemm_split;
 use super::{alloc, out_buf, same_gpu, typed, NnFloat};
 use crate::cuda::{gpu, CudaStorage};
 use crate::ops_nn::ConvKernel;
 use crate::{float_dispatch, Error, Result, Tensor};
 use kernels::conv::Conv2dGeom;
 use kernels::cuda::conv::{col2im, im2col, ColLayout, ConvDims};
-use kernels::cuda::gemm::{gemm, GemmSpec, MatLayout};
+use kernels::cuda::gemm::{GemmSpec, MatLayout};
 use kernels::cuda::{copy, StridedLayout};
 
 /// Most elements the column buffers of one chunk of images may hold (128 MiB of f32).
@@ -115,7 +116,7 @@ fn forward<T: NnFloat>(
             c: MatLayout::batched(&[nb, groups], &[g.c_out * p, cog * p], n0 * g.c_out * p, p, 1).map_err(gpu)?,
             accumulate: false,
         };
-        gemm(dev, &spec, wb, src, yb).map_err(gpu)?;
+        gemm_split(st, &spec, wb, src, yb)?;
     }
     Tensor::from_cuda(y, out_shape)
 }
@@ -158,14 +159,14 @@ fn backward_input<T: NnFloat>(
     };
     if is_pointwise(g) {
         // The column gradient is the input gradient itself.
-        gemm(dev, &spec(0, g.n, 0)?, wb, dyb, out_buf::<T>(&mut dx)).map_err(gpu)?;
+        gemm_split(st, &spec(0, g.n, 0)?, wb, dyb, out_buf::<T>(&mut dx))?;
         return Tensor::from_cuda(dx, out_shape);
     }
     let chunk = chunk_images(kt * p, p, g.n);
     let mut dcols = alloc::<T>(st, chunk * kt * p)?;
     for n0 in (0..g.n).step_by(chunk) {
         let nb = chunk.min(g.n - n0);
-        gemm(dev, &spec(n0, nb, 0)?, wb, dyb, out_buf::<T>(&mut dcols)).map_err(gpu)?;
+        gemm_split(st, &spec(n0, nb, 0)?, wb, dyb, out_buf::<T>(&mut dcols))?;
         let mut dxv = out_buf::<T>(&mut dx).slice_mut(n0 * img..(n0 + nb) * img);
         col2im(dev, &d, out_buf::<T>(&mut dcols), &mut dxv, &ColLayout::image_major(&d, nb)).map_err(gpu)?;
     }
@@ -216,7 +217,7 @@ fn backward_weight<T: NnFloat>(
             c: MatLayout::batched(&[groups], &[cog * k], 0, k, 1).map_err(gpu)?,
             accumulate: n0 > 0,
         };
-        gemm(dev, &spec, out_buf::<T>(&mut dyt), out_buf::<T>(&mut cols), out_buf::<T>(&mut dw)).map_err(gpu)?;
+        gemm_split(st, &spec, out_buf::<T>(&mut dyt), out_buf::<T>(&mut cols), out_buf::<T>(&mut dw))?;
     }
     Tensor::from_cuda(dw, out_shape)
 }

@@ -5,8 +5,10 @@ use super::{alloc, out_buf, same_gpu, typed, NnFloat};
 use crate::cuda::{gpu, CudaStorage, GpuBuf};
 use crate::layout::{broadcast_shapes, contiguous_strides};
 use crate::{float_dispatch, DType, Error, Layout, Result, Tensor};
+use kernels::cuda::cudarc::driver::CudaSlice;
 pub use kernels::cuda::gemm::Precision;
 use kernels::cuda::gemm::{self, GemmSpec, MatLayout};
+use kernels::cuda::{copy, StridedLayout, MAX_DIMS};
 
 /// The batched product behind `Tensor::matmul` on a GPU. `la: [batch.., m, k]` and
 /// `lb: [batch.., k, n]` are the operands' layouts already broadcast to the common batch dims
@@ -46,8 +48,98 @@ fn out_shape(la: &Layout, lb: &Layout, nb: usize) -> Vec<usize> {
 fn product<T: NnFloat>(a: &Tensor, st: &CudaStorage, b: &Tensor, spec: &GemmSpec, shape: &[usize]) -> Result<Tensor> {
     let (ba, bb) = (typed::<T>("matmul", a)?, typed::<T>("matmul", b)?);
     let mut out = alloc::<T>(st, spec.batch * spec.m * spec.n)?;
-    gemm::gemm(&st.dev, spec, ba, bb, out_buf::<T>(&mut out)).map_err(gpu)?;
+    gemm_split(st, spec, ba, bb, out_buf::<T>(&mut out))?;
     Tensor::from_cuda(out, shape)
+}
+
+/// Depth slices shorter than this are not worth a separate partial sum.
+const MIN_SPLIT_DEPTH: usize = 256;
+/// Blocks a product aims for (about two waves on a large GPU). A constant, so the split, and
+/// with it the summation order, depends only on the shapes.
+const TARGET_BLOCKS: usize = 264;
+
+/// Depth slices for a product of `batch` items with few 64×64 output tiles and a long depth.
+fn split_count(spec: &GemmSpec) -> usize {
+    let tiles = spec.m.div_ceil(64) * spec.n.div_ceil(64) * spec.batch;
+    TARGET_BLOCKS.div_ceil(tiles.max(1)).min(spec.k / MIN_SPLIT_DEPTH).max(1)
+}
+
+/// `layout` with a leading dim of `n` items `stride` apart (`None` when it has no room).
+fn prepend(layout: &StridedLayout, n: usize, stride: usize) -> Option<StridedLayout> {
+    let d = layout.ndim as usize;
+    if d >= MAX_DIMS || n > u32::MAX as usize {
+        return None;
+    }
+    let mut l = *layout;
+    l.dims.copy_within(0..d, 1);
+    l.strides.copy_within(0..d, 1);
+    (l.dims[0], l.strides[0], l.ndim) = (n as u32, stride as i64, layout.ndim + 1);
+    Some(l)
+}
+
+/// The plain-kernel product `C (+)= A·B` of [`gemm::gemm`], with a deterministic split-K for
+/// products that have few output tiles but a long depth (weight gradients): the depth is cut
+/// into `s` slices (from the shapes alone) whose products go to `partials: [s, batch, m, n]`
+/// (the remainder added onto slice 0), and `C (+)= ones[1, s] · partials` adds them in slice
+/// order. Needs C contiguous `[batch, m, n]` from its offset; otherwise one plain GEMM.
+pub(crate) fn gemm_split<T: NnFloat>(
+    st: &CudaStorage,
+    spec: &GemmSpec,
+    a: &CudaSlice<T>,
+    b: &CudaSlice<T>,
+    c: &mut CudaSlice<T>,
+) -> Result<()> {
+    let (dev, s, mn) = (&st.dev, split_count(spec), spec.m * spec.n);
+    let cb = &spec.c.batch;
+    let c_dense = spec.c.row_stride == spec.n && (cb.ndim == 0 || (cb.ndim == 1 && cb.strides[0] as usize == mn));
+    let sliced = (
+        prepend(&spec.a.batch, s, spec.k / s * spec.a.col_stride),
+        prepend(&spec.b.batch, s, spec.k / s * spec.b.row_stride),
+    );
+    let (Some(a_sl), Some(b_sl), true, true) = (sliced.0, sliced.1, c_dense, s > 1 && mn * spec.batch > 0) else {
+        return gemm::gemm(dev, spec, a, b, c).map_err(gpu);
+    };
+    let (len, total) = (spec.k / s, spec.batch * mn);
+    let mut partials = alloc::<T>(st, s * total)?;
+    let mut ones = alloc::<T>(st, s)?;
+    copy::fill(dev, out_buf::<T>(&mut ones), T::recip_of(1), s).map_err(gpu)?;
+    // partials[si][z] = A[z][:, si·len..(si+1)·len] · B[z][si·len..(si+1)·len, :]
+    let slices = GemmSpec {
+        batch: s * spec.batch,
+        k: len,
+        a: MatLayout { batch: a_sl, ..spec.a },
+        b: MatLayout { batch: b_sl, ..spec.b },
+        c: MatLayout::batched(&[s * spec.batch], &[mn], 0, spec.n, 1).map_err(gpu)?,
+        accumulate: false,
+        ..*spec
+    };
+    gemm::gemm(dev, &slices, a, b, out_buf::<T>(&mut partials)).map_err(gpu)?;
+    let rest = s * len;
+    if rest < spec.k {
+        let (mut ta, mut tb) = (spec.a, spec.b);
+        ta.batch.offset += (rest * spec.a.col_stride) as i64;
+        tb.batch.offset += (rest * spec.b.row_stride) as i64;
+        let tail = GemmSpec {
+            k: spec.k - rest,
+            a: ta,
+            b: tb,
+            c: MatLayout::batched(&[spec.batch], &[mn], 0, spec.n, 1).map_err(gpu)?,
+            accumulate: true,
+            ..*spec
+        };
+        gemm::gemm(dev, &tail, a, b, out_buf::<T>(&mut partials)).map_err(gpu)?;
+    }
+    let sum = GemmSpec {
+        batch: 1,
+        m: 1,
+        n: total,
+        k: s,
+        a: MatLayout::single(0, s, 1).map_err(gpu)?,
+        b: MatLayout::single(0, total, 1).map_err(gpu)?,
+        c: MatLayout::single(cb.offset as usize, total, 1).map_err(gpu)?,
+        accumulate: spec.accumulate,
+    };
+    gemm::gemm(dev, &sum, out_buf::<T>(&mut ones), out_buf::<T>(&mut partials), c).map_err(gpu)
 }
 
 /// `a.matmul(b)` on a GPU with the arithmetic `prec` picks. `Precision::F32` is exactly
@@ -106,4 +198,52 @@ pub fn matmul_with(a: &Tensor, b: &Tensor, prec: Precision) -> Result<Tensor> {
     }
     .map_err(gpu)?;
     Tensor::from_cuda(out, &out_shape(&la, &lb, nb))?.to_dtype(a.dtype())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Storage offset of batch item `z`, as the kernels compute it.
+    fn offset(l: &StridedLayout, mut z: usize) -> i64 {
+        let mut off = l.offset;
+        for d in (0..l.ndim as usize).rev() {
+            off += (z % l.dims[d] as usize) as i64 * l.strides[d];
+            z /= l.dims[d] as usize;
+        }
+        off
+    }
+
+    #[test]
+    fn prepended_dim_is_the_outer_index() {
+        // batch [2, 3] with a broadcast inner dim, then 4 slices 10 apart in front
+        let l = StridedLayout::new(&[2, 3], &[100, 0], 7).unwrap();
+        let p = prepend(&l, 4, 10).unwrap();
+        for si in 0..4 {
+            for z in 0..6 {
+                assert_eq!(offset(&p, si * 6 + z), offset(&l, z) + 10 * si as i64, "slice {si} item {z}");
+            }
+        }
+        let full = StridedLayout::new(&[2; 8], &[1, 2, 4, 8, 16, 32, 64, 128].map(|s| s * 3), 0).unwrap();
+        assert!(prepend(&full, 2, 1).is_none());
+    }
+
+    #[test]
+    fn splits_depend_on_tiles_and_depth_only() {
+        let spec = |batch: usize, m: usize, n: usize, k: usize| GemmSpec {
+            batch,
+            m,
+            n,
+            k,
+            a: MatLayout::single(0, k, 1).unwrap(),
+            b: MatLayout::single(0, n, 1).unwrap(),
+            c: MatLayout::single(0, n, 1).unwrap(),
+            accumulate: false,
+        };
+        assert_eq!(split_count(&spec(1, 64, 576, 131_072)), 264usize.div_ceil(9));
+        assert_eq!(split_count(&spec(1, 64, 64, 1000)), 3);
+        assert_eq!(split_count(&spec(1, 64, 64, 255)), 1);
+        assert_eq!(split_count(&spec(64, 512, 512, 100_000)), 1);
+        assert_eq!(split_count(&spec(0, 0, 0, 100_000)), 264);
+    }
 }
