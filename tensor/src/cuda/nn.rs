@@ -1,5 +1,6 @@
-//! The network ops of `ops_nn.rs` on a GPU: matmul (plain tiled GEMM, tensor cores on request),
-//! convolution by im2col + GEMM, pooling, softmax. Like the CPU side they compute in f32 or f64;
+//! The network ops of `ops_nn.rs` on a GPU: matmul (plain tiled GEMM with a deterministic
+//! split-K for deep products, tensor cores on request), convolution by im2col + GEMM, pooling
+//! (resize is matmuls with host-built matrices), softmax. Like the CPU side they compute in f32 or f64;
 //! the hooks in `ops_nn.rs` convert half-precision tensors first, exactly where the CPU does.
 pub mod conv;
 pub mod matmul;
