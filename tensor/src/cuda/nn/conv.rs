@@ -9,9 +9,9 @@
 //!   images is one GEMM depth; chunks are added in order (`accumulate`), so the sum order
 //!   depends only on the shapes.
 //!
-//! `K = C_in/groups·kh·kw`, `P = Ho·Wo`. Chunks bound the column buffer to [`COLS_BUDGET`]
+//! `K = C_in/groups·kh·kw`, `P = Ho·Wo`. Chunks bound the column buffer to `COLS_BUDGET`
 //! elements; a 1×1 stride-1 unpadded kernel reads the input directly (no im2col). The products
-//! go through [`gemm_split`], which cuts a long depth with few output tiles (the weight
+//! go through `matmul::gemm_split`, which cuts a long depth with few output tiles (the weight
 //! gradient) into slices fixed by the shapes.
 use super::matmul::gemm_split;
 use super::{alloc, out_buf, same_gpu, typed, NnFloat};
