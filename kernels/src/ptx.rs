@@ -39,10 +39,21 @@ pub const INDEX: PtxModule = ptx_module!("index");
 pub const RNG: PtxModule = ptx_module!("rng");
 /// Fused optimiser updates (Adam/AdamW, SGD) and the gradient sum of squares.
 pub const OPTIM: PtxModule = ptx_module!("optim");
+/// Batched matrix products, plain tiled f32/f64 (the default).
+pub const GEMM: PtxModule = ptx_module!("gemm");
+/// Batched matrix products on the tensor cores (TF32 / bf16 / f16, opt-in).
+pub const GEMM_TC: PtxModule = ptx_module!("gemm_tc");
+/// im2col / col2im for the convolutions.
+pub const CONV: PtxModule = ptx_module!("conv");
+/// 2-D max / average pooling and their backward passes.
+pub const POOL: PtxModule = ptx_module!("pool");
+/// Softmax and log-softmax over rows, forward and backward.
+pub const SOFTMAX: PtxModule = ptx_module!("softmax");
 
 /// Every module, for the header check and for loading both variants on a GPU.
 /// A new `.cu` file is registered here after `gen-ptx` has written its PTX.
-pub const MODULES: &[&PtxModule] = &[&COPY, &ELEMENTWISE, &REDUCE, &NORM, &INDEX, &RNG, &OPTIM];
+pub const MODULES: &[&PtxModule] =
+    &[&COPY, &ELEMENTWISE, &REDUCE, &NORM, &INDEX, &RNG, &OPTIM, &GEMM, &GEMM_TC, &CONV, &POOL, &SOFTMAX];
 
 /// The two compilation targets. `Sm80` PTX also JIT-compiles on compute capability 9.x.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

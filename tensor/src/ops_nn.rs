@@ -75,6 +75,7 @@ impl Tensor {
         full_b.extend([k, n]);
         let (la, lb) = (self.layout().broadcast_to(&full_a)?, other.layout().broadcast_to(&full_b)?);
         let nb = batch.len();
+        crate::on_cuda!(self, st => crate::cuda::nn::matmul::matmul(self, st, other, &la, &lb, nb));
         let (mut ao, mut bo) = (Vec::new(), Vec::new());
         for_each_offset2(&batch, (&la.strides()[..nb], la.offset()), (&lb.strides()[..nb], lb.offset()), |i, j| {
             ao.push(i);
@@ -258,6 +259,7 @@ impl Tensor {
     ) -> Result<(Tensor, Tensor)> {
         let g = Tensor::pool_geom(self.shape(), "max_pool2d", k, stride, padding)?;
         let x = self.to_dtype(self.dtype().compute_dtype())?;
+        crate::on_cuda!(x, st => crate::cuda::nn::pool::max_pool2d(&x, st, &g, self.dtype()));
         let shape = [g.n, g.c, g.out_h(), g.out_w()];
         let mut arg = vec![0usize; shape.iter().product()];
         let y = float_dispatch!(x.dtype(), "max_pool2d", T => {
@@ -277,6 +279,7 @@ impl Tensor {
         padding: (usize, usize),
     ) -> Result<Tensor> {
         let g = Tensor::pool_geom(x_shape, "max_pool2d", k, stride, padding)?;
+        crate::on_cuda!(dy, st => crate::cuda::nn::pool::max_pool2d_backward(dy, st, argmax, x_shape, &g));
         let arg: Vec<usize> = argmax.to_vec::<i64>()?.into_iter().map(|a| a as usize).collect();
         float_dispatch!(dy.dtype(), "max_pool2d_backward", T => {
             let mut dx = vec![T::default(); x_shape.iter().product()];
@@ -288,6 +291,7 @@ impl Tensor {
     pub fn avg_pool2d(&self, k: (usize, usize), stride: (usize, usize), padding: (usize, usize)) -> Result<Tensor> {
         let g = Tensor::pool_geom(self.shape(), "avg_pool2d", k, stride, padding)?;
         self.via_f32(|x| {
+            crate::on_cuda!(x, st => crate::cuda::nn::pool::avg_pool2d(x, st, &g));
             float_dispatch!(x.dtype(), "avg_pool2d", T => {
                 let shape = [g.n, g.c, g.out_h(), g.out_w()];
                 let mut y = vec![T::default(); shape.iter().product()];
@@ -304,6 +308,7 @@ impl Tensor {
         padding: (usize, usize),
     ) -> Result<Tensor> {
         let g = Tensor::pool_geom(x_shape, "avg_pool2d", k, stride, padding)?;
+        crate::on_cuda!(dy, st => crate::cuda::nn::pool::avg_pool2d_backward(dy, st, x_shape, &g));
         float_dispatch!(dy.dtype(), "avg_pool2d_backward", T => {
             let mut dx = vec![T::default(); x_shape.iter().product()];
             kernels::pool::avg_pool2d_backward(&g, &dy.cpu_data::<T>()?, &mut dx);
@@ -317,9 +322,14 @@ impl Tensor {
         if out_h == 0 || out_w == 0 || h == 0 || w == 0 {
             return Err(Error::invalid("resize", format!("cannot resize {:?} to {out_h}x{out_w}", self.shape())));
         }
-        let dt = self.dtype();
-        let mh = Tensor::from_vec(kernels::pool::resize_matrix(kind, h, out_h), &[out_h, h])?.to_dtype(dt)?;
-        let mw = Tensor::from_vec(kernels::pool::resize_matrix(kind, w, out_w), &[out_w, w])?.to_dtype(dt)?;
+        let (dt, dev) = (self.dtype(), self.device());
+        // Built on the host (small), then placed beside `self` so the matmuls run where it lives.
+        let mh = Tensor::from_vec(kernels::pool::resize_matrix(kind, h, out_h), &[out_h, h])?
+            .to_dtype(dt)?
+            .to_device(dev)?;
+        let mw = Tensor::from_vec(kernels::pool::resize_matrix(kind, w, out_w), &[out_w, w])?
+            .to_dtype(dt)?
+            .to_device(dev)?;
         Ok((mh, mw.transpose(0, 1)?))
     }
     /// Resizes the last two dims (nearest, area = adaptive average pooling, or bicubic), with
@@ -360,6 +370,7 @@ impl Tensor {
         let op = if log { "log_softmax" } else { "softmax" };
         self.via_f32(|x| {
             x.along_dim(op, dim, |x, rows, d| {
+                crate::on_cuda!(x, st => crate::cuda::nn::softmax::softmax_rows(x, st, rows, d, log));
                 float_dispatch!(x.dtype(), op, T => {
                     let mut y = vec![T::default(); x.elem_count()];
                     if log {
@@ -386,6 +397,7 @@ impl Tensor {
         let last = y.rank() - 1;
         let g = if d == last { dy.contiguous()? } else { dy.transpose(d as isize, last as isize)?.contiguous()? };
         y.along_dim("softmax_backward", dim, |yl, rows, len| {
+            crate::on_cuda!(yl, st => crate::cuda::nn::softmax::softmax_rows_backward(yl, st, &g, rows, len, log));
             float_dispatch!(yl.dtype(), "softmax_backward", T => {
                 let mut dx = vec![T::default(); rows * len];
                 let (yv, gv) = (yl.cpu_data::<T>()?, g.cpu_data::<T>()?);
@@ -402,7 +414,7 @@ impl Tensor {
 
 /// Which convolution kernel `conv_call` runs.
 #[derive(Clone, Copy)]
-enum ConvKernel {
+pub(crate) enum ConvKernel {
     /// `(x, w) → y`
     Forward(Conv2dGeom),
     /// `(dy, w) → dx`
@@ -416,7 +428,13 @@ fn conv_call(a: &Tensor, b: &Tensor, op: &'static str, out_shape: &[usize], k: C
     same_dtype(op, a, b)?;
     let dt = a.dtype();
     let (a, b) = (a.to_dtype(dt.compute_dtype())?, b.to_dtype(dt.compute_dtype())?);
-    let out = float_dispatch!(a.dtype(), op, T => {
+    conv_compute(&a, &b, op, out_shape, k)?.to_dtype(dt)
+}
+
+/// [`conv_call`] on operands already in their compute dtype (f32 or f64).
+fn conv_compute(a: &Tensor, b: &Tensor, op: &'static str, out_shape: &[usize], k: ConvKernel) -> Result<Tensor> {
+    crate::on_cuda!(a, st => crate::cuda::nn::conv::conv(a, st, b, op, out_shape, k));
+    float_dispatch!(a.dtype(), op, T => {
         let (av, bv) = (a.cpu_data::<T>()?, b.cpu_data::<T>()?);
         let mut y = kernels::memory::zeros::<T>(out_shape.iter().product());
         match k {
@@ -426,6 +444,5 @@ fn conv_call(a: &Tensor, b: &Tensor, op: &'static str, out_shape: &[usize], k: C
             ConvKernel::BackwardWeight(g) => kernels::conv::conv2d_backward_weight(&g, &av, &bv, &mut y),
         }
         Tensor::from_vec(y, out_shape)
-    })?;
-    out.to_dtype(dt)
+    })
 }

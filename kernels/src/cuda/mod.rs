@@ -5,15 +5,19 @@
 //! Only the driver API is used (through `cudarc` with dynamic loading), so building needs no CUDA
 //! toolkit and a machine without a driver gets [`CudaError::NoDriver`] from [`GpuDevice::get`].
 //! One stream per device: every allocation, copy and launch is ordered on it.
+pub mod conv;
 pub mod copy;
 mod device;
 pub mod elementwise;
+pub mod gemm;
 pub mod index;
 pub mod norm;
 pub mod optim;
+pub mod pool;
 pub mod ptx_gen;
 pub mod reduce;
 pub mod rng;
+pub mod softmax;
 
 pub use cudarc;
 pub use cudarc::driver::{CudaSlice, DeviceRepr, LaunchConfig, PushKernelArg, ValidAsZeroBits};

@@ -8,6 +8,7 @@
 pub mod copy;
 pub mod elementwise;
 pub mod index;
+pub mod nn;
 pub mod norm;
 pub mod optim;
 pub mod reduce;
