@@ -1,9 +1,12 @@
 //! `bench gpu` (feature `cuda`): what a lent GPU machine reports for the CUDA issue's targets —
 //! elementwise bandwidth as a share of the device's peak (copy and add over 2²⁸ f32), and GEMM
-//! throughput at 4096³ through `Tensor::matmul`. Every timing waits for the stream.
+//! throughput at 4096³: the plain f32 kernel (`Tensor::matmul`) and the tensor-core kernels (TF32,
+//! bf16). cuBLAS is not linked, so there is no cuBLAS column. Every timing waits for the stream.
 use crate::{json_line, round3, BoxResult};
 use serde_json::json;
 use std::time::Instant;
+use kernels::cuda::gemm::Precision;
+use tensor::cuda::nn::matmul::matmul_with;
 use tensor::cuda::{device, synchronize};
 use tensor::{DType, Device, Rng, Tensor};
 
@@ -72,19 +75,26 @@ pub fn run(as_json: bool) -> BoxResult<()> {
     let mut rng = Rng::new(0);
     let x = rng.normal(&[m, m], 0.0, 1.0, DType::F32)?.to_device(dev)?;
     let y = rng.normal(&[m, m], 0.0, 1.0, DType::F32)?.to_device(dev)?;
-    let s = time(dev, 5, || x.matmul(&y))?;
-    let tflops = 2.0 * (m as f64).powi(3) / s / 1e12;
-    let o = json_line(&[
-        ("bench", json!("gpu-gemm")),
-        ("shape", json!("sq4096")),
-        ("precision", json!("f32")),
-        ("median_ms", json!(round3(s * 1e3))),
-        ("tflops", json!(round3(tflops))),
-    ]);
-    if as_json {
-        println!("{o}");
-    } else {
-        println!("GEMM 4096^3 f32: {:.2} ms, {tflops:.1} TFLOP/s", s * 1e3);
+    // bf16 operands stored as bf16 (what a bf16 model would hand the GEMM).
+    let (xb, yb) = (x.to_dtype(DType::BF16)?, y.to_dtype(DType::BF16)?);
+    let cases: [(&str, Precision, &Tensor, &Tensor); 3] =
+        [("f32", Precision::F32, &x, &y), ("tf32", Precision::Tf32, &x, &y), ("bf16", Precision::Bf16, &xb, &yb)];
+    for (name, prec, a, b) in cases {
+        let s = time(dev, 5, || matmul_with(a, b, prec))?;
+        let tflops = 2.0 * (m as f64).powi(3) / s / 1e12;
+        let o = json_line(&[
+            ("bench", json!("gpu-gemm")),
+            ("shape", json!("sq4096")),
+            ("precision", json!(name)),
+            ("median_ms", json!(round3(s * 1e3))),
+            ("tflops", json!(round3(tflops))),
+            ("cublas", json!("not linked")),
+        ]);
+        if as_json {
+            println!("{o}");
+        } else {
+            println!("GEMM 4096^3 {name}: {:.2} ms, {tflops:.1} TFLOP/s", s * 1e3);
+        }
     }
     Ok(())
 }
