@@ -3,9 +3,9 @@
 //! throughput at 4096³: the plain f32 kernel (`Tensor::matmul`) and the tensor-core kernels (TF32,
 //! bf16). cuBLAS is not linked, so there is no cuBLAS column. Every timing waits for the stream.
 use crate::{json_line, round3, BoxResult};
+use kernels::cuda::gemm::Precision;
 use serde_json::json;
 use std::time::Instant;
-use kernels::cuda::gemm::Precision;
 use tensor::cuda::nn::matmul::matmul_with;
 use tensor::cuda::{device, synchronize};
 use tensor::{DType, Device, Rng, Tensor};

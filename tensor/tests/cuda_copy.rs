@@ -88,3 +88,33 @@ fn empty_tensors_move_and_copy() {
     assert!(g.to_device(Device::Cpu).unwrap().to_vec_f64().unwrap().is_empty());
     assert_eq!(Tensor::zeros_on(&[2, 0], DType::F64, dev).unwrap().elem_count(), 0);
 }
+
+#[test]
+fn saturating_and_rounding_casts_match_the_cpu() {
+    let _dev = gpu_or_skip!();
+    // Out-of-range values saturate like Rust's `as` (NaN -> 0), -0.0 survives, bf16/f16 round as
+    // the `half` crate does on the CPU.
+    let v = vec![300.0, -1.0, 255.5, f64::NAN, -0.0, 1e300, -1e300, 1.0 + 1e-9, 3.14159265, 65519.0, 1e-8];
+    let t = Tensor::from_vec(v.clone(), &[v.len()]).unwrap();
+    for from in [DType::F64, DType::F32] {
+        let x = t.to_dtype(from).unwrap();
+        for to in [DType::U8, DType::I64, DType::F16, DType::BF16, DType::F32] {
+            if to == from {
+                continue;
+            }
+            assert_close(
+                &format!("{from:?}->{to:?}"),
+                &gpu(&x).to_dtype(to).unwrap(),
+                &x.to_dtype(to).unwrap(),
+                0.0,
+                0.0,
+            );
+        }
+    }
+    let i = Tensor::from_vec(vec![300i64, -1, 255, i64::MAX, i64::MIN], &[5]).unwrap();
+    for to in [DType::U8, DType::F32, DType::F64, DType::F16] {
+        assert_close(&format!("I64->{to:?}"), &gpu(&i).to_dtype(to).unwrap(), &i.to_dtype(to).unwrap(), 0.0, 0.0);
+    }
+    let z = Tensor::full_on(&[2], -0.0, DType::F32, Device::Cuda(0)).unwrap();
+    assert!(z.to_vec_f64().unwrap().iter().all(|v| v.to_bits() == (-0.0f64).to_bits()), "-0.0 fill");
+}

@@ -27,16 +27,9 @@ fn copy_storage(t: &Tensor, st: &CudaStorage) -> Result<CudaStorage> {
     Ok(out)
 }
 
-/// `t` cast to `dtype`, contiguous. Half precision to or from an integer type goes through f32
-/// (the kernels cover float↔float, float↔integer for f32/f64, and i64↔u8).
+/// `t` cast to `dtype`, contiguous: every value goes through f64 exactly as the CPU's `to_dtype`
+/// does (saturating integer casts, the `half` crate's rounding), so both give the same bits.
 pub fn cast(t: &Tensor, st: &CudaStorage, dtype: DType) -> Result<Tensor> {
-    let half = |d: DType| matches!(d, DType::F16 | DType::BF16);
-    let int = |d: DType| matches!(d, DType::U8 | DType::I64);
-    if (half(t.dtype()) && int(dtype)) || (int(t.dtype()) && half(dtype)) {
-        let mid = cast(t, st, DType::F32)?;
-        let mid_st = mid.cuda_storage().ok_or(crate::Error::NotOnCpu { device: mid.device() })?;
-        return cast(&mid, mid_st, dtype);
-    }
     let (dev, n) = (&st.dev, t.elem_count());
     let l = strided(t.layout())?;
     let mut out = CudaStorage::zeros(dev, dtype, n)?;
@@ -50,7 +43,8 @@ pub fn cast(t: &Tensor, st: &CudaStorage, dtype: DType) -> Result<Tensor> {
 pub fn full(dev: &Arc<GpuDevice>, shape: &[usize], v: f64, dtype: DType) -> Result<Tensor> {
     let n = crate::layout::checked_elem_count("full", shape)?;
     let mut out = CudaStorage::zeros(dev, dtype, n)?;
-    if v != 0.0 {
+    // +0.0 is what the allocation already holds (-0.0 is not).
+    if v.to_bits() != 0 {
         match &mut out.buf {
             GpuBuf::U8(d) => copy::fill(dev, d, v as u8, n),
             GpuBuf::I64(d) => copy::fill(dev, d, v as i64, n),

@@ -43,9 +43,10 @@ pub(crate) fn typed<'a, T: GpuElem>(op: &'static str, st: &'a CudaStorage) -> Re
     T::buf(&st.buf).ok_or(Error::DTypeMismatch { op, lhs: st.dtype(), rhs: T::DTYPE })
 }
 
-/// A zero-filled device buffer of `n` elements (the kernels overwrite it).
+/// A zero-filled device buffer of `n` elements (the kernels overwrite it); at least one element,
+/// as for `CudaStorage::zeros` (the driver refuses zero-byte allocations).
 pub(crate) fn alloc<T: GpuElem + ValidAsZeroBits>(dev: &Arc<GpuDevice>, n: usize) -> Result<CudaSlice<T>> {
-    dev.stream().alloc_zeros::<T>(n).map_err(gpu)
+    dev.stream().alloc_zeros::<T>(n.max(1)).map_err(gpu)
 }
 
 /// A contiguous tensor of `shape` around a fresh device buffer.
@@ -198,7 +199,7 @@ pub fn where_cond(
         b: (&CudaSlice<T>, &kernels::cuda::StridedLayout),
         n: usize,
     ) -> Result<CudaSlice<T>> {
-        let mut out = dev.stream().alloc_zeros::<T>(n).map_err(gpu)?;
+        let mut out = dev.stream().alloc_zeros::<T>(n.max(1)).map_err(gpu)?;
         k::where_cond(dev, m, a, b, &mut out, n).map_err(gpu)?;
         Ok(out)
     }
