@@ -10,6 +10,7 @@
 pub mod conv;
 #[cfg(feature = "cuda")]
 pub mod cuda;
+pub mod cuda_params;
 pub mod elementwise;
 pub mod fastmath;
 pub mod gemm;

@@ -7,6 +7,8 @@ use cudarc::nvrtc::Ptx;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
+pub use crate::cuda_params::{StridedLayout, MAX_DIMS};
+
 /// One GPU with its context, stream and loaded kernels.
 pub struct GpuDevice {
     ordinal: usize,
@@ -131,50 +133,15 @@ impl GpuDevice {
     }
 }
 
-/// Most dimensions a strided kernel parameter holds (after merging, see [`StridedLayout::new`]).
-pub const MAX_DIMS: usize = 8;
-
-/// A view's shape, strides and offset as one by-value kernel parameter; mirrors `StridedLayout` in
-/// `kernels/cuda/common.cuh` field for field.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct StridedLayout {
-    pub ndim: u32,
-    pub dims: [u32; MAX_DIMS],
-    pub strides: [i64; MAX_DIMS],
-    pub offset: i64,
-}
-
 // SAFETY: repr(C) plain data with the same field order, types and padding as the C struct.
 unsafe impl DeviceRepr for StridedLayout {}
 
 impl StridedLayout {
     /// Packs a view, first dropping size-1 dimensions and merging neighbours that are laid out
-    /// back to back, so most views fit in [`MAX_DIMS`] and the kernel's index loop is short.
+    /// back to back, so most views fit in [`MAX_DIMS`] and the kernel's index loop is short
+    /// ([`StridedLayout::pack`], with a view that does not fit as an error).
     pub fn new(shape: &[usize], strides: &[usize], offset: usize) -> Result<StridedLayout> {
-        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(shape.len());
-        for (&n, &s) in shape.iter().zip(strides) {
-            if n == 1 {
-                continue;
-            }
-            match merged.last_mut() {
-                Some((pn, ps)) if *ps == s * n => {
-                    *pn *= n;
-                    *ps = s;
-                }
-                _ => merged.push((n, s)),
-            }
-        }
-        if merged.len() > MAX_DIMS || merged.iter().any(|&(n, _)| n > u32::MAX as usize) {
-            return Err(CudaError::TooManyDims { rank: shape.len() });
-        }
-        let mut l = StridedLayout { ndim: merged.len() as u32, dims: [1; MAX_DIMS], strides: [0; MAX_DIMS], offset: 0 };
-        for (d, &(n, s)) in merged.iter().enumerate() {
-            l.dims[d] = n as u32;
-            l.strides[d] = s as i64;
-        }
-        l.offset = offset as i64;
-        Ok(l)
+        StridedLayout::pack(shape, strides, offset).ok_or(CudaError::TooManyDims { rank: shape.len() })
     }
     /// A contiguous run of `n` elements from `offset`.
     pub fn contiguous(n: usize, offset: usize) -> Result<StridedLayout> {

@@ -7,6 +7,7 @@
 //! header repeats the table.
 use super::copy::Bits;
 use super::{launch_1d, CudaSlice, DeviceRepr, GpuDevice, PushKernelArg, Result, StridedLayout, ValidAsZeroBits};
+pub use crate::cuda_params::{binary_code, cmp_code, unary_code};
 use crate::elementwise::{BinaryOp, CmpOp, UnaryOp};
 use crate::ptx::ELEMENTWISE;
 
@@ -40,62 +41,6 @@ impl Float for f32 {
 impl Float for f64 {
     fn of(v: f64) -> Self {
         v
-    }
-}
-
-/// The kernel code of a unary op and its three scalar parameters (in f64; the wrapper rounds
-/// them to the element type as the CPU does with `Real::from_f64`):
-/// `Powf(p)` → `[p, p − 1, 1 if p == 0]` (the derivative's exponent is computed in f64 like
-/// the CPU's `c(p − 1.0)`, and the `p == 0` test is made on the f64 `p`), `Clamp(lo, hi)` →
-/// `[lo, hi, 0]`, `Affine(a, b)` → `[a, b, 0]`, every other op → zeros.
-pub fn unary_code(op: UnaryOp) -> (i32, [f64; 3]) {
-    use UnaryOp::*;
-    match op {
-        Neg => (0, [0.0; 3]),
-        Abs => (1, [0.0; 3]),
-        Exp => (2, [0.0; 3]),
-        Log => (3, [0.0; 3]),
-        Log1p => (4, [0.0; 3]),
-        Sqrt => (5, [0.0; 3]),
-        Rsqrt => (6, [0.0; 3]),
-        Square => (7, [0.0; 3]),
-        Recip => (8, [0.0; 3]),
-        Sin => (9, [0.0; 3]),
-        Cos => (10, [0.0; 3]),
-        Tanh => (11, [0.0; 3]),
-        Sigmoid => (12, [0.0; 3]),
-        Relu => (13, [0.0; 3]),
-        Silu => (14, [0.0; 3]),
-        GeluTanh => (15, [0.0; 3]),
-        GeluErf => (16, [0.0; 3]),
-        Softplus => (17, [0.0; 3]),
-        Powf(p) => (18, [p, p - 1.0, if p == 0.0 { 1.0 } else { 0.0 }]),
-        Clamp(lo, hi) => (19, [lo, hi, 0.0]),
-        Affine(a, b) => (20, [a, b, 0.0]),
-    }
-}
-
-/// The kernel code of a binary op.
-pub fn binary_code(op: BinaryOp) -> i32 {
-    match op {
-        BinaryOp::Add => 0,
-        BinaryOp::Sub => 1,
-        BinaryOp::Mul => 2,
-        BinaryOp::Div => 3,
-        BinaryOp::Pow => 4,
-        BinaryOp::Maximum => 5,
-        BinaryOp::Minimum => 6,
-    }
-}
-
-/// The kernel code of a comparison.
-pub fn cmp_code(op: CmpOp) -> i32 {
-    match op {
-        CmpOp::Eq => 0,
-        CmpOp::Lt => 1,
-        CmpOp::Le => 2,
-        CmpOp::Gt => 3,
-        CmpOp::Ge => 4,
     }
 }
 

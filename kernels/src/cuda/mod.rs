@@ -42,13 +42,11 @@ pub enum CudaError {
 
 pub type Result<T> = std::result::Result<T, CudaError>;
 
-/// Threads per block of the 1-D elementwise kernels.
-pub const BLOCK: u32 = 256;
+pub use crate::cuda_params::BLOCK;
 
 /// A grid-stride launch over `n` elements: enough blocks to cover `n` (capped; the kernels loop).
 pub fn launch_1d(n: usize) -> LaunchConfig {
-    let blocks = n.div_ceil(BLOCK as usize).clamp(1, 1 << 20) as u32;
-    LaunchConfig { grid_dim: (blocks, 1, 1), block_dim: (BLOCK, 1, 1), shared_mem_bytes: 0 }
+    LaunchConfig { grid_dim: (crate::cuda_params::blocks_1d(n), 1, 1), block_dim: (BLOCK, 1, 1), shared_mem_bytes: 0 }
 }
 
 /// Opens GPU 0 for a test, or prints `skipped: <reason>` and returns from the test when there is

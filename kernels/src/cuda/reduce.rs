@@ -6,31 +6,12 @@
 //! but the shape: reruns give the same bits.
 use super::elementwise::Float;
 use super::{CudaSlice, GpuDevice, LaunchConfig, PushKernelArg, Result};
+pub use crate::cuda_params::{reduce_code, row_threads, REDUCE_THREADS};
 use crate::ptx::REDUCE;
 use crate::reduce::ReduceOp;
 
-/// Most threads per row (the kernels' static shared arrays hold this many partials).
-pub const REDUCE_THREADS: u32 = 256;
 /// Most blocks launched; more rows than this are visited by a grid-stride loop.
 const MAX_BLOCKS: usize = 1 << 20;
-
-/// The kernel code of a reduction (the `.cu` header repeats the table).
-pub fn reduce_code(op: ReduceOp) -> i32 {
-    match op {
-        ReduceOp::Sum => 0,
-        ReduceOp::Mean => 1,
-        ReduceOp::Max => 2,
-        ReduceOp::Min => 3,
-        ReduceOp::LogSumExp => 4,
-        ReduceOp::Norm2 => 5,
-    }
-}
-
-/// Threads per row for rows of `len` elements: a power of two from 32 (one warp) to
-/// [`REDUCE_THREADS`], the smallest that covers the row when it is shorter.
-pub fn row_threads(len: usize) -> u32 {
-    (len.next_power_of_two().clamp(32, REDUCE_THREADS as usize)) as u32
-}
 
 /// One block per row, capped (the kernels loop over the rest).
 fn row_launch(rows: usize, len: usize) -> LaunchConfig {
