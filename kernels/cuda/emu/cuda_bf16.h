@@ -26,3 +26,4 @@ inline __nv_bfloat16 __double2bfloat16(double d) {
     return __float2bfloat16_rn((float)d);
 }
 inline unsigned short __bfloat16_as_ushort(__nv_bfloat16 h) { return h.x; }
+inline __nv_bfloat16 __ushort_as_bfloat16(unsigned short u) { return {u}; }

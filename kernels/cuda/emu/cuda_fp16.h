@@ -10,3 +10,4 @@ inline __half __float2half_rn(float f) { return emu_to_half((_Float16)f); }
 inline __half __double2half(double d) { return emu_to_half((_Float16)d); }
 inline float __half2float(__half h) { _Float16 v; memcpy(&v, &h.x, 2); return (float)v; }
 inline unsigned short __half_as_ushort(__half h) { return h.x; }
+inline __half __ushort_as_half(unsigned short u) { return {u}; }

@@ -14,6 +14,7 @@
 #include <cuda_fp16.h>
 #include "../common.cuh"
 #include "../gemm.cuh"
+#include "../from_f64.cuh"
 #include <fstream>
 #include <map>
 #include <sstream>

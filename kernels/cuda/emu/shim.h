@@ -66,6 +66,7 @@ inline double __dmul_rn(double a, double b) { return a * b; }
 inline double __ddiv_rn(double a, double b) { return a / b; }
 inline double __dsqrt_rn(double a) { return std::sqrt(a); }
 inline float __double2float_rn(double a) { return (float)a; }
+inline double __ll2double_rn(long long a) { return (double)a; }
 
 namespace emu {
 constexpr size_t STACK = 64 * 1024;
