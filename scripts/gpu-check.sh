@@ -11,7 +11,7 @@
 # Prints a summary and writes it with all logs under $OUT (the device tool's output folder) or
 # target-gpu/report. Exit status 1 when any test failed. Runs in well under 5 minutes.
 #
-#   scripts/gpu-check.sh [BUNDLE]     (default: target-gpu/bundle)
+#   scripts/gpu-check.sh [BUNDLE]     (default: target-gpu/bundle, unpacked from bundle.tar.xz if needed)
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bundle="${1:-$root/target-gpu/bundle}"
@@ -20,6 +20,9 @@ mkdir -p "$report"
 summary="$report/summary.txt"
 : >"$summary"
 say() { echo "$*" | tee -a "$summary"; }
+if [ ! -x "$bundle/bench" ] && [ -f "$root/target-gpu/bundle.tar.xz" ] && [ "$#" -eq 0 ]; then
+  tar -C "$root/target-gpu" -xJf "$root/target-gpu/bundle.tar.xz"
+fi
 if [ ! -x "$bundle/bench" ]; then
   echo "no bundle at $bundle: run scripts/gpu-build.sh on a development machine first" >&2
   exit 2

@@ -1,8 +1,6 @@
 //! Tensors on a GPU: host↔device moves, strided copies, casts and fills against the CPU.
 //! Skipped (with the reason printed) on a machine without a GPU.
-#![cfg(feature = "cuda")]
-mod cuda_common;
-use cuda_common::*;
+use crate::common::*;
 use tensor::{DType, Device, Tensor};
 
 #[test]

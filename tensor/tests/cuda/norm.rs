@@ -2,9 +2,7 @@
 //! statistics) and backward (dx, dgamma, dbeta / dlogits), f32 and f64 (plus f16/bf16 through
 //! f32), contiguous and transposed inputs, rows shorter and longer than one block (256 threads).
 //! Skipped (with the reason printed) on a machine without a GPU.
-#![cfg(feature = "cuda")]
-mod cuda_common;
-use cuda_common::*;
+use crate::common::*;
 use tensor::{DType, Tensor};
 
 const DTYPES: [DType; 2] = [DType::F32, DType::F64];

@@ -2,9 +2,7 @@
 //! op with broadcasting (forward and backward), comparisons, `where_cond`, `masked_fill`, over
 //! odd sizes, broadcast and transposed layouts, f32 and f64 (and half precision through f32).
 //! Skipped (with the reason printed) on a machine without a GPU.
-#![cfg(feature = "cuda")]
-mod cuda_common;
-use cuda_common::*;
+use crate::common::*;
 use tensor::{BinaryOp, CmpOp, DType, Device, Error, Tensor, UnaryOp};
 
 const UNARY: [UnaryOp; 22] = [

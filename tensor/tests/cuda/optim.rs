@@ -2,9 +2,7 @@
 //! parameters of odd sizes, with strided views as inputs. The kernels perform the CPU's operations
 //! in the CPU's order with the host-computed step constants, so the results are compared bit for
 //! bit. Also the f64 sum of squares behind gradient clipping. Skipped without a GPU.
-#![cfg(feature = "cuda")]
-mod cuda_common;
-use cuda_common::*;
+use crate::common::*;
 use tensor::{AdamConfig, DType, SgdConfig, Tensor};
 
 fn bits(t: &Tensor) -> Vec<u64> {

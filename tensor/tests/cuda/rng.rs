@@ -1,8 +1,6 @@
 //! Random tensors on a GPU: every element the same bits as the CPU's for the same
 //! (seed, stream, index), whatever the shape, dtype or distribution; the `_on` draws of an `Rng`
 //! advance it exactly as the CPU draws do. Skipped (with the reason printed) without a GPU.
-#![cfg(feature = "cuda")]
-mod cuda_common;
 use tensor::rng::{random_on, Distribution};
 use tensor::{DType, Device, Rng, Tensor};
 

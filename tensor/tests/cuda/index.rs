@@ -2,9 +2,7 @@
 //! on a GPU against the CPU, for every dtype, contiguous and non-contiguous inputs and indices.
 //! These ops move or add values in the CPU's order, so the results must be identical (tolerance
 //! 0). Skipped (with the reason printed) on a machine without a GPU.
-#![cfg(feature = "cuda")]
-mod cuda_common;
-use cuda_common::*;
+use crate::common::*;
 use tensor::{DType, Tensor};
 
 const ALL: [DType; 6] = [DType::F32, DType::F64, DType::F16, DType::BF16, DType::I64, DType::U8];

@@ -1,9 +1,7 @@
 //! matmul (plain kernel, and the opt-in tensor-core precisions) and the softmax family on a GPU
 //! against the CPU: shapes with odd sizes, broadcast batches, transposed and stepped views,
 //! f32 / f64 / half dtypes, forward and backward. Skipped (with the reason printed) without a GPU.
-#![cfg(feature = "cuda")]
-mod cuda_common;
-use cuda_common::*;
+use crate::common::*;
 use tensor::cuda::nn::matmul::{matmul_with, Precision};
 use tensor::{DType, Error, Tensor};
 

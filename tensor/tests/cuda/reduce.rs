@@ -2,9 +2,7 @@
 //! rows shorter and much longer than one block, transposed layouts, f32/f64 and half precision;
 //! var, argmax/argmin (ties and NaN), arg_mask, sum_to_shape, and bit-identical reruns.
 //! Skipped (with the reason printed) on a machine without a GPU.
-#![cfg(feature = "cuda")]
-mod cuda_common;
-use cuda_common::*;
+use crate::common::*;
 use tensor::{DType, Error, ReduceOp, Tensor};
 
 const OPS: [ReduceOp; 6] =

@@ -1,9 +1,7 @@
 //! Convolutions (forward, input and weight gradients, transposed), pooling (forward, backward,
 //! argmax) and resize on a GPU against the CPU, over stride / padding / dilation / groups,
 //! layouts and dtypes. Skipped (with the reason printed) without a GPU.
-#![cfg(feature = "cuda")]
-mod cuda_common;
-use cuda_common::*;
+use crate::common::*;
 use tensor::{Conv2dParams, CpuStorage, DType, Error, ResizeKind, Tensor};
 
 fn params(stride: usize, padding: (usize, usize), dilation: (usize, usize), groups: usize) -> Conv2dParams {
