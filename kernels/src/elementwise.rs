@@ -41,6 +41,33 @@ pub enum UnaryOp {
 }
 
 impl UnaryOp {
+    /// Every variant, the parameterised ones with representative parameters (`Powf(0.0)` too: its
+    /// derivative is a special case). For tests that must cover every op.
+    pub const ALL: [UnaryOp; 22] = [
+        UnaryOp::Neg,
+        UnaryOp::Abs,
+        UnaryOp::Exp,
+        UnaryOp::Log,
+        UnaryOp::Log1p,
+        UnaryOp::Sqrt,
+        UnaryOp::Rsqrt,
+        UnaryOp::Square,
+        UnaryOp::Recip,
+        UnaryOp::Sin,
+        UnaryOp::Cos,
+        UnaryOp::Tanh,
+        UnaryOp::Sigmoid,
+        UnaryOp::Relu,
+        UnaryOp::Silu,
+        UnaryOp::GeluTanh,
+        UnaryOp::GeluErf,
+        UnaryOp::Softplus,
+        UnaryOp::Powf(2.5),
+        UnaryOp::Powf(0.0),
+        UnaryOp::Clamp(-0.3, 0.8),
+        UnaryOp::Affine(-1.5, 0.25),
+    ];
+
     pub fn name(self) -> &'static str {
         use UnaryOp::*;
         match self {
@@ -209,6 +236,16 @@ pub enum BinaryOp {
 }
 
 impl BinaryOp {
+    /// Every variant.
+    pub const ALL: [BinaryOp; 7] = [
+        BinaryOp::Add,
+        BinaryOp::Sub,
+        BinaryOp::Mul,
+        BinaryOp::Div,
+        BinaryOp::Pow,
+        BinaryOp::Maximum,
+        BinaryOp::Minimum,
+    ];
     pub fn name(self) -> &'static str {
         match self {
             BinaryOp::Add => "add",
@@ -540,33 +577,9 @@ fn grad_gelu_tanh<T: Real>(x: T, _y: T) -> T {
 mod tests {
     use super::*;
 
-    const ALL_UNARY: [UnaryOp; 21] = [
-        UnaryOp::Neg,
-        UnaryOp::Abs,
-        UnaryOp::Exp,
-        UnaryOp::Log,
-        UnaryOp::Log1p,
-        UnaryOp::Sqrt,
-        UnaryOp::Rsqrt,
-        UnaryOp::Square,
-        UnaryOp::Recip,
-        UnaryOp::Sin,
-        UnaryOp::Cos,
-        UnaryOp::Tanh,
-        UnaryOp::Sigmoid,
-        UnaryOp::Relu,
-        UnaryOp::Silu,
-        UnaryOp::GeluTanh,
-        UnaryOp::GeluErf,
-        UnaryOp::Softplus,
-        UnaryOp::Powf(2.5),
-        UnaryOp::Clamp(-0.3, 0.8),
-        UnaryOp::Affine(-1.5, 0.25),
-    ];
-
     #[test]
     fn derivatives_match_central_differences() {
-        for op in ALL_UNARY {
+        for op in UnaryOp::ALL {
             for &x in &[0.31f64, 0.77, 1.9, 2.6] {
                 let x = if matches!(op, UnaryOp::Clamp(..)) { x - 0.9 } else { x };
                 let h = 1e-6;
