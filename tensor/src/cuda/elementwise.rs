@@ -2,7 +2,7 @@
 //! through its layout broadcast to the output shape, stride 0 on broadcast dims), their backward
 //! rules, comparisons, `where_cond` and `masked_fill`. Outputs are fresh contiguous tensors.
 //! Float kernels exist for f32 and f64; the ops in `ops_elementwise.rs` convert f16/bf16 first.
-use super::{gpu, strided, CudaStorage, GpuBuf};
+use super::{gpu, strided, CudaStorage, GpuBuf, GpuBufElem};
 use crate::layout::broadcast_shapes;
 use crate::{float_dispatch, DType, Error, Result, Tensor};
 use kernels::cuda::copy::Bits;
@@ -11,32 +11,9 @@ use kernels::cuda::{CudaSlice, GpuDevice, ValidAsZeroBits};
 use kernels::elementwise::{BinaryOp, CmpOp, UnaryOp};
 use std::sync::Arc;
 
-/// An element type with a `GpuBuf` variant of its own.
-pub(crate) trait GpuElem: Elem {
-    const DTYPE: DType;
-    fn buf(b: &GpuBuf) -> Option<&CudaSlice<Self>>;
-    fn wrap(s: CudaSlice<Self>) -> GpuBuf;
-}
-macro_rules! gpu_elem {
-    ($t:ty, $d:ident) => {
-        impl GpuElem for $t {
-            const DTYPE: DType = DType::$d;
-            fn buf(b: &GpuBuf) -> Option<&CudaSlice<Self>> {
-                match b {
-                    GpuBuf::$d(v) => Some(v),
-                    _ => None,
-                }
-            }
-            fn wrap(s: CudaSlice<Self>) -> GpuBuf {
-                GpuBuf::$d(s)
-            }
-        }
-    };
-}
-gpu_elem!(u8, U8);
-gpu_elem!(i64, I64);
-gpu_elem!(f32, F32);
-gpu_elem!(f64, F64);
+/// An element type the elementwise kernels take, with its own `GpuBuf` variant.
+pub(crate) trait GpuElem: Elem + GpuBufElem {}
+impl<T: Elem + GpuBufElem> GpuElem for T {}
 
 /// The typed buffer of `st`, which must hold `T`.
 pub(crate) fn typed<'a, T: GpuElem>(op: &'static str, st: &'a CudaStorage) -> Result<&'a CudaSlice<T>> {

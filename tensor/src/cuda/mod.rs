@@ -43,6 +43,41 @@ macro_rules! with_gpu_buf {
     };
 }
 
+/// An element type with a `GpuBuf` variant of its own (u8, i64, f32, f64; f16 and bf16 share
+/// `u16` and are reached through their variants directly): typed access to a device buffer.
+pub(crate) trait GpuBufElem: Sized {
+    const DTYPE: DType;
+    fn buf(b: &GpuBuf) -> Option<&CudaSlice<Self>>;
+    fn buf_mut(b: &mut GpuBuf) -> Option<&mut CudaSlice<Self>>;
+    fn wrap(s: CudaSlice<Self>) -> GpuBuf;
+}
+macro_rules! gpu_buf_elem {
+    ($t:ty, $d:ident) => {
+        impl GpuBufElem for $t {
+            const DTYPE: DType = DType::$d;
+            fn buf(b: &GpuBuf) -> Option<&CudaSlice<Self>> {
+                match b {
+                    GpuBuf::$d(v) => Some(v),
+                    _ => None,
+                }
+            }
+            fn buf_mut(b: &mut GpuBuf) -> Option<&mut CudaSlice<Self>> {
+                match b {
+                    GpuBuf::$d(v) => Some(v),
+                    _ => None,
+                }
+            }
+            fn wrap(s: CudaSlice<Self>) -> GpuBuf {
+                GpuBuf::$d(s)
+            }
+        }
+    };
+}
+gpu_buf_elem!(u8, U8);
+gpu_buf_elem!(i64, I64);
+gpu_buf_elem!(f32, F32);
+gpu_buf_elem!(f64, F64);
+
 /// The storage of a tensor on a GPU: the buffer and the device (context + stream) it lives on.
 pub struct CudaStorage {
     pub dev: Arc<GpuDevice>,

@@ -7,47 +7,14 @@ pub mod matmul;
 pub mod pool;
 pub mod softmax;
 
-use super::{CudaStorage, GpuBuf};
-use crate::{DType, Error, Result, Tensor};
+use super::{CudaStorage, GpuBufElem};
+use crate::{Error, Result, Tensor};
 use kernels::cuda::cudarc::driver::{CudaSlice, CudaView};
 use kernels::cuda::gemm::Float;
 
-/// The element types the kernels compute in, with typed access to a device buffer.
-pub(crate) trait NnFloat: Float + kernels::cuda::copy::Bits {
-    const DTYPE: DType;
-    fn buf(b: &GpuBuf) -> Option<&CudaSlice<Self>>;
-    fn buf_mut(b: &mut GpuBuf) -> Option<&mut CudaSlice<Self>>;
-}
-impl NnFloat for f32 {
-    const DTYPE: DType = DType::F32;
-    fn buf(b: &GpuBuf) -> Option<&CudaSlice<f32>> {
-        match b {
-            GpuBuf::F32(s) => Some(s),
-            _ => None,
-        }
-    }
-    fn buf_mut(b: &mut GpuBuf) -> Option<&mut CudaSlice<f32>> {
-        match b {
-            GpuBuf::F32(s) => Some(s),
-            _ => None,
-        }
-    }
-}
-impl NnFloat for f64 {
-    const DTYPE: DType = DType::F64;
-    fn buf(b: &GpuBuf) -> Option<&CudaSlice<f64>> {
-        match b {
-            GpuBuf::F64(s) => Some(s),
-            _ => None,
-        }
-    }
-    fn buf_mut(b: &mut GpuBuf) -> Option<&mut CudaSlice<f64>> {
-        match b {
-            GpuBuf::F64(s) => Some(s),
-            _ => None,
-        }
-    }
-}
+/// The element types the kernels compute in (f32, f64), with typed access to a device buffer.
+pub(crate) trait NnFloat: Float + kernels::cuda::copy::Bits + GpuBufElem {}
+impl<T: Float + kernels::cuda::copy::Bits + GpuBufElem> NnFloat for T {}
 
 /// `b`'s GPU storage when `b` lives on the same GPU as `a` (whose storage is `st`).
 pub(crate) fn same_gpu<'t>(op: &'static str, a: &Tensor, st: &CudaStorage, b: &'t Tensor) -> Result<&'t CudaStorage> {

@@ -5,55 +5,22 @@
 //! Cross-entropy targets are range-checked on the host before any launch (the op copies them
 //! there: one device→host copy of `rows` i64 values and a wait for the stream), so the errors
 //! are exactly the CPU's; the kernels then read the targets from the device.
-use super::{gpu, strided, CudaStorage, GpuBuf};
+use super::{gpu, strided, CudaStorage, GpuBuf, GpuBufElem};
 use crate::{DType, Error, NormStats, Result, Tensor};
 use kernels::cuda::norm::{self as k, Float, Input, Rows};
 use kernels::cuda::CudaSlice;
 
 /// The float element types with GPU kernels, tied to their dtype and buffer variant.
-pub(crate) trait GpuFloat: Float {
-    const DTYPE: DType;
-    fn buf(b: &GpuBuf) -> Option<&CudaSlice<Self>>;
-    fn buf_mut(b: &mut GpuBuf) -> Option<&mut CudaSlice<Self>>;
+pub(crate) trait GpuFloat: Float + GpuBufElem {
     /// `v as Self` (how the CPU ops convert `eps` and friends).
     fn from_f64(v: f64) -> Self;
 }
 impl GpuFloat for f32 {
-    const DTYPE: DType = DType::F32;
-    fn buf(b: &GpuBuf) -> Option<&CudaSlice<f32>> {
-        if let GpuBuf::F32(v) = b {
-            Some(v)
-        } else {
-            None
-        }
-    }
-    fn buf_mut(b: &mut GpuBuf) -> Option<&mut CudaSlice<f32>> {
-        if let GpuBuf::F32(v) = b {
-            Some(v)
-        } else {
-            None
-        }
-    }
     fn from_f64(v: f64) -> f32 {
         v as f32
     }
 }
 impl GpuFloat for f64 {
-    const DTYPE: DType = DType::F64;
-    fn buf(b: &GpuBuf) -> Option<&CudaSlice<f64>> {
-        if let GpuBuf::F64(v) = b {
-            Some(v)
-        } else {
-            None
-        }
-    }
-    fn buf_mut(b: &mut GpuBuf) -> Option<&mut CudaSlice<f64>> {
-        if let GpuBuf::F64(v) = b {
-            Some(v)
-        } else {
-            None
-        }
-    }
     fn from_f64(v: f64) -> f64 {
         v
     }
