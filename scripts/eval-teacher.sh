@@ -13,7 +13,7 @@ CFGS=${CFGS:-2}
 STEPS=${STEPS:-"4 8 18"}
 FD_N=${FD_N:-1000}
 OUT=${OUT:-runs/eval}
-WEIGHTS=()
+WEIGHTS=(--model diffusion)
 CLASSIFIER=runs/classifier
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -35,13 +35,13 @@ guidance() {
 for steps in $STEPS; do
   for w in 1 $CFGS; do
     # shellcheck disable=SC2046
-    line=$($CLI eval shapes --model diffusion "${WEIGHTS[@]}" --steps "$steps" $(guidance "$w") --set "$SET" --json)
+    line=$($CLI eval shapes "${WEIGHTS[@]}" --steps "$steps" $(guidance "$w") --set "$SET" --json)
     echo "{\"steps\": $steps, \"cfg\": \"$w\", \"set\": \"$SET\", \"report\": $line}" | tee -a "$OUT/eval.jsonl"
   done
 done
 if [ -d "$CLASSIFIER" ]; then
   for w in 1 $CFGS; do
     # shellcheck disable=SC2046
-    $CLI eval fd --model diffusion "${WEIGHTS[@]}" --classifier "$CLASSIFIER" --steps 18 $(guidance "$w") --n "$FD_N" --json | tee -a "$OUT/fd.jsonl"
+    $CLI eval fd "${WEIGHTS[@]}" --classifier "$CLASSIFIER" --steps 18 $(guidance "$w") --n "$FD_N" --json | tee -a "$OUT/fd.jsonl"
   done
 fi
