@@ -1,5 +1,5 @@
 // Runs kernels of kernels/cuda/*.cu on the CPU through the emulation in shim.h, as scripted by
-// kernels/tests/cuda_emulated.rs (which also checks the results).
+// kernels/tests/cuda_emulated/ (which also checks the results).
 //
 // Usage: driver SCRIPT OUT. SCRIPT is whitespace-separated text, one command per line:
 //   buf ID HEX          a buffer holding these bytes ('-' for none)

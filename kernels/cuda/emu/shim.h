@@ -1,5 +1,5 @@
 // Host emulation of the CUDA features the kernels in kernels/cuda/ use, so that their sources can
-// be compiled with g++ (C++20) and run on the CPU by kernels/tests/cuda_emulated.rs.
+// be compiled with g++ (C++20) and run on the CPU by kernels/tests/cuda_emulated/.
 //
 // Model: a launch runs its blocks one after another; a block runs each of its threads as a
 // cooperative fiber (ucontext). A fiber runs until it reaches __syncthreads() or returns; once
