@@ -72,6 +72,10 @@ pub struct DiffusionArgs {
     /// Peak learning rate (default: the config's).
     #[arg(long)]
     lr: Option<f64>,
+    /// Steps after which the learning rate decays as lr/√(t/T) (default: the config's, 10000 for
+    /// small).
+    #[arg(long, value_name = "T")]
+    t_ref: Option<u64>,
     /// Fine-tune: start the new run from these weights (a weights file or a training folder)
     /// instead of a random initialisation. Parameters the file lacks keep their fresh values.
     #[arg(long, value_name = "PATH")]
@@ -117,6 +121,7 @@ fn diffusion(a: DiffusionArgs) -> CliResult<()> {
     let mut cfg = if a.resume.is_some() {
         if a.batch.is_some()
             || a.lr.is_some()
+            || a.t_ref.is_some()
             || a.seed != 0
             || a.init_from.is_some()
             || a.word_path.is_some()
@@ -124,7 +129,7 @@ fn diffusion(a: DiffusionArgs) -> CliResult<()> {
             || a.p_std.is_some()
         {
             eprintln!(
-                "note: --batch, --lr, --seed, --init-from, --word-path, --p-mean and --p-std are fixed by the run being resumed; ignored"
+                "note: --batch, --lr, --t-ref, --seed, --init-from, --word-path, --p-mean and --p-std are fixed by the run being resumed; ignored"
             );
         }
         saved_config(&dir)?
@@ -136,6 +141,10 @@ fn diffusion(a: DiffusionArgs) -> CliResult<()> {
         c.seed = a.seed;
         c.batch = a.batch.unwrap_or(c.batch);
         c.lr = a.lr.unwrap_or(c.lr);
+        c.t_ref = a.t_ref.unwrap_or(c.t_ref);
+        if c.t_ref == 0 {
+            return Err("--t-ref must be at least 1".into());
+        }
         if let (Some(w), CondConfig::Text(t)) = (a.word_path, &mut c.net.cond) {
             t.word_path = w;
         }
