@@ -41,6 +41,8 @@ for line in sys.stdin:
 cargo build --release --features cuda -p bench -p r0-cli
 cp "$CARGO_TARGET_DIR/release/bench" "$CARGO_TARGET_DIR/release/r0-cli" "$bundle/"
 cp scripts/gpu-check.sh "$bundle/"
+# gpu-check.sh prints this, so a stale bundle shows in the report.
+echo "$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!runs' || echo ' + uncommitted changes'), built $(date -u +%FT%TZ)" >"$bundle/REVISION"
 # The device tool carries at most 64 MiB; the embedded PTX compresses well.
 tar -C "$root/target-gpu" -cf - bundle | xz -T0 -6 >"$root/target-gpu/bundle.tar.xz"
 ls -la "$bundle" "$bundle/tests"

@@ -2,24 +2,49 @@
 # The single prepared script for a lent GPU machine (x86-64, NVIDIA H100/H200, driver R580,
 # no internet, nothing from crates.io). It runs what scripts/gpu-build.sh built here:
 #   1. probe: GPU, driver, which CUDA libraries exist (libnvrtc / libcublas decide whether the
-#      optional run-time paths could ever be used), glibc;
+#      optional run-time paths could ever be used), glibc, the revision the bundle was built from;
 #   2. every GPU test binary with REQUIRE_GPU=1 (a GPU that cannot be opened fails, never skips),
-#      one thread (one context, one stream), each under a timeout;
+#      one thread (one context, one stream), each under its own cap;
 #   3. benchmarks: elementwise bandwidth as % of the device's peak, GEMM TFLOP/s (f32, TF32, bf16;
 #      cuBLAS is not linked), the U-Net training step on the GPU and at 2 CPU threads;
 #   4. `r0-cli sample --device cuda` with the shipped teacher.
-# Prints a summary and writes it with all logs under $OUT (the device tool's output folder) or
-# target-gpu/report. Exit status 1 when any test failed. Runs in well under 5 minutes.
+# The whole run stays under DEADLINE seconds (default 285: the issue asks for under 5 minutes):
+# every step's timeout is cut to what is left, keeping a reserve for the steps after it.
+# Prints a summary and leaves three files in $OUT (the device tool's output folder; it brings
+# back only a few files) or target-gpu/report: summary.txt, logs.tar.gz (every log and JSON
+# line) and sample-cuda.png. Exit status 1 when any test failed.
 #
 #   scripts/gpu-check.sh [BUNDLE]     (default: target-gpu/bundle, unpacked from bundle.tar.xz if needed)
 set -uo pipefail
+start=$SECONDS
+deadline=${DEADLINE:-285}
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bundle="${1:-$root/target-gpu/bundle}"
 report="${OUT:-$root/target-gpu/report}"
+logs="$(mktemp -d "${TMPDIR:-/tmp}/gpu-check.XXXXXX")"
 mkdir -p "$report"
 summary="$report/summary.txt"
 : >"$summary"
 say() { echo "$*" | tee -a "$summary"; }
+# capped CAP RESERVE CMD...: runs CMD under `timeout`, at most CAP seconds and never into the
+# RESERVE seconds kept for later steps; skipped (exit 124) when no time is left.
+capped() {
+  local cap=$1 reserve=$2
+  shift 2
+  local left=$((deadline - (SECONDS - start) - reserve))
+  [ "$left" -lt "$cap" ] && cap=$left
+  if [ "$cap" -lt 5 ]; then
+    echo "skipped: out of time (deadline ${deadline}s)"
+    return 124
+  fi
+  timeout "$cap" "$@"
+}
+finish() {
+  tar -C "$logs" -czf "$report/logs.tar.gz" . 2>/dev/null
+  rm -rf "$logs"
+}
+trap finish EXIT
+
 if [ ! -x "$bundle/bench" ] && [ -f "$root/target-gpu/bundle.tar.xz" ] && [ "$#" -eq 0 ]; then
   tar -C "$root/target-gpu" -xJf "$root/target-gpu/bundle.tar.xz"
 fi
@@ -30,6 +55,7 @@ fi
 
 say "== probe ($(date -u +%FT%TZ))"
 {
+  echo "bundle: $(cat "$bundle/REVISION" 2>/dev/null || echo 'revision unknown')"
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.memory --format=csv,noheader 2>&1 || echo "nvidia-smi: not found"
   echo "libraries: $(ldconfig -p 2>/dev/null | grep -oE 'lib(cuda|nvrtc|cublas|cublasLt)\.so[.0-9]*' | sort -u | tr '\n' ' ')"
   echo "nvcc: $(command -v nvcc || echo none); cargo: $(command -v cargo || echo none)"
@@ -42,25 +68,33 @@ passed=0
 failed=0
 for t in "$bundle"/tests/*; do
   name="$(basename "$t")"
-  REQUIRE_GPU=1 timeout 240 "$t" --test-threads=1 >"$report/test-$name.log" 2>&1
+  # The kernels library's own tests are mostly CPU tests: only its cuda modules run here.
+  filter=()
+  [ "$name" = kernels_kernels ] && filter=(cuda::)
+  # 150 s stay reserved for the benchmarks and the sample.
+  REQUIRE_GPU=1 capped 90 150 "$t" "${filter[@]}" --test-threads=1 >"$logs/test-$name.log" 2>&1
   rc=$?
-  p=$(grep -oE '[0-9]+ passed' "$report/test-$name.log" | awk '{s+=$1} END {print s+0}')
-  f=$(grep -oE '[0-9]+ failed' "$report/test-$name.log" | awk '{s+=$1} END {print s+0}')
+  p=$(grep -oE '[0-9]+ passed' "$logs/test-$name.log" | awk '{s+=$1} END {print s+0}')
+  f=$(grep -oE '[0-9]+ failed' "$logs/test-$name.log" | awk '{s+=$1} END {print s+0}')
   [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
   passed=$((passed + p))
   failed=$((failed + f))
-  say "$(printf '%-28s %4d passed %4d failed (exit %d)' "$name" "$p" "$f" "$rc")"
-  [ "$f" -ne 0 ] && grep -E '^test .* FAILED|panicked|assertion' "$report/test-$name.log" | head -8 | tee -a "$summary"
+  note=""
+  [ "$rc" -eq 124 ] && note=" (timed out or skipped for time)"
+  say "$(printf '%-28s %4d passed %4d failed (exit %d)%s' "$name" "$p" "$f" "$rc" "$note")"
+  # After a kernel fault the context is unusable, so later tests of the same binary fail too:
+  # the first failure is the one to read.
+  [ "$f" -ne 0 ] && grep -E '^test .* FAILED|panicked|assertion' "$logs/test-$name.log" | head -8 | tee -a "$summary"
 done
 say "tests: $passed passed, $failed failed"
 
 say "== benchmarks"
-timeout 150 "$bundle/bench" gpu --json 2>&1 | tee "$report/bench-gpu.jsonl" | tee -a "$summary"
-timeout 90 "$bundle/bench" train-step --workload unet --device cuda --warmup 3 --steps 20 --json 2>&1 |
-  tee "$report/bench-unet-gpu.jsonl" | tee -a "$summary"
-timeout 90 "$bundle/bench" train-step --workload unet --threads 2 --warmup 1 --steps 5 --json 2>&1 |
-  tee "$report/bench-unet-cpu2.jsonl" | tee -a "$summary"
-python3 - "$report" <<'PY' 2>/dev/null | tee -a "$summary" || true
+capped 60 90 "$bundle/bench" gpu --json 2>&1 | tee "$logs/bench-gpu.jsonl" | tee -a "$summary"
+capped 45 45 "$bundle/bench" train-step --workload unet --device cuda --warmup 3 --steps 20 --json 2>&1 |
+  tee "$logs/bench-unet-gpu.jsonl" | tee -a "$summary"
+capped 30 25 "$bundle/bench" train-step --workload unet --threads 2 --warmup 1 --steps 5 --json 2>&1 |
+  tee "$logs/bench-unet-cpu2.jsonl" | tee -a "$summary"
+python3 - "$logs" <<'PY' 2>/dev/null | tee -a "$summary" || true
 import json, sys, os
 r = sys.argv[1]
 def ms(f):
@@ -75,8 +109,8 @@ if g and c:
 PY
 
 say "== r0-cli sample --device cuda"
-timeout 120 "$bundle/r0-cli" sample --prompt "a red circle left of a blue square" --device cuda --n 32 \
-  --out "$report/sample-cuda.png" 2>&1 | tee -a "$summary"
+capped 25 0 "$bundle/r0-cli" sample --prompt "a red circle left of a blue square" --device cuda --n 32 \
+  --out "$report/sample-cuda.png" 2>&1 | tee "$logs/sample.log" | tail -3 | tee -a "$summary"
 
-say "== done: $passed passed, $failed failed"
+say "== done in $((SECONDS - start)) s: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -59,11 +59,26 @@ fn one_training_step_matches_the_cpu() {
         let (d, m) = max_diff(g_gpu, g_cpu);
         assert!(d <= 1e-3 * m.max(1e-3), "gradient of {name}: max diff {d}, max |g| {m}");
     }
+    // Adam's first step moves a weight by lr·g/(|g| + ε) ≈ ±lr = 1e-3 whatever |g| is, so a
+    // gradient element near zero whose sign differs between the devices (another summation order)
+    // legitimately moves 2·lr apart. Where |g| is well above the gradients' tolerance the signs
+    // agree and so must the updates; elsewhere an update can only be within ±lr.
+    let cpu_grads: std::collections::HashMap<&str, Vec<f64>> =
+        after[0].1.items.iter().map(|(n, _, g)| (n.as_str(), g.to_vec_f64().unwrap())).collect();
     for ((name, p_cpu), (_, p_gpu)) in after[0].2.iter().zip(&after[1].2) {
         assert_eq!(p_gpu.device(), dev, "{name} left the GPU");
-        let (d, _) = max_diff(p_gpu, p_cpu);
-        // One Adam step moves each weight by at most lr = 1e-3; the two devices agree far closer.
-        assert!(d <= 2e-4, "{name} after one Adam step: max diff {d}");
+        let (a, b) = (p_gpu.to_vec_f64().unwrap(), p_cpu.to_vec_f64().unwrap());
+        let g = cpu_grads.get(name.as_str());
+        let sure = g.map(|g| 10.0 * 1e-3 * g.iter().fold(1e-3f64, |m, v| m.max(v.abs())));
+        for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+            let d = (x - y).abs();
+            match (g, sure) {
+                (Some(g), Some(t)) if g[i].abs() <= t => {
+                    assert!(d <= 2e-3 + 1e-6, "{name}[{i}] after one Adam step: diff {d} (|g| {})", g[i].abs())
+                }
+                _ => assert!(d <= 2e-4, "{name}[{i}] after one Adam step: diff {d}"),
+            }
+        }
     }
 }
 

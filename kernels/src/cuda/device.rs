@@ -71,6 +71,11 @@ impl GpuDevice {
             major,
             minor,
         })?;
+        // SAFETY: every allocation, copy and launch of this device goes to its one stream (see
+        // `stream`), so stream-ordering alone keeps uses and frees in order; the per-allocation
+        // events cudarc would otherwise record guard against cross-stream use that cannot happen.
+        unsafe { ctx.disable_event_tracking() };
+        keep_freed_memory_pooled(&ctx)?;
         let stream = ctx.default_stream();
         Ok(GpuDevice {
             ordinal,
@@ -106,6 +111,9 @@ impl GpuDevice {
 
     /// The kernel `kernel` of `module`, loading the module's PTX on first use.
     pub fn function(&self, module: &'static PtxModule, kernel: &str) -> Result<CudaFunction> {
+        // Each test (and any caller) may run on its own thread: make the context current there
+        // before touching modules, which cudarc's module calls do not do themselves.
+        self.ctx.bind_to_thread()?;
         let key = format!("{}/{kernel}", module.name);
         if let Some(f) = self.functions.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
             return Ok(f.clone());
@@ -131,6 +139,26 @@ impl GpuDevice {
         self.functions.lock().unwrap_or_else(|p| p.into_inner()).insert(key, f.clone());
         Ok(f)
     }
+}
+
+/// Sets the device's default memory pool (the one stream-ordered allocations come from) to keep
+/// freed memory instead of returning it to the driver at every synchronisation: a training step
+/// frees and reallocates the same sizes each time, and remapping them costs more than the step's
+/// small kernels.
+fn keep_freed_memory_pooled(ctx: &CudaContext) -> Result<()> {
+    use cudarc::driver::{result, sys};
+    let mut threshold: u64 = u64::MAX;
+    // SAFETY: `cu_device` is the context's own device handle; the release threshold attribute
+    // takes a `cuuint64_t`, which `threshold` is, and the pointer lives across the call.
+    unsafe {
+        let pool = result::device::get_default_mem_pool(ctx.cu_device())?;
+        result::mem_pool::set_attribute(
+            pool,
+            sys::CUmemPool_attribute::CU_MEMPOOL_ATTR_RELEASE_THRESHOLD,
+            (&mut threshold as *mut u64).cast(),
+        )?;
+    }
+    Ok(())
 }
 
 // SAFETY: repr(C) plain data with the same field order, types and padding as the C struct.
