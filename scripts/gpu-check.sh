@@ -56,7 +56,11 @@ fi
 say "== probe ($(date -u +%FT%TZ))"
 {
   echo "bundle: $(cat "$bundle/REVISION" 2>/dev/null || echo 'revision unknown')"
-  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.memory --format=csv,noheader 2>&1 || echo "nvidia-smi: not found"
+  if command -v nvidia-smi >/dev/null; then
+    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.memory --format=csv,noheader 2>&1
+  else
+    echo "nvidia-smi: not found"
+  fi
   echo "libraries: $(ldconfig -p 2>/dev/null | grep -oE 'lib(cuda|nvrtc|cublas|cublasLt)\.so[.0-9]*' | sort -u | tr '\n' ' ')"
   echo "nvcc: $(command -v nvcc || echo none); cargo: $(command -v cargo || echo none)"
   echo "glibc: $(ldd --version 2>&1 | head -1)"
