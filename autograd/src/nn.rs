@@ -102,12 +102,22 @@ pub(crate) fn matmul_backward(c: &Ctx, g: &Tensor) -> Result<Vec<Option<Tensor>>
     let (a, b) = (c.x(0), c.x(1));
     // A shared 2-D operand (a weight applied to [B, T, K]): fold the batch into the rows, so its
     // gradient is one GEMM over all B·T rows instead of B products summed afterwards.
-    if b.rank() == 2 && a.rank() > 2 {
+    if b.rank() == 2 {
         let (k, n) = (b.shape()[0], b.shape()[1]);
         let rows: usize = a.shape()[..a.rank() - 1].iter().product();
         let (a2, g2) = (a.reshape(&[rows, k])?, g.reshape(&[rows, n])?);
         let da = if c.need[0] { Some(g2.matmul(&b.transpose(0, 1)?)?.reshape(a.shape())?) } else { None };
-        let db = if c.need[1] { Some(a2.transpose(0, 1)?.matmul(&g2)?) } else { None };
+        // b: [k, n] = aᵀ·g. When b is a transposed view of a row-major [n, k] weight (`x·wᵀ`, as
+        // `Linear` does), compute (gᵀ·a)ᵀ instead: the same sums in the same order (the GEMM adds
+        // each element's products over the rows in one fixed order either way), but the gradient
+        // that reaches the weight through the transpose is then contiguous, not a strided view
+        // every consumer (the optimiser, clipping, EMA) would first have to gather.
+        let b_is_transposed = !b.is_contiguous() && b.transpose(0, 1)?.is_contiguous();
+        let db = match (c.need[1], b_is_transposed) {
+            (false, _) => None,
+            (true, true) => Some(g2.transpose(0, 1)?.matmul(&a2)?.transpose(0, 1)?),
+            (true, false) => Some(a2.transpose(0, 1)?.matmul(&g2)?),
+        };
         return Ok(vec![da, db]);
     }
     let da = if c.need[0] { Some(g.matmul(&b.transpose(-1, -2)?)?.sum_to_shape(a.shape())?) } else { None };

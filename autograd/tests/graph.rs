@@ -200,3 +200,25 @@ fn half_precision_norms_and_losses_match_f64() {
         }
     }
 }
+
+#[test]
+fn a_weight_used_transposed_gets_a_contiguous_gradient_with_the_plain_bits() {
+    // y = x·wᵀ with w: [n, k] row-major (what `Linear` does). The weight's gradient is gᵀ·x; it
+    // must arrive contiguous and equal, bit for bit, the transpose of xᵀ·g computed directly.
+    let mut rng = tensor::Rng::new(5);
+    for (rows, k, n, lead) in [(7usize, 5usize, 3usize, None), (4, 33, 17, Some(3usize)), (130, 40, 70, None)] {
+        let x_shape: Vec<usize> = lead.into_iter().chain([rows, k]).collect();
+        let x = Var::leaf(rng.normal(&x_shape, 0.0, 1.0, DType::F32).unwrap());
+        let w = Var::leaf(rng.normal(&[n, k], 0.0, 1.0, DType::F32).unwrap());
+        let gy_shape: Vec<usize> = lead.into_iter().chain([rows, n]).collect();
+        let gy = rng.normal(&gy_shape, 0.0, 1.0, DType::F32).unwrap();
+        let y = x.matmul(&w.transpose(0, 1).unwrap()).unwrap();
+        let grads = y.backward_with_grad(&gy, &[]).unwrap();
+        let gw = grads.get(&w).unwrap();
+        assert!(gw.is_contiguous(), "{rows}x{k}x{n}: weight gradient is a strided view");
+        let all_rows = rows * lead.unwrap_or(1);
+        let (x2, g2) = (x.value().reshape(&[all_rows, k]).unwrap(), gy.reshape(&[all_rows, n]).unwrap());
+        let plain = x2.transpose(0, 1).unwrap().matmul(&g2).unwrap().transpose(0, 1).unwrap();
+        assert_eq!(gw.to_vec::<f32>().unwrap(), plain.contiguous().unwrap().to_vec::<f32>().unwrap());
+    }
+}

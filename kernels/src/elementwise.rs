@@ -156,12 +156,8 @@ impl UnaryOp {
                 let s = sigmoid(x);
                 s * (one + x * (one - s))
             }
-            GeluTanh => {
-                let u = c(GELU_C) * (x + c(GELU_A) * x * x * x);
-                let t = u.fast_tanh();
-                let du = c(GELU_C) * (one + c(3.0 * GELU_A) * x * x);
-                c(0.5) * (one + t) + c(0.5) * x * (one - t * t) * du
-            }
+            // The backward loops' own rule (`with_derivative`), so scalar and vector values agree.
+            GeluTanh => grad_gelu_tanh(x, y),
             GeluErf => grad_gelu_erf(x, y),
             Softplus => sigmoid(x),
             // d/dx x⁰ = 0 everywhere (also at x = 0, where p·x^(p−1) would be 0·∞).
@@ -376,8 +372,22 @@ pub fn unary_backward<T: Real>(op: UnaryOp, x: &[T], y: &[T], dy: &[T], dx: &mut
         unsafe fn body_avx2<T: Real>(c: Chunks<T>, f: &impl Pointwise<T>) {
             body(c, f)
         }
-        // The widest instruction set available, chosen at run time (same values either way).
+        /// The same loop compiled for AVX-512 (16 f32 lanes).
+        /// # Safety
+        /// The CPU must support AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx512f")]
+        unsafe fn body_avx512<T: Real>(c: Chunks<T>, f: &impl Pointwise<T>) {
+            body(c, f)
+        }
+        // The widest instruction set available, chosen at run time (same values either way:
+        // the same IEEE operations lane by lane, never contracted into FMAs).
         let dispatch = |c: Chunks<T>| {
+            #[cfg(target_arch = "x86_64")]
+            if crate::gemm::has_avx512() {
+                // SAFETY: AVX-512F was detected on this CPU.
+                return unsafe { body_avx512(c, &f) };
+            }
             #[cfg(target_arch = "x86_64")]
             if crate::gemm::has_avx2_fma() {
                 // SAFETY: AVX2 and FMA were detected on this CPU.
@@ -498,7 +508,19 @@ fn run_map<T: Real>(x: &[T], y: &mut [T], p: impl Pointwise<T>) {
     unsafe fn body_avx2<T: Real>(out: &mut [T], x: &[T], p: &impl Pointwise<T>) {
         body(out, x, p)
     }
+    /// # Safety
+    /// The CPU must support AVX-512F.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn body_avx512<T: Real>(out: &mut [T], x: &[T], p: &impl Pointwise<T>) {
+        body(out, x, p)
+    }
     let dispatch = |(out, x): (&mut [T], &[T])| {
+        #[cfg(target_arch = "x86_64")]
+        if crate::gemm::has_avx512() {
+            // SAFETY: AVX-512F was detected on this CPU.
+            return unsafe { body_avx512(out, x, &p) };
+        }
         #[cfg(target_arch = "x86_64")]
         if crate::gemm::has_avx2_fma() {
             // SAFETY: AVX2 and FMA were detected on this CPU.

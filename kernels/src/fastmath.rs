@@ -17,7 +17,8 @@ pub fn exp_f32(x: f32) -> f32 {
     // Round-to-nearest via the 1.5·2²³ trick (no `round` call, vectorises on plain SSE2).
     const SHIFT: f32 = 12_582_912.0;
     let xc = x.clamp(-103.0, 88.8);
-    let n = (xc * LOG2E + SHIFT) - SHIFT;
+    let shifted = xc * LOG2E + SHIFT;
+    let n = shifted - SHIFT;
     let r = (xc - n * LN2_HI) - n * LN2_LO;
     let p = 1.987_569_1e-4f32;
     let p = p * r + 1.398_199_9e-3;
@@ -27,7 +28,11 @@ pub fn exp_f32(x: f32) -> f32 {
     let p = p * r + 0.5;
     let er = p * (r * r) + r + 1.0;
     // 2ⁿ in two halves so n down to −149 (subnormal results) and up to 128 stay representable.
-    let n = n as i32;
+    // n as an integer, read from the bits: `shifted` has the exponent of SHIFT and an ulp of 1,
+    // so its bit pattern is SHIFT's plus n. (`n as i32` would be exact too, but Rust's saturating
+    // float-to-int cast compiles to a scalar convert-compare-move per lane, which cost more than
+    // the whole rest of this function in SIMD loops.)
+    let n = (shifted.to_bits() as i32).wrapping_sub(SHIFT.to_bits() as i32);
     let (n1, n2) = (n / 2, n - n / 2);
     let s1 = f32::from_bits(((n1 + 127) as u32) << 23);
     let s2 = f32::from_bits(((n2 + 127) as u32) << 23);
@@ -118,6 +123,45 @@ mod tests {
         assert!(tanh_f32(f32::NAN).is_nan());
         assert_eq!(tanh_f32(100.0), 1.0);
         assert_eq!(tanh_f32(-100.0), -1.0);
+    }
+
+    /// [`exp_f32`] as first written, with `n` converted by a cast: the integer read from the bits
+    /// must be the same number, so the results must be the same bits.
+    fn exp_f32_with_cast(x: f32) -> f32 {
+        const SHIFT: f32 = 12_582_912.0;
+        let xc = x.clamp(-103.0, 88.8);
+        let n = (xc * std::f32::consts::LOG2_E + SHIFT) - SHIFT;
+        let r = (xc - n * 0.693_359_4) - n * -2.121_944_4e-4;
+        let p = ((((1.987_569_1e-4f32 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
+            + 1.666_666_5e-1)
+            * r
+            + 0.5;
+        let er = p * (r * r) + r + 1.0;
+        let n = n as i32;
+        let (n1, n2) = (n / 2, n - n / 2);
+        let y = er * f32::from_bits(((n1 + 127) as u32) << 23) * f32::from_bits(((n2 + 127) as u32) << 23);
+        if x.is_nan() {
+            x
+        } else if x > 88.8 {
+            f32::INFINITY
+        } else if x < -103.0 {
+            0.0
+        } else {
+            y
+        }
+    }
+
+    #[test]
+    fn integer_exponent_from_the_bits_matches_the_cast() {
+        // Every 97th f32 bit pattern (both signs, all exponents, NaNs and infinities included).
+        for bits in (0..=u32::MAX).step_by(97) {
+            let x = f32::from_bits(bits);
+            let (got, want) = (exp_f32(x), exp_f32_with_cast(x));
+            assert!(
+                got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+                "exp({x:e}): {got:e} vs {want:e}"
+            );
+        }
     }
 
     #[test]

@@ -25,7 +25,20 @@ pub fn unary_backward_in_place<T: Real>(op: UnaryOp, x: &[T], y: &[T], g_dx: &mu
         unsafe fn body_avx2<T: Real>(c: Chunks<T>, f: &impl Pointwise<T>) {
             body(c, f)
         }
+        /// The same loop compiled for AVX-512.
+        /// # Safety
+        /// The CPU must support AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx512f")]
+        unsafe fn body_avx512<T: Real>(c: Chunks<T>, f: &impl Pointwise<T>) {
+            body(c, f)
+        }
         let dispatch = |c: Chunks<T>| {
+            #[cfg(target_arch = "x86_64")]
+            if crate::gemm::has_avx512() {
+                // SAFETY: the CPU supports AVX-512F (checked just above).
+                return unsafe { body_avx512(c, &f) };
+            }
             #[cfg(target_arch = "x86_64")]
             if crate::gemm::has_avx2_fma() {
                 // SAFETY: the CPU supports AVX2 and FMA (checked just above).
