@@ -206,7 +206,9 @@ fn a_weight_used_transposed_gets_a_contiguous_gradient_with_the_plain_bits() {
     // y = x·wᵀ with w: [n, k] row-major (what `Linear` does). The weight's gradient is gᵀ·x; it
     // must arrive contiguous and equal, bit for bit, the transpose of xᵀ·g computed directly.
     let mut rng = tensor::Rng::new(5);
-    for (rows, k, n, lead) in [(7usize, 5usize, 3usize, None), (4, 33, 17, Some(3usize)), (130, 40, 70, None)] {
+    for (rows, k, n, lead) in
+        [(7usize, 5usize, 3usize, None), (4, 33, 17, Some(3usize)), (130, 40, 70, None), (600, 24, 50, Some(2))]
+    {
         let x_shape: Vec<usize> = lead.into_iter().chain([rows, k]).collect();
         let x = Var::leaf(rng.normal(&x_shape, 0.0, 1.0, DType::F32).unwrap());
         let w = Var::leaf(rng.normal(&[n, k], 0.0, 1.0, DType::F32).unwrap());
