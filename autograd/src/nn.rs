@@ -105,7 +105,9 @@ pub(crate) fn matmul_backward(c: &Ctx, g: &Tensor) -> Result<Vec<Option<Tensor>>
     if b.rank() == 2 {
         let (k, n) = (b.shape()[0], b.shape()[1]);
         let rows: usize = a.shape()[..a.rank() - 1].iter().product();
-        let (a2, g2) = (a.reshape(&[rows, k])?, g.reshape(&[rows, n])?);
+        // Rank 2 already: used as they are (a reshape would gather a strided or broadcast view).
+        let (a2, g2) =
+            if a.rank() == 2 { (a.clone(), g.clone()) } else { (a.reshape(&[rows, k])?, g.reshape(&[rows, n])?) };
         let da = if c.need[0] { Some(g2.matmul(&b.transpose(0, 1)?)?.reshape(a.shape())?) } else { None };
         // b: [k, n] = aᵀ·g. When b is a transposed view of a row-major [n, k] weight (`x·wᵀ`, as
         // `Linear` does), compute (gᵀ·a)ᵀ instead: the same sums in the same order (the GEMM adds

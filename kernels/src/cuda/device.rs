@@ -75,7 +75,9 @@ impl GpuDevice {
         // `stream`), so stream-ordering alone keeps uses and frees in order; the per-allocation
         // events cudarc would otherwise record guard against cross-stream use that cannot happen.
         unsafe { ctx.disable_event_tracking() };
-        keep_freed_memory_pooled(&ctx)?;
+        // A tuning step only: a device without memory pools (cudarc then allocates synchronously)
+        // works without it.
+        let _ = keep_freed_memory_pooled(&ctx);
         let stream = ctx.default_stream();
         Ok(GpuDevice {
             ordinal,
@@ -112,7 +114,7 @@ impl GpuDevice {
     /// The kernel `kernel` of `module`, loading the module's PTX on first use.
     pub fn function(&self, module: &'static PtxModule, kernel: &str) -> Result<CudaFunction> {
         // Each test (and any caller) may run on its own thread: make the context current there
-        // before touching modules, which cudarc's module calls do not do themselves.
+        // before touching modules (cudarc's `load_module` binds it, `load_function` does not).
         self.ctx.bind_to_thread()?;
         let key = format!("{}/{kernel}", module.name);
         if let Some(f) = self.functions.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
@@ -144,7 +146,7 @@ impl GpuDevice {
 /// Sets the device's default memory pool (the one stream-ordered allocations come from) to keep
 /// freed memory instead of returning it to the driver at every synchronisation: a training step
 /// frees and reallocates the same sizes each time, and remapping them costs more than the step's
-/// small kernels.
+/// small kernels. Like PyTorch's caching allocator, the pool then keeps its high-water mark.
 fn keep_freed_memory_pooled(ctx: &CudaContext) -> Result<()> {
     use cudarc::driver::{result, sys};
     let mut threshold: u64 = u64::MAX;

@@ -61,8 +61,9 @@ fn loop_inputs<T: Real>() -> Vec<T> {
         .collect()
 }
 
+/// The same value bit for bit (−0 ≠ +0), any NaN matching any NaN.
 fn same_bits<T: Real>(a: T, b: T) -> bool {
-    a == b || (a.is_nan() && b.is_nan())
+    a.to_f64().to_bits() == b.to_f64().to_bits() || (a.is_nan() && b.is_nan())
 }
 
 /// The vector loops (AVX-512, AVX2 or portable, whichever this CPU runs) give exactly the scalar
