@@ -25,16 +25,7 @@ fn sigmoid_and_softplus_are_stable() {
 
 #[test]
 fn binary_partials_match_central_differences() {
-    let ops = [
-        BinaryOp::Add,
-        BinaryOp::Sub,
-        BinaryOp::Mul,
-        BinaryOp::Div,
-        BinaryOp::Pow,
-        BinaryOp::Maximum,
-        BinaryOp::Minimum,
-    ];
-    for op in ops {
+    for op in BinaryOp::ALL {
         let (a, b) = (1.3f64, 0.7f64);
         let h = 1e-6;
         let (da, db) = op.partials(a, b, op.forward(a, b));

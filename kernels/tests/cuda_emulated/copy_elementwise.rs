@@ -93,15 +93,7 @@ pub(crate) fn elementwise_cases<T: F>(s: &mut Script, rng: &mut Lcg) {
     let ai = |i: usize| (i / 20) * 5 + i % 5;
     let bi = |i: usize| i % 20;
     let dyi = |i: usize| (i / 20) + ((i / 5) % 4) * 3 + (i % 5) * 12;
-    for op in [
-        BinaryOp::Add,
-        BinaryOp::Sub,
-        BinaryOp::Mul,
-        BinaryOp::Div,
-        BinaryOp::Pow,
-        BinaryOp::Maximum,
-        BinaryOp::Minimum,
-    ] {
+    for op in BinaryOp::ALL {
         let mut a: Vec<T> = rng.vec(15, 0.1, 3.0);
         let mut b: Vec<T> = rng.vec(20, -2.0, 2.0);
         (a[0], b[0], b[5], a[6], b[1]) = (of(0.0), of(0.0), a[0], of(f64::NAN), a[1]); // zeros, ties, NaN
