@@ -17,25 +17,6 @@
 //   cmp:    0 eq 1 lt 2 le 3 gt 4 ge
 #include "common.cuh"
 
-// Element offset of logical index i (the same value as `strided_offset`): a contiguous run skips
-// the div/mod loop, and indices below 2^32 use 32-bit division (far cheaper than 64-bit).
-__device__ __forceinline__ long long elem_offset(const StridedLayout &l, unsigned long long i) {
-    if (l.ndim == 1 && l.strides[0] == 1) {
-        return l.offset + (long long)i;
-    }
-    if (i <= 0xffffffffull) {
-        unsigned int j = (unsigned int)i;
-        long long off = l.offset;
-        for (int d = (int)l.ndim - 1; d >= 0; --d) {
-            unsigned int n = l.dims[d];
-            off += (long long)(j % n) * l.strides[d];
-            j /= n;
-        }
-        return off;
-    }
-    return strided_offset(l, i);
-}
-
 // The math functions, named once per precision (f32 gets the `f` variants).
 __device__ __forceinline__ float m_exp(float x) { return expf(x); }
 __device__ __forceinline__ double m_exp(double x) { return exp(x); }
@@ -196,7 +177,7 @@ template <typename T> __device__ __forceinline__ bool cmp_apply(int op, T a, T b
     /* y[i] = op(x[lx(i)]) */                                                                         \
     extern "C" __global__ void unary_##S(const T *x, StridedLayout lx, T *y, unsigned long long n,   \
                                          int op, T p0, T p1, T p2) {                                  \
-        GRID_STRIDE_LOOP(i, n) { y[i] = unary_fwd<T>(op, x[elem_offset(lx, i)], p0, p1); }            \
+        GRID_STRIDE_LOOP(i, n) { y[i] = unary_fwd<T>(op, x[strided_offset(lx, i)], p0, p1); }            \
     }                                                                                                 \
     /* dx[i] = dy[ldy(i)] * f'(x[lx(i)], y[ly(i)]) */                                                 \
     extern "C" __global__ void unary_backward_##S(const T *x, StridedLayout lx, const T *y,          \
@@ -204,14 +185,14 @@ template <typename T> __device__ __forceinline__ bool cmp_apply(int op, T a, T b
                                                   T *dx, unsigned long long n, int op, T p0, T p1,   \
                                                   T p2) {                                            \
         GRID_STRIDE_LOOP(i, n) {                                                                      \
-            T xv = x[elem_offset(lx, i)], yv = y[elem_offset(ly, i)];                                 \
-            dx[i] = dy[elem_offset(ldy, i)] * unary_grad<T>(op, xv, yv, p0, p1, p2);                  \
+            T xv = x[strided_offset(lx, i)], yv = y[strided_offset(ly, i)];                                 \
+            dx[i] = dy[strided_offset(ldy, i)] * unary_grad<T>(op, xv, yv, p0, p1, p2);                  \
         }                                                                                             \
     }                                                                                                 \
     /* out[i] = op(a[la(i)], b[lb(i)]) */                                                             \
     extern "C" __global__ void binary_##S(const T *a, StridedLayout la, const T *b, StridedLayout lb, \
                                           T *out, unsigned long long n, int op) {                     \
-        GRID_STRIDE_LOOP(i, n) { out[i] = binary_fwd<T>(op, a[elem_offset(la, i)], b[elem_offset(lb, i)]); } \
+        GRID_STRIDE_LOOP(i, n) { out[i] = binary_fwd<T>(op, a[strided_offset(la, i)], b[strided_offset(lb, i)]); } \
     }                                                                                                 \
     /* ga[i] = dy·∂y/∂a, gb[i] = dy·∂y/∂b over the broadcast output shape */                          \
     extern "C" __global__ void binary_backward_##S(const T *a, StridedLayout la, const T *b,         \
@@ -220,8 +201,8 @@ template <typename T> __device__ __forceinline__ bool cmp_apply(int op, T a, T b
                                                    unsigned long long n, int op) {                   \
         GRID_STRIDE_LOOP(i, n) {                                                                      \
             T pa, pb;                                                                                 \
-            binary_partials<T>(op, a[elem_offset(la, i)], b[elem_offset(lb, i)], y[elem_offset(ly, i)], pa, pb); \
-            T g = dy[elem_offset(ldy, i)];                                                            \
+            binary_partials<T>(op, a[strided_offset(la, i)], b[strided_offset(lb, i)], y[strided_offset(ly, i)], pa, pb); \
+            T g = dy[strided_offset(ldy, i)];                                                            \
             ga[i] = g * pa;                                                                           \
             gb[i] = g * pb;                                                                           \
         }                                                                                             \
@@ -229,7 +210,7 @@ template <typename T> __device__ __forceinline__ bool cmp_apply(int op, T a, T b
     /* out[i] = m[lm(i)] ? v : x[lx(i)] */                                                            \
     extern "C" __global__ void masked_fill_##S(const T *x, StridedLayout lx, const unsigned char *m,  \
                                                StridedLayout lm, T v, T *out, unsigned long long n) { \
-        GRID_STRIDE_LOOP(i, n) { out[i] = m[elem_offset(lm, i)] != 0 ? v : x[elem_offset(lx, i)]; }   \
+        GRID_STRIDE_LOOP(i, n) { out[i] = m[strided_offset(lm, i)] != 0 ? v : x[strided_offset(lx, i)]; }   \
     }
 
 FLOAT_KERNELS(float, f32)
@@ -240,7 +221,7 @@ FLOAT_KERNELS(double, f64)
     extern "C" __global__ void cmp_##S(const T *a, StridedLayout la, const T *b, StridedLayout lb,    \
                                        unsigned char *out, unsigned long long n, int op) {            \
         GRID_STRIDE_LOOP(i, n) {                                                                      \
-            out[i] = cmp_apply<T>(op, a[elem_offset(la, i)], b[elem_offset(lb, i)]) ? 1 : 0;          \
+            out[i] = cmp_apply<T>(op, a[strided_offset(la, i)], b[strided_offset(lb, i)]) ? 1 : 0;          \
         }                                                                                             \
     }
 
@@ -255,7 +236,7 @@ CMP_KERNEL(unsigned char, u8)
                                          StridedLayout la, const T *b, StridedLayout lb, T *out,      \
                                          unsigned long long n) {                                      \
         GRID_STRIDE_LOOP(i, n) {                                                                      \
-            out[i] = m[elem_offset(lm, i)] != 0 ? a[elem_offset(la, i)] : b[elem_offset(lb, i)];      \
+            out[i] = m[strided_offset(lm, i)] != 0 ? a[strided_offset(la, i)] : b[strided_offset(lb, i)];      \
         }                                                                                             \
     }
 

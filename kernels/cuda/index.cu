@@ -12,20 +12,12 @@
 // any grid.
 #include "common.cuh"
 
-// Offset of logical element i, with a shortcut for a contiguous run.
-__device__ __forceinline__ long long at(const StridedLayout &l, unsigned long long i) {
-    if (l.ndim == 1 && l.strides[0] == 1) {
-        return l.offset + (long long)i;
-    }
-    return strided_offset(l, i);
-}
-
 #define INDEX_KERNELS(T, S)                                                                           \
     /* dst[ld(i)] = src[ls(i)] for i < n: both views have the same logical shape; the dst view */     \
     /* addresses distinct elements (a slice of a contiguous buffer). */                               \
     extern "C" __global__ void scatter_strided_##S(const T *src, StridedLayout ls, T *dst, StridedLayout ld, \
                                                    unsigned long long n) {                           \
-        GRID_STRIDE_LOOP(i, n) { dst[at(ld, i)] = src[at(ls, i)]; }                                   \
+        GRID_STRIDE_LOOP(i, n) { dst[strided_offset(ld, i)] = src[strided_offset(ls, i)]; }                                   \
     }                                                                                                 \
     /* x: [outer, size, inner] (logical); idx: [nidx]; out: [outer, nidx, inner]. */                  \
     extern "C" __global__ void index_select_##S(const T *x, StridedLayout lx, const long long *idx,  \
@@ -34,8 +26,8 @@ __device__ __forceinline__ long long at(const StridedLayout &l, unsigned long lo
                                                 unsigned long long n) {                               \
         GRID_STRIDE_LOOP(e, n) {                                                                      \
             const unsigned long long k = e % inner, j = (e / inner) % nidx, o = e / (inner * nidx);   \
-            const unsigned long long src = (o * size + (unsigned long long)idx[at(li, j)]) * inner + k; \
-            out[e] = x[at(lx, src)];                                                                  \
+            const unsigned long long src = (o * size + (unsigned long long)idx[strided_offset(li, j)]) * inner + k; \
+            out[e] = x[strided_offset(lx, src)];                                                                  \
         }                                                                                             \
     }                                                                                                 \
     /* out[j] = x[coords of j over idx's shape, with coordinate `dim` replaced by idx[j]]. */          \
@@ -46,14 +38,17 @@ __device__ __forceinline__ long long at(const StridedLayout &l, unsigned long lo
         GRID_STRIDE_LOOP(j, n) {                                                                      \
             long long off = lxr.offset;                                                               \
             unsigned long long rem = j;                                                               \
-            for (int d = (int)lxr.ndim - 1; d >= 0; --d) {                                            \
-                const unsigned long long sz = lxr.dims[d];                                            \
-                long long c = (long long)(rem % sz);                                                  \
-                rem /= sz;                                                                            \
-                if ((unsigned int)d == dim) {                                                         \
-                    c = idx[at(li, j)];                                                               \
+            /* unrolled: constant indices keep the layouts out of local memory (common.cuh) */         \
+            _Pragma("unroll") for (int d = MAX_DIMS - 1; d >= 0; --d) {                               \
+                if (d < (int)lxr.ndim) {                                                              \
+                    const unsigned long long sz = lxr.dims[d];                                        \
+                    long long c = (long long)(rem % sz);                                              \
+                    rem /= sz;                                                                        \
+                    if ((unsigned int)d == dim) {                                                     \
+                        c = idx[strided_offset(li, j)];                                               \
+                    }                                                                                 \
+                    off += c * lxr.strides[d];                                                        \
                 }                                                                                     \
-                off += c * lxr.strides[d];                                                            \
             }                                                                                         \
             out[j] = x[off];                                                                          \
         }                                                                                             \
@@ -61,7 +56,7 @@ __device__ __forceinline__ long long at(const StridedLayout &l, unsigned long lo
     /* out: [rows, classes], zero-filled before; out[r][idx[r]] = one. */                             \
     extern "C" __global__ void one_hot_##S(const long long *idx, StridedLayout li, T *out, T one,    \
                                            unsigned long long rows, unsigned long long classes) {    \
-        GRID_STRIDE_LOOP(r, rows) { out[r * classes + (unsigned long long)idx[at(li, r)]] = one; }    \
+        GRID_STRIDE_LOOP(r, rows) { out[r * classes + (unsigned long long)idx[strided_offset(li, r)]] = one; }    \
     }
 
 INDEX_KERNELS(unsigned char, b8)
@@ -82,25 +77,32 @@ INDEX_KERNELS(unsigned long long, b64)
             long long off_self = lsr.offset, off_i = lir.offset, off_s = lsrr.offset;                 \
             long long target = 0;                                                                     \
             bool inside = true;                                                                       \
-            for (int d = (int)lsr.ndim - 1; d >= 0; --d) {                                            \
-                const unsigned long long sz = lsr.dims[d];                                            \
-                const unsigned long long c = rem % sz;                                                \
-                rem /= sz;                                                                            \
-                off_self += (long long)c * lsr.strides[d];                                            \
-                if ((unsigned int)d == dim) {                                                         \
-                    target = (long long)c;                                                            \
-                } else {                                                                              \
-                    inside = inside && c < lir.dims[d];                                               \
-                    off_i += (long long)c * lir.strides[d];                                           \
-                    off_s += (long long)c * lsrr.strides[d];                                          \
+            /* idx's and src's extent and strides along `dim`, read in the unrolled loop */            \
+            unsigned long long kmax = 0;                                                              \
+            long long step_i = 0, step_s = 0;                                                         \
+            _Pragma("unroll") for (int d = MAX_DIMS - 1; d >= 0; --d) {                               \
+                if (d < (int)lsr.ndim) {                                                              \
+                    const unsigned long long sz = lsr.dims[d];                                        \
+                    const unsigned long long c = rem % sz;                                            \
+                    rem /= sz;                                                                        \
+                    off_self += (long long)c * lsr.strides[d];                                        \
+                    if ((unsigned int)d == dim) {                                                     \
+                        target = (long long)c;                                                        \
+                        kmax = lir.dims[d];                                                           \
+                        step_i = lir.strides[d];                                                      \
+                        step_s = lsrr.strides[d];                                                     \
+                    } else {                                                                          \
+                        inside = inside && c < lir.dims[d];                                           \
+                        off_i += (long long)c * lir.strides[d];                                       \
+                        off_s += (long long)c * lsrr.strides[d];                                      \
+                    }                                                                                 \
                 }                                                                                     \
             }                                                                                         \
             T acc = self[off_self];                                                                   \
             if (inside) {                                                                             \
-                const unsigned long long kmax = lir.dims[dim];                                        \
                 for (unsigned long long k = 0; k < kmax; ++k) {                                       \
-                    if (idx[off_i + (long long)k * lir.strides[dim]] == target) {                     \
-                        acc += src[off_s + (long long)k * lsrr.strides[dim]];                         \
+                    if (idx[off_i + (long long)k * step_i] == target) {                               \
+                        acc += src[off_s + (long long)k * step_s];                                    \
                     }                                                                                 \
                 }                                                                                     \
             }                                                                                         \
@@ -116,9 +118,9 @@ INDEX_KERNELS(unsigned long long, b64)
                                              unsigned long long inner, unsigned long long n) {        \
         GRID_STRIDE_LOOP(e, n) {                                                                      \
             const unsigned long long k = e % inner, i = (e / inner) % size, o = e / (inner * size);   \
-            T acc = self[at(ls, e)];                                                                  \
+            T acc = self[strided_offset(ls, e)];                                                                  \
             for (unsigned long long p = starts[i]; p < starts[i + 1]; ++p) {                          \
-                acc += src[at(lsrc, (o * nidx + js[p]) * inner + k)];                                 \
+                acc += src[strided_offset(lsrc, (o * nidx + js[p]) * inner + k)];                                 \
             }                                                                                         \
             out[e] = acc;                                                                             \
         }                                                                                             \

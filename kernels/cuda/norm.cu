@@ -23,14 +23,6 @@
 #define NORM_THREADS 256 // kernels::cuda::norm::THREADS
 #define NORM_CHUNK 64    // kernels::cuda::norm::CHUNK_ROWS
 
-// Offset of logical element i, with a shortcut for a contiguous run.
-__device__ __forceinline__ long long at(const StridedLayout &l, unsigned long long i) {
-    if (l.ndim == 1 && l.strides[0] == 1) {
-        return l.offset + (long long)i;
-    }
-    return strided_offset(l, i);
-}
-
 __device__ __forceinline__ float f_sqrt(float v) { return sqrtf(v); }
 __device__ __forceinline__ double f_sqrt(double v) { return sqrt(v); }
 __device__ __forceinline__ float f_exp(float v) { return expf(v); }
@@ -88,13 +80,13 @@ __device__ void norm_forward(const T *x, StridedLayout lx, const T *gamma, Strid
         if (center) {
             T acc = 0;
             for (unsigned long long i = threadIdx.x; i < d; i += NORM_THREADS) {
-                acc += x[at(lx, base + i)];
+                acc += x[strided_offset(lx, base + i)];
             }
             mu = block_sum(acc, sh) * inv_d;
         }
         T acc = 0;
         for (unsigned long long i = threadIdx.x; i < d; i += NORM_THREADS) {
-            T v = x[at(lx, base + i)] - mu;
+            T v = x[strided_offset(lx, base + i)] - mu;
             acc += v * v;
         }
         const T var = block_sum(acc, sh) * inv_d;
@@ -108,9 +100,9 @@ __device__ void norm_forward(const T *x, StridedLayout lx, const T *gamma, Strid
         const unsigned long long c0 = (r % groups) * (d / s);
         for (unsigned long long i = threadIdx.x; i < d; i += NORM_THREADS) {
             const unsigned long long ch = c0 + i / s;
-            const T g = gamma ? gamma[at(lg, ch)] : (T)1;
-            const T b = beta ? beta[at(lb, ch)] : (T)0;
-            y[base + i] = (x[at(lx, base + i)] - mu) * inv * g + b;
+            const T g = gamma ? gamma[strided_offset(lg, ch)] : (T)1;
+            const T b = beta ? beta[strided_offset(lb, ch)] : (T)0;
+            y[base + i] = (x[strided_offset(lx, base + i)] - mu) * inv * g + b;
         }
     }
 }
@@ -127,20 +119,20 @@ __device__ void norm_backward_dx(const T *x, StridedLayout lx, const T *dy, Stri
     for (unsigned long long r = blockIdx.x; r < rows; r += gridDim.x) {
         const unsigned long long base = r * d;
         const unsigned long long c0 = (r % groups) * (d / s);
-        const T mu = center ? mean[at(lm, r)] : (T)0;
-        const T rs = rstd[at(lr, r)];
+        const T mu = center ? mean[strided_offset(lm, r)] : (T)0;
+        const T rs = rstd[strided_offset(lr, r)];
         T sg = 0, sgx = 0;
         for (unsigned long long i = threadIdx.x; i < d; i += NORM_THREADS) {
-            const T g = gamma ? gamma[at(lg, c0 + i / s)] : (T)1;
-            const T gi = dy[at(ldy, base + i)] * g;
+            const T g = gamma ? gamma[strided_offset(lg, c0 + i / s)] : (T)1;
+            const T gi = dy[strided_offset(ldy, base + i)] * g;
             sg += gi;
-            sgx += gi * ((x[at(lx, base + i)] - mu) * rs);
+            sgx += gi * ((x[strided_offset(lx, base + i)] - mu) * rs);
         }
         const T mg = center ? block_sum(sg, sh) * inv_d : (T)0;
         const T mgx = block_sum(sgx, sh) * inv_d;
         for (unsigned long long i = threadIdx.x; i < d; i += NORM_THREADS) {
-            const T g = gamma ? gamma[at(lg, c0 + i / s)] : (T)1;
-            dx[base + i] = rs * (dy[at(ldy, base + i)] * g - mg - (x[at(lx, base + i)] - mu) * rs * mgx);
+            const T g = gamma ? gamma[strided_offset(lg, c0 + i / s)] : (T)1;
+            dx[base + i] = rs * (dy[strided_offset(ldy, base + i)] * g - mg - (x[strided_offset(lx, base + i)] - mu) * rs * mgx);
         }
     }
 }
@@ -157,10 +149,10 @@ __device__ void norm_param_partials(const T *x, StridedLayout lx, const T *dy, S
         const unsigned long long end = min(rows, (k + 1) * NORM_CHUNK);
         T ag = 0, ab = 0;
         for (unsigned long long r = k * NORM_CHUNK; r < end; ++r) {
-            const T mu = center ? mean[at(lm, r)] : (T)0;
-            const T rs = rstd[at(lr, r)];
-            const T dyv = dy[at(ldy, r * d + col)];
-            ag += dyv * ((x[at(lx, r * d + col)] - mu) * rs);
+            const T mu = center ? mean[strided_offset(lm, r)] : (T)0;
+            const T rs = rstd[strided_offset(lr, r)];
+            const T dyv = dy[strided_offset(ldy, r * d + col)];
+            ag += dyv * ((x[strided_offset(lx, r * d + col)] - mu) * rs);
             ab += dyv;
         }
         pg[i] = ag;
@@ -179,11 +171,11 @@ __device__ void gn_param_partials(const T *x, StridedLayout lx, const T *dy, Str
     const unsigned long long cg = c / groups;
     for (unsigned long long b = blockIdx.x; b < n * c; b += gridDim.x) {
         const unsigned long long ni = b / c, ch = b % c, blk = ni * groups + ch / cg;
-        const T mu = mean[at(lm, blk)], rs = rstd[at(lr, blk)];
+        const T mu = mean[strided_offset(lm, blk)], rs = rstd[strided_offset(lr, blk)];
         T ag = 0, ab = 0;
         for (unsigned long long j = threadIdx.x; j < s; j += NORM_THREADS) {
-            const T dyv = dy[at(ldy, b * s + j)];
-            ag += dyv * ((x[at(lx, b * s + j)] - mu) * rs);
+            const T dyv = dy[strided_offset(ldy, b * s + j)];
+            ag += dyv * ((x[strided_offset(lx, b * s + j)] - mu) * rs);
             ab += dyv;
         }
         ag = block_sum(ag, sh);
@@ -216,7 +208,7 @@ __device__ void ce_rows(const T *logits, StridedLayout ll, const long long *targ
     __shared__ T sh[NORM_THREADS];
     const T c = (T)classes;
     for (unsigned long long r = blockIdx.x; r < rows; r += gridDim.x) {
-        const long long t = targets[at(lt, r)];
+        const long long t = targets[strided_offset(lt, r)];
         if (has_ignore && t == ignore) { // uniform over the block
             if (threadIdx.x == 0) {
                 losses[r] = 0;
@@ -226,20 +218,20 @@ __device__ void ce_rows(const T *logits, StridedLayout ll, const long long *targ
         const unsigned long long base = r * classes;
         T m = f_neg_inf((T)0);
         for (unsigned long long i = threadIdx.x; i < classes; i += NORM_THREADS) {
-            m = f_max(m, logits[at(ll, base + i)]);
+            m = f_max(m, logits[strided_offset(ll, base + i)]);
         }
         m = block_max(m, sh);
         T se = 0;
         for (unsigned long long i = threadIdx.x; i < classes; i += NORM_THREADS) {
-            se += f_exp(logits[at(ll, base + i)] - m);
+            se += f_exp(logits[strided_offset(ll, base + i)] - m);
         }
         const T lse = f_log(block_sum(se, sh));
-        const T nll = -((logits[at(ll, base + (unsigned long long)t)] - m) - lse);
+        const T nll = -((logits[strided_offset(ll, base + (unsigned long long)t)] - m) - lse);
         T loss = nll;
         if (eps != (T)0) { // uniform over the block
             T sx = 0;
             for (unsigned long long i = threadIdx.x; i < classes; i += NORM_THREADS) {
-                sx += logits[at(ll, base + i)] - m;
+                sx += logits[strided_offset(ll, base + i)] - m;
             }
             const T sum_logp = block_sum(sx, sh) - c * lse;
             loss = ((T)1 - eps) * nll - eps / c * sum_logp;
@@ -271,10 +263,10 @@ __device__ void ce_backward(const T *logits, StridedLayout ll, const long long *
                             unsigned long long rows, unsigned long long classes, int has_ignore, long long ignore,
                             T eps) {
     __shared__ T sh[NORM_THREADS];
-    const T g = (T)(dloss[at(ldl, 0)] / (double)(count > 1 ? count : 1));
+    const T g = (T)(dloss[strided_offset(ldl, 0)] / (double)(count > 1 ? count : 1));
     const T smooth = eps / (T)classes;
     for (unsigned long long r = blockIdx.x; r < rows; r += gridDim.x) {
-        const long long t = targets[at(lt, r)];
+        const long long t = targets[strided_offset(lt, r)];
         const unsigned long long base = r * classes;
         if (has_ignore && t == ignore) {
             for (unsigned long long i = threadIdx.x; i < classes; i += NORM_THREADS) {
@@ -284,16 +276,16 @@ __device__ void ce_backward(const T *logits, StridedLayout ll, const long long *
         }
         T m = f_neg_inf((T)0);
         for (unsigned long long i = threadIdx.x; i < classes; i += NORM_THREADS) {
-            m = f_max(m, logits[at(ll, base + i)]);
+            m = f_max(m, logits[strided_offset(ll, base + i)]);
         }
         m = block_max(m, sh);
         T se = 0;
         for (unsigned long long i = threadIdx.x; i < classes; i += NORM_THREADS) {
-            se += f_exp(logits[at(ll, base + i)] - m);
+            se += f_exp(logits[strided_offset(ll, base + i)] - m);
         }
         const T sum = block_sum(se, sh);
         for (unsigned long long i = threadIdx.x; i < classes; i += NORM_THREADS) {
-            const T p = f_exp(logits[at(ll, base + i)] - m) / sum;
+            const T p = f_exp(logits[strided_offset(ll, base + i)] - m) / sum;
             T v = g * (p - smooth);
             if (i == (unsigned long long)t) {
                 v -= g * ((T)1 - eps);

@@ -25,12 +25,6 @@ __device__ __forceinline__ double mul(double a, double b) { return __dmul_rn(a, 
 __device__ __forceinline__ double div(double a, double b) { return __ddiv_rn(a, b); }
 __device__ __forceinline__ double sqrt_rn(double a) { return __dsqrt_rn(a); }
 
-// Element i of a view; a contiguous run (the usual case) skips the index arithmetic.
-__device__ __forceinline__ long long at(const StridedLayout &l, unsigned long long i) {
-    if (l.ndim == 1 && l.strides[0] == 1) return l.offset + (long long)i;
-    return strided_offset(l, i);
-}
-
 // Weight decay in adam_<T>: none, AdamW's decoupled p·(1 − lr·wd), or Adam's L2 g + wd·p.
 #define WD_NONE 0
 #define WD_DECOUPLED 1
@@ -48,7 +42,7 @@ __device__ void adam_body(const T *p, StridedLayout lp, const T *g, StridedLayou
                           T eps, int wd_mode) {
     const T one = (T)1;
     GRID_STRIDE_LOOP(i, n) {
-        T pi = p[at(lp, i)], gi = g[at(lg, i)], mi = m[at(lm, i)], vi = v[at(lv, i)];
+        T pi = p[strided_offset(lp, i)], gi = g[strided_offset(lg, i)], mi = m[strided_offset(lm, i)], vi = v[strided_offset(lv, i)];
         if (wd_mode == WD_DECOUPLED) {
             pi = mul(pi, decay);
         } else if (wd_mode == WD_L2) {
@@ -68,7 +62,7 @@ template <typename T>
 __device__ void sgd_body(const T *p, StridedLayout lp, const T *g, StridedLayout lg, T *p_out,
                          unsigned long long n, T lr, T wd, int flags) {
     GRID_STRIDE_LOOP(i, n) {
-        T pi = p[at(lp, i)], d = g[at(lg, i)];
+        T pi = p[strided_offset(lp, i)], d = g[strided_offset(lg, i)];
         if (flags & SGD_WEIGHT_DECAY) d = add(d, mul(wd, pi));
         p_out[i] = sub(pi, mul(lr, d));
     }
@@ -79,9 +73,9 @@ __device__ void sgd_momentum_body(const T *p, StridedLayout lp, const T *g, Stri
                                   const T *buf, StridedLayout lb, T *p_out, T *buf_out,
                                   unsigned long long n, T lr, T mu, T damp, T wd, int flags) {
     GRID_STRIDE_LOOP(i, n) {
-        T pi = p[at(lp, i)], d = g[at(lg, i)];
+        T pi = p[strided_offset(lp, i)], d = g[strided_offset(lg, i)];
         if (flags & SGD_WEIGHT_DECAY) d = add(d, mul(wd, pi));
-        T b = (flags & SGD_FIRST) ? d : add(mul(buf[at(lb, i)], mu), mul(damp, d));
+        T b = (flags & SGD_FIRST) ? d : add(mul(buf[strided_offset(lb, i)], mu), mul(damp, d));
         d = (flags & SGD_NESTEROV) ? add(d, mul(mu, b)) : b;
         p_out[i] = sub(pi, mul(lr, d));
         buf_out[i] = b;
@@ -107,7 +101,7 @@ template <typename T>
 __device__ void sumsq_partial_body(const T *x, StridedLayout l, unsigned long long n, double *partial) {
     double acc = 0.0;
     GRID_STRIDE_LOOP(i, n) {
-        double xi = (double)x[at(l, i)];
+        double xi = (double)x[strided_offset(l, i)];
         acc = __dadd_rn(acc, __dmul_rn(xi, xi));
     }
     double total = block_sum(acc);

@@ -1,9 +1,11 @@
 //! Assembles every committed PTX file for its architecture with `ptxas` 13.0 — what the driver's
 //! JIT does at `cuModuleLoadData` on a GPU machine — and checks what only the assembler can see:
-//! the PTX is accepted, no kernel spills registers to local memory, and static shared memory
-//! stays within the 48 KiB a launch gets without opting in. (Registers need no check: ptxas
-//! caps a thread at 255, and 255 × the launches' 256 threads fits the 64 Ki register file.) Skips with the reason when no
-//! `ptxas` is found (`eval "$(scripts/nvrtc-env.sh)"` installs it and sets `PTXAS`).
+//! the PTX is accepted, no kernel spills registers to local memory, static shared memory stays
+//! within the 48 KiB a launch gets without opting in, and no kernel keeps a stack frame except
+//! the unary maps, whose `sinf`/`cosf` keep a small array for reducing huge arguments. (Registers
+//! need no check: ptxas caps a thread at 255, and 255 × the launches' 256 threads fits the 64 Ki
+//! register file.) Skips with the reason when no `ptxas` is found (`eval
+//! "$(scripts/nvrtc-env.sh)"` installs it and sets `PTXAS`).
 #![cfg(feature = "cuda")]
 use kernels::ptx::{PtxArch, MODULES};
 use std::path::PathBuf;
@@ -31,8 +33,8 @@ struct KernelInfo {
     registers: usize,
     smem: usize,
     spill_bytes: usize,
-    /// Local memory for arrays indexed at run time (the packed layouts' `dims`): not a spill,
-    /// reported only.
+    /// Local memory for arrays indexed at run time: not a spill, but a by-value layout indexed at
+    /// run time gets copied there by every thread (see `strided_offset` in common.cuh).
     stack_bytes: usize,
 }
 
@@ -109,6 +111,11 @@ fn committed_ptx_assembles_without_spills() {
                 assert_eq!(k.spill_bytes, 0, "{}/{name} ({}) spills: {k:?}", module.name, arch.name());
                 let what = format!("{}/{name} ({})", module.name, arch.name());
                 assert!(k.smem <= SMEM_LIMIT, "{what} uses {} B of shared memory", k.smem);
+                // The first GPU run measured what a stack frame costs: the copy kernel, which
+                // copied its 104-byte layout to local memory in every thread, reached 6.5 % of
+                // the H200's bandwidth.
+                let allowed = if name.starts_with("unary") { 64 } else { 0 };
+                assert!(k.stack_bytes <= allowed, "{what} keeps a {} B stack frame", k.stack_bytes);
                 (max_reg, max_smem, max_stack) =
                     (max_reg.max(k.registers), max_smem.max(k.smem), max_stack.max(k.stack_bytes));
             }
