@@ -44,6 +44,29 @@ pub type Result<T> = std::result::Result<T, CudaError>;
 
 pub use crate::cuda_params::BLOCK;
 
+/// Element types for which every bit pattern is a valid value: the plain numbers the GPU buffers
+/// hold (half precision is stored as `u16`). Sealed: only these.
+pub trait AnyBits: DeviceRepr + private::Sealed {}
+mod private {
+    pub trait Sealed {}
+}
+macro_rules! any_bits {
+    ($($t:ty),*) => {$( impl private::Sealed for $t {} impl AnyBits for $t {} )*};
+}
+any_bits!(u8, u16, u32, u64, i64, f32, f64);
+
+/// A device buffer of `n` elements (at least one: the driver refuses zero-byte allocations) whose
+/// contents are left as they are, for a kernel that writes every element before anything reads
+/// it. It skips the memset of a zero-filled buffer, a third of a binary op's memory traffic.
+pub fn alloc_for_overwrite<T: AnyBits>(
+    stream: &std::sync::Arc<cudarc::driver::CudaStream>,
+    n: usize,
+) -> Result<CudaSlice<T>> {
+    // SAFETY: every bit pattern is a valid `T` (`AnyBits`), so reading the memory before a kernel
+    // writes it yields some value, never undefined behaviour; the length is the one allocated.
+    Ok(unsafe { stream.alloc::<T>(n.max(1)) }?)
+}
+
 /// A grid-stride launch over `n` elements: enough blocks to cover `n` (capped; the kernels loop).
 pub fn launch_1d(n: usize) -> LaunchConfig {
     LaunchConfig { grid_dim: (crate::cuda_params::blocks_1d(n), 1, 1), block_dim: (BLOCK, 1, 1), shared_mem_bytes: 0 }

@@ -14,14 +14,15 @@ pub fn copy_contiguous(t: &Tensor, st: &CudaStorage) -> Result<Tensor> {
 fn copy_storage(t: &Tensor, st: &CudaStorage) -> Result<CudaStorage> {
     let (dev, n) = (&st.dev, t.elem_count());
     let l = strided(t.layout())?;
-    let mut out = CudaStorage::zeros(dev, t.dtype(), n)?;
+    // The copy kernel writes all n elements.
+    let mut out = CudaStorage::for_overwrite(dev, t.dtype(), n)?;
     match (&st.buf, &mut out.buf) {
         (GpuBuf::U8(s), GpuBuf::U8(d)) => copy::copy_strided(dev, s, &l, d, n),
         (GpuBuf::I64(s), GpuBuf::I64(d)) => copy::copy_strided(dev, s, &l, d, n),
         (GpuBuf::F16(s), GpuBuf::F16(d)) | (GpuBuf::BF16(s), GpuBuf::BF16(d)) => copy::copy_strided(dev, s, &l, d, n),
         (GpuBuf::F32(s), GpuBuf::F32(d)) => copy::copy_strided(dev, s, &l, d, n),
         (GpuBuf::F64(s), GpuBuf::F64(d)) => copy::copy_strided(dev, s, &l, d, n),
-        _ => unreachable!("zeros() allocates the source's dtype"),
+        _ => unreachable!("for_overwrite() allocates the source's dtype"),
     }
     .map_err(gpu)?;
     Ok(out)
@@ -32,7 +33,7 @@ fn copy_storage(t: &Tensor, st: &CudaStorage) -> Result<CudaStorage> {
 pub fn cast(t: &Tensor, st: &CudaStorage, dtype: DType) -> Result<Tensor> {
     let (dev, n) = (&st.dev, t.elem_count());
     let l = strided(t.layout())?;
-    let mut out = CudaStorage::zeros(dev, dtype, n)?;
+    let mut out = CudaStorage::for_overwrite(dev, dtype, n)?;
     let (from, to) = (t.dtype().as_str(), dtype.as_str());
     crate::with_gpu_buf!(&st.buf, s => crate::with_gpu_buf!(&mut out.buf, d => copy::cast(dev, from, to, s, &l, d, n)))
         .map_err(gpu)?;

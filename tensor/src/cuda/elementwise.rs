@@ -7,7 +7,7 @@ use crate::layout::broadcast_shapes;
 use crate::{float_dispatch, DType, Error, Result, Tensor};
 use kernels::cuda::copy::Bits;
 use kernels::cuda::elementwise::{self as k, Elem, Float};
-use kernels::cuda::{CudaSlice, GpuDevice, ValidAsZeroBits};
+use kernels::cuda::{AnyBits, CudaSlice, GpuDevice, ValidAsZeroBits};
 use kernels::elementwise::{BinaryOp, CmpOp, UnaryOp};
 use std::sync::Arc;
 
@@ -24,6 +24,12 @@ pub(crate) fn typed<'a, T: GpuElem>(op: &'static str, st: &'a CudaStorage) -> Re
 /// as for `CudaStorage::zeros` (the driver refuses zero-byte allocations).
 pub(crate) fn alloc<T: GpuElem + ValidAsZeroBits>(dev: &Arc<GpuDevice>, n: usize) -> Result<CudaSlice<T>> {
     dev.stream().alloc_zeros::<T>(n.max(1)).map_err(gpu)
+}
+
+/// A device buffer of `n` elements for the kernels here that write every output element (the
+/// grid-stride loops over `n`): no zero-fill ([`kernels::cuda::alloc_for_overwrite`]).
+fn out_buf<T: GpuElem + AnyBits>(dev: &Arc<GpuDevice>, n: usize) -> Result<CudaSlice<T>> {
+    kernels::cuda::alloc_for_overwrite::<T>(dev.stream(), n).map_err(gpu)
 }
 
 /// A contiguous tensor of `shape` around a fresh device buffer.
@@ -59,7 +65,7 @@ fn check_like(op: &'static str, x: &Tensor, t: &Tensor) -> Result<()> {
 pub fn unary(x: &Tensor, st: &CudaStorage, op: UnaryOp) -> Result<Tensor> {
     let (dev, n, lx) = (&st.dev, x.elem_count(), strided(x.layout())?);
     float_dispatch!(x.dtype(), op.name(), T => {
-        let mut y = alloc::<T>(dev, n)?;
+        let mut y = out_buf::<T>(dev, n)?;
         k::unary(dev, op, typed::<T>(op.name(), st)?, &lx, &mut y, n).map_err(gpu)?;
         wrap(dev, y, x.shape())
     })
@@ -75,7 +81,7 @@ pub fn unary_backward(op: UnaryOp, x: &Tensor, st: &CudaStorage, y: &Tensor, dy:
     let (dev, n) = (&st.dev, x.elem_count());
     let (lx, ly, ldy) = (strided(x.layout())?, strided(y.layout())?, strided(dy.layout())?);
     float_dispatch!(x.dtype(), name, T => {
-        let mut dx = alloc::<T>(dev, n)?;
+        let mut dx = out_buf::<T>(dev, n)?;
         let (xs, ys, gs) = (typed::<T>(name, st)?, typed::<T>(name, sy)?, typed::<T>(name, sdy)?);
         k::unary_backward(dev, op, (xs, &lx), (ys, &ly), (gs, &ldy), &mut dx, n).map_err(gpu)?;
         wrap(dev, dx, x.shape())
@@ -91,7 +97,7 @@ pub fn binary(a: &Tensor, st: &CudaStorage, op: BinaryOp, b: &Tensor) -> Result<
         let la = strided(&a.layout().broadcast_to(&shape)?)?;
         let lb = strided(&b.layout().broadcast_to(&shape)?)?;
         let (dev, n) = (&st.dev, shape.iter().product::<usize>());
-        let mut out = alloc::<T>(dev, n)?;
+        let mut out = out_buf::<T>(dev, n)?;
         k::binary(dev, op, (typed::<T>(name, st)?, &la), (typed::<T>(name, sb)?, &lb), &mut out, n).map_err(gpu)?;
         wrap(dev, out, &shape)
     })
@@ -121,7 +127,7 @@ pub fn binary_backward(
     let ldy = strided(&dy.layout().broadcast_to(&shape)?)?;
     let (dev, n) = (&st.dev, y.elem_count());
     float_dispatch!(a.dtype(), name, T => {
-        let (mut ga, mut gb) = (alloc::<T>(dev, n)?, alloc::<T>(dev, n)?);
+        let (mut ga, mut gb) = (out_buf::<T>(dev, n)?, out_buf::<T>(dev, n)?);
         k::binary_backward(
             dev,
             op,
@@ -146,7 +152,7 @@ pub fn cmp(a: &Tensor, st: &CudaStorage, op: CmpOp, b: &Tensor) -> Result<Tensor
         let la = strided(&a.layout().broadcast_to(&shape)?)?;
         let lb = strided(&b.layout().broadcast_to(&shape)?)?;
         let (dev, n) = (&st.dev, shape.iter().product::<usize>());
-        let mut out = alloc::<u8>(dev, n)?;
+        let mut out = out_buf::<u8>(dev, n)?;
         k::cmp(dev, op, (typed::<T>("cmp", st)?, &la), (typed::<T>("cmp", sb)?, &lb), &mut out, n).map_err(gpu)?;
         wrap(dev, out, &shape)
     }
@@ -169,14 +175,14 @@ pub fn where_cond(
     shape: &[usize],
 ) -> Result<Tensor> {
     const OP: &str = "where_cond";
-    fn run<T: Bits + ValidAsZeroBits>(
+    fn run<T: Bits + AnyBits>(
         dev: &Arc<GpuDevice>,
         m: (&CudaSlice<u8>, &kernels::cuda::StridedLayout),
         a: (&CudaSlice<T>, &kernels::cuda::StridedLayout),
         b: (&CudaSlice<T>, &kernels::cuda::StridedLayout),
         n: usize,
     ) -> Result<CudaSlice<T>> {
-        let mut out = dev.stream().alloc_zeros::<T>(n.max(1)).map_err(gpu)?;
+        let mut out = kernels::cuda::alloc_for_overwrite::<T>(dev.stream(), n).map_err(gpu)?;
         k::where_cond(dev, m, a, b, &mut out, n).map_err(gpu)?;
         Ok(out)
     }
@@ -213,7 +219,7 @@ pub fn masked_fill(x: &Tensor, st: &CudaStorage, mask: &Tensor, value: f64) -> R
     let lm = strided(&mask.layout().broadcast_to(&shape)?)?;
     let (dev, n) = (&st.dev, shape.iter().product::<usize>());
     float_dispatch!(x.dtype(), OP, T => {
-        let mut out = alloc::<T>(dev, n)?;
+        let mut out = out_buf::<T>(dev, n)?;
         let m = typed::<u8>(OP, sm)?;
         k::masked_fill(dev, (typed::<T>(OP, st)?, &lx), (m, &lm), T::of(value), &mut out, n).map_err(gpu)?;
         wrap(dev, out, &shape)

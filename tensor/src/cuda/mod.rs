@@ -125,6 +125,21 @@ impl CudaStorage {
         };
         Ok(CudaStorage { dev: dev.clone(), buf })
     }
+    /// A buffer of `n` elements (at least one) with unspecified contents, for a kernel that writes
+    /// every element ([`kernels::cuda::alloc_for_overwrite`]).
+    pub fn for_overwrite(dev: &Arc<GpuDevice>, dtype: DType, n: usize) -> Result<CudaStorage> {
+        use kernels::cuda::alloc_for_overwrite as a;
+        let s = dev.stream();
+        let buf = match dtype {
+            DType::U8 => GpuBuf::U8(a(s, n).map_err(gpu)?),
+            DType::I64 => GpuBuf::I64(a(s, n).map_err(gpu)?),
+            DType::F16 => GpuBuf::F16(a(s, n).map_err(gpu)?),
+            DType::BF16 => GpuBuf::BF16(a(s, n).map_err(gpu)?),
+            DType::F32 => GpuBuf::F32(a(s, n).map_err(gpu)?),
+            DType::F64 => GpuBuf::F64(a(s, n).map_err(gpu)?),
+        };
+        Ok(CudaStorage { dev: dev.clone(), buf })
+    }
     /// Copies a host buffer to `dev`.
     pub fn from_cpu(dev: &Arc<GpuDevice>, st: &CpuStorage) -> Result<CudaStorage> {
         if st.is_empty() {
