@@ -48,7 +48,7 @@ fn cat_and_stack_match_the_cpu() {
             &Tensor::cat(&[&ct, &dt, &ct], 0).unwrap(),
         );
         // A long part (more than one block of threads).
-        let l = data(&[1025, 3], 8, dtype);
+        let l = data(&[1025, 4], 8, dtype);
         same(
             &format!("cat long {dtype:?}"),
             &Tensor::cat(&[&gpu(&ct), &gpu(&l)], 0).unwrap(),
