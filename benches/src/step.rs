@@ -45,6 +45,17 @@ pub struct Timing {
     pub foreign_cores: Option<f64>,
 }
 
+/// Waits for a GPU's queue (nothing to wait for on the CPU), so each phase's time is its own:
+/// launches return at once, and without this the forward and backward kernels would be paid for
+/// at the loss's read-back in the optimiser phase.
+fn wait(device: tensor::Device) -> Result<()> {
+    #[cfg(feature = "cuda")]
+    tensor::cuda::synchronize(device)?;
+    #[cfg(not(feature = "cuda"))]
+    let _ = device;
+    Ok(())
+}
+
 /// Python's `statistics.median`: the mean of the two middle values for an even count.
 pub fn median(xs: &[f64]) -> f64 {
     let mut v = xs.to_vec();
@@ -69,8 +80,11 @@ impl Trainer {
     fn step(&mut self) -> Result<(Phases, f64)> {
         let t0 = Instant::now();
         let loss = (self.loss)()?;
+        let device = loss.value().device();
+        wait(device)?;
         let t1 = Instant::now();
         let grads = loss.backward()?;
+        wait(device)?;
         let t2 = Instant::now();
         let set = GradSet::collect(&self.params, &grads);
         drop(grads);
