@@ -131,6 +131,7 @@ static void register_kernels() {
     K(copy_cu, cast_i64_u8) K(copy_cu, cast_u8_i64)
     KF(elementwise_cu, unary) KF(elementwise_cu, unary_backward) KF(elementwise_cu, binary)
     KF(elementwise_cu, binary_backward) KF(elementwise_cu, masked_fill)
+    K(elementwise_cu, unary_vec4_f32) K(elementwise_cu, binary_vec4_f32)
     KF(elementwise_cu, cmp) K(elementwise_cu, cmp_i64) K(elementwise_cu, cmp_u8) KB(elementwise_cu, where)
     KF(reduce_cu, reduce_rows) KF(reduce_cu, arg_reduce_rows) KF(reduce_cu, arg_mask)
     KF(softmax_cu, softmax) KF(softmax_cu, softmax_backward)

@@ -10,6 +10,7 @@ use super::{launch_1d, CudaSlice, DeviceRepr, GpuDevice, PushKernelArg, Result, 
 pub use crate::cuda_params::{binary_code, cmp_code, unary_code};
 use crate::elementwise::{BinaryOp, CmpOp, UnaryOp};
 use crate::ptx::ELEMENTWISE;
+use cudarc::driver::{CudaView, DevicePtr};
 
 /// An element type with kernels of its own: the kernel name's suffix.
 pub trait Elem: DeviceRepr + ValidAsZeroBits + Copy + Unpin {
@@ -44,6 +45,22 @@ impl Float for f64 {
     }
 }
 
+/// Whether a buffer (or view) starts on a 16-byte boundary, as 128-bit loads and stores need.
+fn aligned16<T, S: DevicePtr<T>>(dev: &GpuDevice, s: &S) -> bool {
+    let (ptr, _record) = s.device_ptr(dev.stream());
+    ptr % 16 == 0
+}
+
+/// The view `l` describes as a plain slice, when the `_vec4` fast path can read it: f32, one
+/// contiguous run (layouts merge a contiguous view into one dim of stride 1), 16-byte aligned.
+fn vec4_run<'a, T: Float>(dev: &GpuDevice, s: &'a CudaSlice<T>, l: &StridedLayout) -> Option<CudaView<'a, T>> {
+    if <T as Elem>::NAME != "f32" || l.ndim != 1 || l.strides[0] != 1 {
+        return None;
+    }
+    let v = s.slice(l.offset as usize..);
+    aligned16(dev, &v).then_some(v)
+}
+
 /// `y[i] = op(x[lx(i)])` for `i < n`.
 // x: any view of n elements; y: [n]
 pub fn unary<T: Float>(
@@ -57,9 +74,19 @@ pub fn unary<T: Float>(
     if n == 0 {
         return Ok(());
     }
-    let f = dev.function(&ELEMENTWISE, &format!("unary_{}", <T as Elem>::NAME))?;
     let (code, p) = unary_code(op);
     let (n64, p0, p1, p2) = (n as u64, T::of(p[0]), T::of(p[1]), T::of(p[2]));
+    if let Some(xv) = vec4_run(dev, x, lx).filter(|_| aligned16(dev, y)) {
+        let f = dev.function(&ELEMENTWISE, "unary_vec4_f32")?;
+        let mut b = dev.stream().launch_builder(&f);
+        b.arg(&xv).arg(y).arg(&n64).arg(&code).arg(&p0).arg(&p1);
+        // SAFETY: matches `unary_vec4_f32(const float4*, float4*, u64, int, float, float)` (T is
+        // f32 here); `xv` is a contiguous run of n elements and `y` holds at least `n`, both
+        // 16-byte aligned; at least 4 threads cover the tail.
+        unsafe { b.launch(launch_1d((n / 4).max(1))) }?;
+        return Ok(());
+    }
+    let f = dev.function(&ELEMENTWISE, &format!("unary_{}", <T as Elem>::NAME))?;
     let mut b = dev.stream().launch_builder(&f);
     b.arg(x).arg(lx).arg(y).arg(&n64).arg(&code).arg(&p0).arg(&p1).arg(&p2);
     // SAFETY: matches `unary_<T>(const T*, StridedLayout, T*, u64, int, T, T, T)`; the layout
@@ -108,8 +135,18 @@ pub fn binary<T: Float>(
     if n == 0 {
         return Ok(());
     }
-    let f = dev.function(&ELEMENTWISE, &format!("binary_{}", <T as Elem>::NAME))?;
     let (n64, code) = (n as u64, binary_code(op));
+    if let (Some(av), Some(bv), true) = (vec4_run(dev, a, la), vec4_run(dev, b, lb), aligned16(dev, out)) {
+        let f = dev.function(&ELEMENTWISE, "binary_vec4_f32")?;
+        let mut l = dev.stream().launch_builder(&f);
+        l.arg(&av).arg(&bv).arg(out).arg(&n64).arg(&code);
+        // SAFETY: matches `binary_vec4_f32(const float4*, const float4*, float4*, u64, int)` (T is
+        // f32 here); `av` and `bv` are contiguous runs of n elements and `out` holds at least `n`,
+        // all 16-byte aligned; at least 4 threads cover the tail.
+        unsafe { l.launch(launch_1d((n / 4).max(1))) }?;
+        return Ok(());
+    }
+    let f = dev.function(&ELEMENTWISE, &format!("binary_{}", <T as Elem>::NAME))?;
     let mut l = dev.stream().launch_builder(&f);
     l.arg(a).arg(la).arg(b).arg(lb).arg(out).arg(&n64).arg(&code);
     // SAFETY: matches `binary_<T>(const T*, StridedLayout, const T*, StridedLayout, T*, u64, int)`;

@@ -78,6 +78,13 @@ pub(crate) fn elementwise_cases<T: F>(s: &mut Script, rng: &mut Lcg) {
         let mut args = vec![A::P(xb), l(&c), A::P(gy), v(n as u64), v(code)];
         args.extend(p.iter().map(|&p| v(of::<T>(p))));
         s.run_1d(&label, &format!("unary_{t}"), n, &args);
+        if t == "f32" {
+            // The contiguous fast path: 128-bit loads, then a tail (n = 113 = 4·28 + 1).
+            let gy4 = s.zeros::<T>(n);
+            let args = [A::P(xb), A::P(gy4), v(n as u64), v(code), v(of::<T>(p[0])), v(of::<T>(p[1]))];
+            s.run_1d(&label, "unary_vec4_f32", n, &args);
+            s.expect(&format!("unary_vec4_f32 {op:?}"), gy4, y.clone(), T::TOL);
+        }
         s.expect(&format!("unary_{t} {op:?}"), gy, y, T::TOL);
         // The backward pass gets the CPU's y, so its derivative formula is checked alone.
         let mut args = vec![A::P(xb), l(&c), A::P(yb), l(&c), A::P(dyb), l(&c), A::P(gdx), v(n as u64), v(code)];
@@ -114,6 +121,14 @@ pub(crate) fn elementwise_cases<T: F>(s: &mut Script, rng: &mut Lcg) {
             n,
             &[A::P(ab), l(&la), A::P(bb), l(&lb), A::P(out), v(n as u64), v(code)],
         );
+        if t == "f32" {
+            // The contiguous fast path over the same values, laid out densely (n = 58: a tail of 2).
+            let m = n - 2;
+            let (af, bf): (Vec<T>, Vec<T>) = (0..m).map(|i| (a[ai(i)], b[bi(i)])).unzip();
+            let (afb, bfb, out4) = (s.buf(&af), s.buf(&bf), s.zeros::<T>(m));
+            s.run_1d(&label, "binary_vec4_f32", m, &[A::P(afb), A::P(bfb), A::P(out4), v(m as u64), v(code)]);
+            s.expect(&format!("binary_vec4_f32 {op:?}"), out4, y[..m].to_vec(), T::TOL);
+        }
         s.expect(&format!("binary_{t} {op:?}"), out, y, T::TOL);
         let args = [
             A::P(ab),
