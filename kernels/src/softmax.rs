@@ -38,22 +38,160 @@ fn for_rows<T: Real>(out: &mut [T], rows: usize, d: usize, f: impl Fn(usize, &mu
     out.par_chunks_mut(d).enumerate().with_min_len(min_rows(d)).for_each(|(r, o)| f(r, o));
 }
 
-/// `(m, ln Σ exp(x - m))` for a row: `log_softmax = (x - m) - lse_shifted`.
-fn max_and_shifted_lse<T: Real>(row: &[T]) -> (T, T) {
-    let m = row.iter().copied().fold(T::neg_infinity(), T::max);
-    let s = row.iter().map(|&v| (v - m).fast_exp()).sum::<T>();
-    (m, s.ln())
+/// Defines `fn $name<T: Real>(args) -> ret` running `$body` compiled for AVX-512 or AVX2 where
+/// the CPU has them: the `#[inline(always)]` row helpers below inline into those copies and
+/// vectorise for their registers (a closure would not be inlined into them). Nothing is
+/// contracted into FMAs and the lanes are fixed, so every copy computes the same bits.
+macro_rules! simd_fn {
+    ($(#[$doc:meta])* fn $name:ident<$T:ident>($($a:ident: $t:ty),*) -> $ret:ty $body:block) => {
+        $(#[$doc])*
+        fn $name<$T: Real>($($a: $t),*) -> $ret {
+            #[inline(always)]
+            fn body<$T: Real>($($a: $t),*) -> $ret $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                /// # Safety
+                /// The CPU must support AVX-512F.
+                #[target_feature(enable = "avx512f")]
+                unsafe fn avx512<$T: Real>($($a: $t),*) -> $ret {
+                    body($($a),*)
+                }
+                /// # Safety
+                /// The CPU must support AVX2 and FMA.
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn avx2<$T: Real>($($a: $t),*) -> $ret {
+                    body($($a),*)
+                }
+                if crate::gemm::has_avx512() {
+                    // SAFETY: AVX-512F was detected at run time.
+                    return unsafe { avx512($($a),*) };
+                }
+                if crate::gemm::has_avx2_fma() {
+                    // SAFETY: AVX2 and FMA were detected at run time.
+                    return unsafe { avx2($($a),*) };
+                }
+            }
+            body($($a),*)
+        }
+    };
+}
+
+/// Independent accumulators in the row reductions: sixteen partial results (one AVX-512 register
+/// of f32), combined in a fixed order at the end. A single running sum cannot vectorise; this
+/// order is the same on every CPU and for every thread count.
+const LANES: usize = 16;
+
+/// `fold(init, op)` over `f(v)` for the values of `row`, in [`LANES`] interleaved partial results
+/// combined in lane order, then the `len % LANES` tail in order.
+#[inline(always)]
+fn lane_fold<T: Real>(row: &[T], init: T, f: impl Fn(T) -> T, op: impl Fn(T, T) -> T) -> T {
+    let mut acc = [init; LANES];
+    let chunks = row.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a = op(*a, f(v));
+        }
+    }
+    let mut r = acc.into_iter().fold(init, &op);
+    for &v in tail {
+        r = op(r, f(v));
+    }
+    r
+}
+
+/// The largest value of a row (NaNs ignored, as `T::max` does; `-inf` for an empty row).
+#[inline(always)]
+fn row_max<T: Real>(row: &[T]) -> T {
+    lane_fold(row, T::neg_infinity(), |v| v, T::max)
+}
+
+/// `Σ f(v)` over a row, in lanes.
+#[inline(always)]
+fn row_sum<T: Real>(row: &[T], f: impl Fn(T) -> T) -> T {
+    lane_fold(row, T::zero(), f, |a, b| a + b)
+}
+
+/// `Σ a·b` over two rows of the same length, in lanes.
+#[inline(always)]
+fn row_dot<T: Real>(a: &[T], b: &[T]) -> T {
+    let mut acc = [T::zero(); LANES];
+    let n = a.len() / LANES * LANES;
+    let (a, b) = (a, &b[..a.len()]);
+    for (ca, cb) in a[..n].chunks_exact(LANES).zip(b[..n].chunks_exact(LANES)) {
+        for ((s, &x), &y) in acc.iter_mut().zip(ca).zip(cb) {
+            *s += x * y;
+        }
+    }
+    let mut r = acc.into_iter().fold(T::zero(), |s, v| s + v);
+    for (&x, &y) in a[n..].iter().zip(&b[n..]) {
+        r += x * y;
+    }
+    r
+}
+
+simd_fn! {
+    /// `(m, ln Σ exp(x - m))` for a row: `log_softmax = (x - m) - lse_shifted`.
+    fn max_and_shifted_lse<T>(row: &[T]) -> (T, T) {
+        let m = row_max(row);
+        (m, row_sum(row, |v| (v - m).fast_exp()).ln())
+    }
 }
 
 /// Writes the softmax of `row` into `out` (same length).
-fn softmax_row<T: Real>(row: &[T], out: &mut [T]) {
-    let m = row.iter().copied().fold(T::neg_infinity(), T::max);
-    let mut s = T::zero();
+#[inline(always)]
+fn softmax_row_body<T: Real>(row: &[T], out: &mut [T]) {
+    let m = row_max(row);
     for (o, &v) in out.iter_mut().zip(row) {
         *o = (v - m).fast_exp();
-        s += *o;
     }
+    let s = row_sum(out, |v| v);
     out.iter_mut().for_each(|o| *o /= s);
+}
+
+simd_fn! {
+    /// Writes the softmax of `row` into `out` (same length).
+    fn softmax_row<T>(row: &[T], out: &mut [T]) -> () {
+        softmax_row_body(row, out)
+    }
+}
+
+simd_fn! {
+    /// `dx = y·(dy − Σ dy·y)` for one row.
+    fn softmax_backward_row<T>(yr: &[T], dyr: &[T], dxr: &mut [T]) -> () {
+        let dot = row_dot(yr, dyr);
+        for ((o, &a), &b) in dxr.iter_mut().zip(yr).zip(dyr) {
+            *o = a * (b - dot);
+        }
+    }
+}
+
+simd_fn! {
+    /// `y = (x − m) − ln Σ exp(x − m)` for one row.
+    fn log_softmax_row<T>(xr: &[T], yr: &mut [T]) -> () {
+        let m = row_max(xr);
+        let lse = row_sum(xr, |v| (v - m).fast_exp()).ln();
+        for (o, &v) in yr.iter_mut().zip(xr) {
+            *o = (v - m) - lse;
+        }
+    }
+}
+
+simd_fn! {
+    /// `dx = dy − exp(y)·Σ dy` for one row of a log-softmax output `y`.
+    fn log_softmax_backward_row<T>(yr: &[T], dyr: &[T], dxr: &mut [T]) -> () {
+        let s = row_sum(dyr, |v| v);
+        for ((o, &a), &b) in dxr.iter_mut().zip(yr).zip(dyr) {
+            *o = b - a.fast_exp() * s;
+        }
+    }
+}
+
+simd_fn! {
+    /// `Σ (x − m)` over a row (label smoothing's share of the cross-entropy).
+    fn shifted_sum<T>(row: &[T], m: T) -> T {
+        row_sum(row, |v| v - m)
+    }
 }
 
 /// x, y: [rows, d]
@@ -66,38 +204,20 @@ pub fn softmax_rows<T: Real>(x: &[T], rows: usize, d: usize, y: &mut [T]) {
 pub fn softmax_rows_backward<T: Real>(y: &[T], dy: &[T], rows: usize, d: usize, dx: &mut [T]) {
     check_len("y", y, rows * d);
     check_len("dy", dy, rows * d);
-    for_rows(dx, rows, d, |r, dxr| {
-        let (yr, dyr) = (&y[r * d..(r + 1) * d], &dy[r * d..(r + 1) * d]);
-        let dot = yr.iter().zip(dyr).map(|(&a, &b)| a * b).sum::<T>();
-        for ((o, &a), &b) in dxr.iter_mut().zip(yr).zip(dyr) {
-            *o = a * (b - dot);
-        }
-    });
+    for_rows(dx, rows, d, |r, dxr| softmax_backward_row(&y[r * d..(r + 1) * d], &dy[r * d..(r + 1) * d], dxr));
 }
 
 /// x, y: [rows, d]; y = log_softmax(x) per row
 pub fn log_softmax_rows<T: Real>(x: &[T], rows: usize, d: usize, y: &mut [T]) {
     check_len("x", x, rows * d);
-    for_rows(y, rows, d, |r, yr| {
-        let xr = &x[r * d..(r + 1) * d];
-        let (m, lse) = max_and_shifted_lse(xr);
-        for (o, &v) in yr.iter_mut().zip(xr) {
-            *o = (v - m) - lse;
-        }
-    });
+    for_rows(y, rows, d, |r, yr| log_softmax_row(&x[r * d..(r + 1) * d], yr));
 }
 
 /// y is the log-softmax output; dx = dy - exp(y) * sum(dy)
 pub fn log_softmax_rows_backward<T: Real>(y: &[T], dy: &[T], rows: usize, d: usize, dx: &mut [T]) {
     check_len("y", y, rows * d);
     check_len("dy", dy, rows * d);
-    for_rows(dx, rows, d, |r, dxr| {
-        let (yr, dyr) = (&y[r * d..(r + 1) * d], &dy[r * d..(r + 1) * d]);
-        let s = dyr.iter().copied().sum::<T>();
-        for ((o, &a), &b) in dxr.iter_mut().zip(yr).zip(dyr) {
-            *o = b - a.fast_exp() * s;
-        }
-    });
+    for_rows(dx, rows, d, |r, dxr| log_softmax_backward_row(&y[r * d..(r + 1) * d], &dy[r * d..(r + 1) * d], dxr));
 }
 
 /// The target class of a row, or `None` when the row is ignored.
@@ -139,7 +259,7 @@ pub fn cross_entropy_rows<T: Real>(
                     nll
                 } else {
                     // Σ_c logp[c] = Σ_c (x_c - m) - C·lse
-                    let sum_logp = xr.iter().map(|&v| v - m).sum::<T>() - c * lse;
+                    let sum_logp = shifted_sum(xr, m) - c * lse;
                     (T::one() - eps) * nll - eps / c * sum_logp
                 }
             }
