@@ -7,6 +7,7 @@
 //! once per row. Rows are split across rayon threads for large outputs; each output element is
 //! written once, so the result does not depend on the thread count.
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// Outputs at or above this many elements are computed in parallel.
 pub const PAR_MIN_ELEMS: usize = 1 << 15;
@@ -50,6 +51,37 @@ where
     O: Send,
     F: Fn(A, B) -> O + Sync,
 {
+    // SAFETY: `MaybeUninit<O>` has the layout of `O`, and `zip_map_into` only ever writes
+    // initialised values, so `out` stays initialised.
+    let out = unsafe { &mut *(out as *mut [O] as *mut [MaybeUninit<O>]) };
+    zip_map_into(shape, a, b, out, f);
+}
+
+/// [`zip_map`] into a new vector of the shape's element count: no zero-fill before the writes.
+pub fn zip_map_vec<A, B, O, F>(shape: &[usize], a: Strided<A>, b: Strided<B>, f: F) -> Vec<O>
+where
+    A: Copy + Sync,
+    B: Copy + Sync,
+    O: Send,
+    F: Fn(A, B) -> O + Sync,
+{
+    let n: usize = shape.iter().product();
+    let mut out = Vec::with_capacity(n);
+    zip_map_into(shape, a, b, &mut out.spare_capacity_mut()[..n], f);
+    // SAFETY: the capacity is at least n, and `zip_map_into` wrote every one of the first n
+    // elements (its rows of `inner` elements tile out[..n] exactly).
+    unsafe { out.set_len(n) };
+    out
+}
+
+/// The loop behind [`zip_map`] and [`zip_map_vec`]: writes every element of `out[..n]`.
+fn zip_map_into<A, B, O, F>(shape: &[usize], a: Strided<A>, b: Strided<B>, out: &mut [MaybeUninit<O>], f: F)
+where
+    A: Copy + Sync,
+    B: Copy + Sync,
+    O: Send,
+    F: Fn(A, B) -> O + Sync,
+{
     let n: usize = shape.iter().product();
     if n == 0 {
         return;
@@ -70,21 +102,23 @@ where
         }
         (oa, ob)
     };
-    let do_row = |r: usize, row: &mut [O]| {
+    let do_row = |r: usize, row: &mut [MaybeUninit<O>]| {
         let (oa, ob) = row_base(r);
         match (ia, ib) {
-            (1, 1) => {
-                row.iter_mut().zip(&da[oa..oa + inner]).zip(&db[ob..ob + inner]).for_each(|((o, &x), &y)| *o = f(x, y))
-            }
+            (1, 1) => row
+                .iter_mut()
+                .zip(&da[oa..oa + inner])
+                .zip(&db[ob..ob + inner])
+                .for_each(|((o, &x), &y)| _ = o.write(f(x, y))),
             (1, 0) => {
                 let y = db[ob];
-                row.iter_mut().zip(&da[oa..oa + inner]).for_each(|(o, &x)| *o = f(x, y))
+                row.iter_mut().zip(&da[oa..oa + inner]).for_each(|(o, &x)| _ = o.write(f(x, y)))
             }
             (0, 1) => {
                 let x = da[oa];
-                row.iter_mut().zip(&db[ob..ob + inner]).for_each(|(o, &y)| *o = f(x, y))
+                row.iter_mut().zip(&db[ob..ob + inner]).for_each(|(o, &y)| _ = o.write(f(x, y)))
             }
-            _ => row.iter_mut().enumerate().for_each(|(i, o)| *o = f(da[oa + i * ia], db[ob + i * ib])),
+            _ => row.iter_mut().enumerate().for_each(|(i, o)| _ = o.write(f(da[oa + i * ia], db[ob + i * ib]))),
         }
     };
     let out = &mut out[..n];
@@ -116,8 +150,27 @@ pub fn zip_assign<T: Copy + Send + Sync>(acc: &mut [T], x: &[T], f: impl Fn(T, T
 }
 
 /// Row-major copy of a strided view: `out[i] = src[offset(i)]`. Contiguous inner runs are
-/// copied with `copy_from_slice`; large outputs are split across threads by rows.
+/// copied whole; large outputs are split across threads by rows.
 pub fn gather<T: Copy + Send + Sync>(shape: &[usize], src: Strided<T>, out: &mut [T]) {
+    // SAFETY: `MaybeUninit<T>` has the layout of `T`, and `gather_into` only ever writes
+    // initialised values, so `out` stays initialised.
+    let out = unsafe { &mut *(out as *mut [T] as *mut [MaybeUninit<T>]) };
+    gather_into(shape, src, out);
+}
+
+/// [`gather`] into a new vector of the shape's element count: no fill before the copy.
+pub fn gather_vec<T: Copy + Send + Sync>(shape: &[usize], src: Strided<T>) -> Vec<T> {
+    let n: usize = shape.iter().product();
+    let mut out = Vec::with_capacity(n);
+    gather_into(shape, src, &mut out.spare_capacity_mut()[..n]);
+    // SAFETY: the capacity is at least n, and `gather_into` wrote every one of the first n
+    // elements (its rows of `inner` elements tile out[..n] exactly).
+    unsafe { out.set_len(n) };
+    out
+}
+
+/// The copy behind [`gather`] and [`gather_vec`]: writes every element of `out[..n]`.
+fn gather_into<T: Copy + Send + Sync>(shape: &[usize], src: Strided<T>, out: &mut [MaybeUninit<T>]) {
     let zeros = vec![0usize; shape.len()];
     // Reuse zip_map's dimension merging with a dummy second operand of stride 0.
     let (sh, sa, _) = coalesce(shape, src.1, &zeros);
@@ -128,16 +181,17 @@ pub fn gather<T: Copy + Send + Sync>(shape: &[usize], src: Strided<T>, out: &mut
     let rank = sh.len();
     let (inner, step) = (sh[rank - 1], sa[rank - 1]);
     let data = src.0;
-    let row = |r: usize, o: &mut [T]| {
+    let row = |r: usize, o: &mut [MaybeUninit<T>]| {
         let (mut off, mut rem) = (src.2, r);
         for d in (0..rank - 1).rev() {
             off += (rem % sh[d]) * sa[d];
             rem /= sh[d];
         }
         if step == 1 {
-            o.copy_from_slice(&data[off..off + inner]);
+            // A plain element loop over equal lengths: compiled to a memcpy.
+            o.iter_mut().zip(&data[off..off + inner]).for_each(|(v, &x)| _ = v.write(x));
         } else {
-            o.iter_mut().enumerate().for_each(|(i, v)| *v = data[off + i * step]);
+            o.iter_mut().enumerate().for_each(|(i, v)| _ = v.write(data[off + i * step]));
         }
     };
     let out = &mut out[..n];
@@ -251,7 +305,15 @@ mod tests {
             let n: usize = shape.iter().product();
             let mut out = vec![0.0; n];
             zip_map(&shape, (&da, &sa, off), (&db, &sb, off), &mut out, |x, y| x * 10.0 + y);
-            prop_assert_eq!(out, naive(&shape, (&da, &sa, off), (&db, &sb, off)));
+            let want = naive(&shape, (&da, &sa, off), (&db, &sb, off));
+            prop_assert_eq!(&out, &want);
+            // The allocating variant writes every element of its uninitialised vector.
+            let fresh = zip_map_vec(&shape, (&da, &sa, off), (&db, &sb, off), |x, y| x * 10.0 + y);
+            prop_assert_eq!(&fresh, &want);
+            // gather_vec copies the first operand's view (for `gather`, see below).
+            let copied = gather_vec(&shape, (&da, &sa, off));
+            let want_a = naive(&shape, (&da, &sa, off), (&db, &vec![0; shape.len()], 0));
+            prop_assert_eq!(copied.iter().map(|x| x * 10.0).collect::<Vec<_>>(), want_a);
         }
     }
 
@@ -263,6 +325,7 @@ mod tests {
         let mut out = vec![0.0; 8];
         gather(&shape, (&src, &strides, off), &mut out);
         assert_eq!(out, vec![1.0, 7.0, 13.0, 19.0, 3.0, 9.0, 15.0, 21.0]);
+        assert_eq!(gather_vec(&shape, (&src, &strides, off)), out);
         let mut back = vec![0.0; 24];
         scatter(&shape, &out, (&mut back, &strides, off));
         for (i, v) in back.iter().enumerate() {

@@ -15,8 +15,8 @@ fn zip_broadcast<A: CpuElem, B: CpuElem, O: Copy + Default + Send + Sync>(
     let (la, lb) = (a.layout().broadcast_to(&shape)?, b.layout().broadcast_to(&shape)?);
     let va = A::slice(a.storage().as_cpu()?).ok_or(Error::UnsupportedDType { op, dtype: a.dtype() })?;
     let vb = B::slice(b.storage().as_cpu()?).ok_or(Error::UnsupportedDType { op, dtype: b.dtype() })?;
-    let mut out = kernels::memory::zeros::<O>(shape.iter().product());
-    kernels::strided::zip_map(&shape, (va, la.strides(), la.offset()), (vb, lb.strides(), lb.offset()), &mut out, f);
+    let out =
+        kernels::strided::zip_map_vec(&shape, (va, la.strides(), la.offset()), (vb, lb.strides(), lb.offset()), f);
     Ok((out, shape))
 }
 

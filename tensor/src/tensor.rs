@@ -203,10 +203,8 @@ impl Tensor {
         } else if self.elem_count() == 0 {
             Ok(Cow::Owned(Vec::new()))
         } else {
-            let mut out = vec![v[0]; self.elem_count()];
             let l = &self.layout;
-            kernels::strided::gather(l.shape(), (v, l.strides(), l.offset()), &mut out);
-            Ok(Cow::Owned(out))
+            Ok(Cow::Owned(kernels::strided::gather_vec(l.shape(), (v, l.strides(), l.offset()))))
         }
     }
     /// Copies the elements out; the dtype must match `T`.
@@ -261,9 +259,7 @@ impl Tensor {
         let l = &self.layout;
         let st = match self.storage.as_ref() {
             Storage::Cpu(s) => crate::with_cpu_vec!(s, v => {
-                let mut out = v.get(..1).map(|x| kernels::memory::filled(l.elem_count(), x[0])).unwrap_or_default();
-                kernels::strided::gather(l.shape(), (v, l.strides(), l.offset()), &mut out);
-                CpuStorage::from(out)
+                CpuStorage::from(kernels::strided::gather_vec(l.shape(), (v, l.strides(), l.offset())))
             }),
             #[cfg(feature = "cuda")]
             Storage::Cuda(s) => return crate::cuda::copy::copy_contiguous(self, s),
