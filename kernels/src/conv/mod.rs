@@ -20,7 +20,7 @@
 //! To bound scratch memory, `cols` is built for a band of output rows at a time (at most
 //! `COLS_BUDGET` elements, 16 MiB of f32, per task); band boundaries depend only on the shapes.
 //! A 1×1 kernel with stride 1 and no padding needs no unrolling: `cols` is the image itself.
-use crate::gemm::{gemm, MatRef};
+use crate::gemm::{gemm, gemm_op, MatRef, Operand, RowSource};
 use crate::scratch::with_scratch;
 use crate::Real;
 use rayon::prelude::*;
@@ -151,6 +151,73 @@ fn im2col_band<T: Real>(g: &Conv2dGeom, x_img: &[T], oh0: usize, cols: &mut [T])
     }
 }
 
+/// The im2col matrix of one image's band of output rows, made on demand: row `r` of
+/// `cols_g [K, nb·Wo]` for the group whose first input channel is `c0`, exactly as
+/// [`im2col_band`] would store it. The GEMM packs its blocks straight from the image, so the
+/// band is never written out and read back.
+struct Im2colRows<'a, T> {
+    g: &'a Conv2dGeom,
+    x_img: &'a [T],
+    c0: usize,
+    oh0: usize,
+}
+
+impl<T: Real> RowSource<T> for Im2colRows<'_, T> {
+    fn rows(&self, (r0, count): (usize, usize), (j0, len): (usize, usize), out: &mut [T], ld: usize) {
+        let g = self.g;
+        let ((sh, sw), (ph, pw), (dh, dw)) = (g.stride, g.padding, g.dilation);
+        let (h, w, wo) = (g.h, g.w, g.out_w());
+        // Each row's tap (c, ki, kj) is stepped along instead of divided out; the valid output
+        // columns of each kj are worked out once.
+        let (mut c, mut ki, mut kj) = (self.c0 + r0 / (g.kh * g.kw), (r0 / g.kw) % g.kh, r0 % g.kw);
+        let mut valid = [(0, 0); 16];
+        let kw_cached = g.kw.min(valid.len());
+        for (q, v) in valid.iter_mut().enumerate().take(kw_cached) {
+            *v = valid_range(wo, w, sw, q * dw, pw);
+        }
+        let (oh_first, ow_first) = (self.oh0 + j0 / wo, j0 % wo);
+        for line in out.chunks_mut(ld).take(count) {
+            let plane = &self.x_img[c * h * w..(c + 1) * h * w];
+            let (lo, hi) = if kj < kw_cached { valid[kj] } else { valid_range(wo, w, sw, kj * dw, pw) };
+            // Walk the output positions j0..j0 + len one output row (`oh`) at a time.
+            let (mut oh, mut ow0, mut done) = (oh_first, ow_first, 0);
+            while done < len {
+                let n = (wo - ow0).min(len - done);
+                let seg = &mut line[done..done + n];
+                let ih = (oh * sh + ki * dh).wrapping_sub(ph);
+                // The part of ow0..ow0 + n that reads the image: ow in [a, b).
+                let (a, b) = (lo.clamp(ow0, ow0 + n), hi.clamp(ow0, ow0 + n));
+                if ih >= h || a >= b {
+                    seg.fill(T::zero());
+                } else {
+                    seg[..a - ow0].fill(T::zero());
+                    seg[b - ow0..].fill(T::zero());
+                    // iw = ow·sw + kj·dw − pw, which is ≥ 0 from ow = lo on.
+                    let src = &plane[ih * w + a * sw + kj * dw - pw..];
+                    let dst = &mut seg[a - ow0..b - ow0];
+                    if sw == 1 {
+                        dst.copy_from_slice(&src[..b - a]);
+                    } else {
+                        for (o, s) in dst.iter_mut().zip(src.iter().step_by(sw)) {
+                            *o = *s;
+                        }
+                    }
+                }
+                (oh, ow0, done) = (oh + 1, 0, done + n);
+            }
+            kj += 1;
+            if kj == g.kw {
+                kj = 0;
+                ki += 1;
+                if ki == g.kh {
+                    ki = 0;
+                    c += 1;
+                }
+            }
+        }
+    }
+}
+
 /// Adjoint of [`im2col_band`]: adds the band's columns onto `dx_img: [C_in, H, W]`.
 fn col2im_band_add<T: Real>(g: &Conv2dGeom, cols: &[T], oh0: usize, dx_img: &mut [T]) {
     let ((sh, sw), (ph, pw), (dh, dw)) = (g.stride, g.padding, g.dilation);
@@ -221,33 +288,30 @@ fn forward_banded<T: Real>(g: &Conv2dGeom, x: &[T], w: &[T], y: &mut [T], band: 
         });
         return;
     }
-    let (cols_len, tmp_len) = (g.col_rows() * band * wo, if band < ho { cog * band * wo } else { 0 });
+    let tmp_len = if band < ho { cog * band * wo } else { 0 };
     chunks.for_each(|(y_img, x_img)| {
-        // Both scratch buffers are fully written (im2col, GEMM without accumulation) before use.
-        with_scratch(cols_len, |buf: &mut [T]| {
-            with_scratch(tmp_len, |tmp: &mut [T]| {
-                for (oh0, nb) in bands(g, band) {
-                    let bp = nb * wo;
-                    let cols = &mut buf[..g.col_rows() * bp];
-                    im2col_band(g, x_img, oh0, cols);
-                    for gi in 0..g.groups {
-                        // y_g band [cog, bp] = W_g · cols_g [K, bp]
-                        let b = mat(cols, gi * k * bp, bp, 1);
-                        if nb == ho {
-                            let c = &mut y_img[gi * cog * p..(gi + 1) * cog * p];
-                            gemm(cog, p, k, wg(gi), b, c, false);
-                            continue;
-                        }
-                        // A band of output rows is strided in y: compute it contiguously, then copy.
-                        let t = &mut tmp[..cog * bp];
-                        gemm(cog, bp, k, wg(gi), b, t, false);
-                        for (co, trow) in t.chunks_exact(bp).enumerate() {
-                            let off = (gi * cog + co) * p + oh0 * wo;
-                            y_img[off..off + bp].copy_from_slice(trow);
-                        }
+        // The scratch buffer is fully written (GEMM without accumulation) before use.
+        with_scratch(tmp_len, |tmp: &mut [T]| {
+            for (oh0, nb) in bands(g, band) {
+                let bp = nb * wo;
+                for gi in 0..g.groups {
+                    // y_g band [cog, bp] = W_g · cols_g [K, bp], cols_g packed from the image
+                    let rows = Im2colRows { g, x_img, c0: gi * (g.c_in / g.groups), oh0 };
+                    let b = Operand::Rows(&rows);
+                    if nb == ho {
+                        let c = &mut y_img[gi * cog * p..(gi + 1) * cog * p];
+                        gemm_op(cog, p, k, Operand::Strided(wg(gi)), b, c, false);
+                        continue;
+                    }
+                    // A band of output rows is strided in y: compute it contiguously, then copy.
+                    let t = &mut tmp[..cog * bp];
+                    gemm_op(cog, bp, k, Operand::Strided(wg(gi)), b, t, false);
+                    for (co, trow) in t.chunks_exact(bp).enumerate() {
+                        let off = (gi * cog + co) * p + oh0 * wo;
+                        y_img[off..off + bp].copy_from_slice(trow);
                     }
                 }
-            })
+            }
         })
     });
 }
@@ -368,43 +432,36 @@ fn accumulate_weight_grad<T: Real>(
     let pointwise = g.is_pointwise();
     let x_img_len = g.c_in * g.h * g.w;
     let band = if pointwise { g.out_h() } else { band };
-    let cols_len = if pointwise { 0 } else { g.col_rows() * band * wo };
     // The product is computed transposed, `targetᵀ [K, cog] = Σ cols_g [K, bp] · dy_gᵀ [bp, cog]`:
-    // then the big operand (cols) is read row by row when packed and only the small one (dy) is
-    // gathered with a stride. Transposed into `target` at the end. Both scratch buffers are
-    // fully written before they are read (im2col; the first GEMM does not accumulate).
-    with_scratch(cols_len, |buf: &mut [T]| {
-        with_scratch(g.groups * k * cog, |tt: &mut [T]| {
-            let mut accumulate = false;
-            for n in images {
-                let x_img = &x[n * x_img_len..(n + 1) * x_img_len];
-                for (oh0, nb) in bands(g, band) {
-                    let bp = nb * wo;
-                    let cols: &[T] = if pointwise {
-                        x_img
-                    } else {
-                        im2col_band(g, x_img, oh0, &mut buf[..g.col_rows() * bp]);
-                        &buf[..g.col_rows() * bp]
-                    };
-                    for gi in 0..g.groups {
-                        // cols_g band: [K, bp]; dy_gᵀ: [bp, cog] read transposed from dy_g [cog, bp]
-                        let a = mat(cols, gi * k * bp, bp, 1);
-                        let b = mat(dy, n * g.c_out * p + gi * cog * p + oh0 * wo, 1, p);
-                        let c = &mut tt[gi * k * cog..(gi + 1) * k * cog];
-                        gemm(k, cog, bp, a, b, c, accumulate);
-                    }
-                    accumulate = true;
+    // then the big operand (cols, packed straight from the image) is made row by row and only the
+    // small one (dy) is gathered with a stride. Transposed into `target` at the end. The scratch
+    // buffer is fully written before it is read (the first GEMM does not accumulate).
+    with_scratch(g.groups * k * cog, |tt: &mut [T]| {
+        let mut accumulate = false;
+        for n in images {
+            let x_img = &x[n * x_img_len..(n + 1) * x_img_len];
+            for (oh0, nb) in bands(g, band) {
+                let bp = nb * wo;
+                for gi in 0..g.groups {
+                    // cols_g band: [K, bp]; dy_gᵀ: [bp, cog] read transposed from dy_g [cog, bp]
+                    let rows = Im2colRows { g, x_img, c0: gi * (g.c_in / g.groups), oh0 };
+                    let a =
+                        if pointwise { Operand::Strided(mat(x_img, gi * k * bp, bp, 1)) } else { Operand::Rows(&rows) };
+                    let b = mat(dy, n * g.c_out * p + gi * cog * p + oh0 * wo, 1, p);
+                    let c = &mut tt[gi * k * cog..(gi + 1) * k * cog];
+                    gemm_op(k, cog, bp, a, Operand::Strided(b), c, accumulate);
+                }
+                accumulate = true;
+            }
+        }
+        for gi in 0..g.groups {
+            let (src, dst) = (&tt[gi * k * cog..(gi + 1) * k * cog], &mut target[gi * cog * k..(gi + 1) * cog * k]);
+            for (kk, row) in src.chunks_exact(cog).enumerate() {
+                for (co, &v) in row.iter().enumerate() {
+                    dst[co * k + kk] = v;
                 }
             }
-            for gi in 0..g.groups {
-                let (src, dst) = (&tt[gi * k * cog..(gi + 1) * k * cog], &mut target[gi * cog * k..(gi + 1) * cog * k]);
-                for (kk, row) in src.chunks_exact(cog).enumerate() {
-                    for (co, &v) in row.iter().enumerate() {
-                        dst[co * k + kk] = v;
-                    }
-                }
-            }
-        })
+        }
     });
 }
 

@@ -210,3 +210,61 @@ fn output_size_formula() {
     // (10 + 4 - 2*2 - 1)/3 + 1 = 4 ; (7 + 2 - 1 - 1)/2 + 1 = 4
     assert_eq!((g.out_h(), g.out_w()), (4, 4));
 }
+
+/// The rows the GEMM packs straight from the image are the stored im2col rows, for any piece of
+/// any row (pieces that start mid-row and cross output rows included), and the forward pass built
+/// on them gives the same bits as `im2col` + `gemm` of the stored matrix, in bands or whole.
+#[test]
+fn im2col_rows_on_demand_match_the_stored_matrix() {
+    let geoms = [
+        geo([2, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1]),
+        geo([1, 4, 9, 8, 6, 3, 2, 2, 1, 0, 1, 1, 1, 2]),
+        geo([1, 2, 8, 9, 3, 3, 3, 2, 3, 2, 1, 2, 1, 1]),
+        geo([2, 2, 5, 5, 2, 5, 5, 1, 1, 2, 2, 1, 1, 1]),
+        geo([1, 3, 4, 11, 5, 1, 3, 1, 2, 0, 0, 1, 2, 1]),
+    ];
+    for g in &geoms {
+        let (ho, wo, rows) = (g.out_h(), g.out_w(), g.col_rows());
+        let x: Vec<f32> = rand_vec(1, x_len(g)).iter().map(|&v| v as f32).collect();
+        let w: Vec<f32> = rand_vec(2, g.weight_len()).iter().map(|&v| v as f32).collect();
+        let img_len = g.c_in * g.h * g.w;
+        let mut want = vec![0f32; y_len(g)];
+        for n in 0..g.n {
+            let x_img = &x[n * img_len..(n + 1) * img_len];
+            let mut cols = vec![0f32; rows * ho * wo];
+            im2col(g, x_img, &mut cols);
+            let src = Im2colRows { g, x_img, c0: 0, oh0: 0 };
+            let p = ho * wo;
+            for r in 0..rows {
+                for (j0, len) in [(0, p), (1, p - 1), (wo.saturating_sub(1), (wo + 2).min(p - wo + 1)), (p - 1, 1)] {
+                    let mut seg = vec![f32::NAN; len];
+                    src.rows((r, 1), (j0, len), &mut seg, len);
+                    assert_eq!(seg, cols[r * p + j0..r * p + j0 + len], "{g:?} row {r} from {j0}");
+                }
+            }
+            // Blocks of rows starting anywhere (the tap counters wrap across kw, kh and channels).
+            for (r0, count) in [(0, rows), (1, rows - 1), (rows / 2, rows - rows / 2)] {
+                for (j0, len) in [(0, p), (wo.saturating_sub(1), (wo + 2).min(p - wo + 1))] {
+                    let ld = len + 3;
+                    let mut block = vec![f32::NAN; count * ld];
+                    src.rows((r0, count), (j0, len), &mut block, ld);
+                    for q in 0..count {
+                        let want = &cols[(r0 + q) * p + j0..(r0 + q) * p + j0 + len];
+                        assert_eq!(&block[q * ld..q * ld + len], want, "{g:?} block row {}", r0 + q);
+                        assert!(block[q * ld + len..(q + 1) * ld].iter().all(|v| v.is_nan()), "wrote past len");
+                    }
+                }
+            }
+            let (k, cog) = (rows / g.groups, g.c_out / g.groups);
+            for gi in 0..g.groups {
+                let c = &mut want[(n * g.c_out + gi * cog) * p..(n * g.c_out + (gi + 1) * cog) * p];
+                gemm(cog, p, k, mat(&w, gi * cog * k, k, 1), mat(&cols, gi * k * p, p, 1), c, false);
+            }
+        }
+        for band in [1, 2, ho] {
+            let mut y = vec![f32::NAN; y_len(g)];
+            forward_banded(g, &x, &w, &mut y, band);
+            assert_eq!(y, want, "{g:?} band {band}");
+        }
+    }
+}

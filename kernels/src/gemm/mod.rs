@@ -47,6 +47,22 @@ pub struct MatRef<'a, T> {
     pub col_stride: usize,
 }
 
+/// A row-major matrix that writes pieces of its rows on demand instead of being stored: how a
+/// convolution hands its im2col matrix to the GEMM without building it (`conv::Im2colRows`).
+pub trait RowSource<T>: Sync {
+    /// With `rows = (r0, count)` and `cols = (j0, len)`, writes the block `M[r0..r0 + count,
+    /// j0..j0 + len]` into `out` with leading dimension `ld`:
+    /// `out[p·ld + i] = M[r0 + p][j0 + i]` for `p < count`, `i < len` (nothing else is written).
+    fn rows(&self, rows: (usize, usize), cols: (usize, usize), out: &mut [T], ld: usize);
+}
+
+/// An operand of [`gemm_op`]: a strided matrix in memory, or rows made on demand.
+#[derive(Clone, Copy)]
+pub enum Operand<'a, T> {
+    Strided(MatRef<'a, T>),
+    Rows(&'a dyn RowSource<T>),
+}
+
 /// Largest micro-kernel tile (rows × columns) any kernel uses; the tile buffer has this size.
 const MAX_MR: usize = 8;
 const MAX_NR: usize = 32;
@@ -101,6 +117,12 @@ const BLOCKING: Blocking = Blocking { mc: MC, kc: KC, nc: NC };
 /// Packed and cache-blocked (see the module docs); rows are split across rayon threads when
 /// `m·n·k ≥ 32768`, with results bit-identical for every thread count.
 pub fn gemm<T: Real>(m: usize, n: usize, k: usize, a: MatRef<T>, b: MatRef<T>, c: &mut [T], accumulate: bool) {
+    gemm_op(m, n, k, Operand::Strided(a), Operand::Strided(b), c, accumulate);
+}
+
+/// [`gemm`] with operands that may be made on demand ([`RowSource`]). The packed blocks hold the
+/// same values either way, so the result is the same bits as `gemm` of the stored matrices.
+pub fn gemm_op<T: Real>(m: usize, n: usize, k: usize, a: Operand<T>, b: Operand<T>, c: &mut [T], accumulate: bool) {
     let work = m.saturating_mul(n).saturating_mul(k);
     let parallel = work >= PAR_MIN_WORK && rayon::current_num_threads() > 1;
     gemm_blocked(m, n, k, a, b, c, accumulate, BLOCKING, parallel);
@@ -169,6 +191,7 @@ pub fn gemm_batched<T: Real>(
         .with_min_len(if by_item { 1 } else { usize::MAX })
         .for_each(|(c_t, (&ao, &bo))| {
             let (at, bt) = (MatRef { offset: ao, ..a }, MatRef { offset: bo, ..b });
+            let (at, bt) = (Operand::Strided(at), Operand::Strided(bt));
             gemm_blocked(m, n, k, at, bt, c_t, accumulate, BLOCKING, rows_parallel);
         });
 }
@@ -183,8 +206,8 @@ fn gemm_blocked<T: Real>(
     m: usize,
     n: usize,
     k: usize,
-    a: MatRef<T>,
-    b: MatRef<T>,
+    a: Operand<T>,
+    b: Operand<T>,
     c: &mut [T],
     accumulate: bool,
     blk: Blocking,
@@ -243,7 +266,21 @@ fn gemm_blocked<T: Real>(
 
 /// Packs the block A[i0..i0+rows, p0..p0+kc] into `dst` as mr-tall slivers:
 /// `dst[s*kc*mr + p*mr + i]` = A[i0 + s*mr + i, p0 + p]. Rows past `rows` are zero.
-fn pack_a<T: Real>(dst: &mut [T], a: MatRef<T>, (i0, rows): (usize, usize), (p0, kc): (usize, usize), mr: usize) {
+fn pack_a<T: Real>(dst: &mut [T], a: Operand<T>, (i0, rows): (usize, usize), (p0, kc): (usize, usize), mr: usize) {
+    let a = match a {
+        Operand::Strided(a) => a,
+        Operand::Rows(src) => {
+            // Each sliver's rows are made into a small buffer, then interleaved like stored rows.
+            crate::scratch::with_scratch(mr * kc, |lines: &mut [T]| {
+                for (s, sliver) in dst.chunks_exact_mut(kc * mr).enumerate() {
+                    let r = mr.min(rows - s * mr);
+                    src.rows((i0 + s * mr, r), (p0, kc), lines, kc);
+                    pack_interleaved(sliver, mr, kc, lines.chunks_exact(kc).take(r));
+                }
+            });
+            return;
+        }
+    };
     let (rs, cs) = (a.row_stride, a.col_stride);
     for (s, sliver) in dst.chunks_exact_mut(kc * mr).enumerate() {
         let r = mr.min(rows - s * mr);
@@ -275,12 +312,25 @@ fn pack_a<T: Real>(dst: &mut [T], a: MatRef<T>, (i0, rows): (usize, usize), (p0,
 /// are independent copies, so packing them in parallel cannot change any result.
 fn pack_b<T: Real>(
     dst: &mut [T],
-    b: MatRef<T>,
+    b: Operand<T>,
     (p0, kc): (usize, usize),
     (j0, nc): (usize, usize),
     nr: usize,
     min_len: usize,
 ) {
+    let b = match b {
+        Operand::Strided(b) => b,
+        Operand::Rows(src) => {
+            dst.par_chunks_exact_mut(kc * nr).with_min_len(min_len).enumerate().for_each(|(s, sliver)| {
+                let w = nr.min(nc - s * nr);
+                src.rows((p0, kc), (j0 + s * nr, w), sliver, nr);
+                if w < nr {
+                    sliver.chunks_exact_mut(nr).for_each(|out| out[w..].fill(T::zero()));
+                }
+            });
+            return;
+        }
+    };
     let (rs, cs) = (b.row_stride, b.col_stride);
     dst.par_chunks_exact_mut(kc * nr).with_min_len(min_len).enumerate().for_each(|(s, sliver)| {
         let w = nr.min(nc - s * nr);

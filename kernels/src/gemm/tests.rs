@@ -86,8 +86,8 @@ proptest! {
         check::<f32>(s, lay, f, |a, b, c| gemm(m, n, k, a, b, c, acc));
         check::<f64>(s, lay, d, |a, b, c| gemm(m, n, k, a, b, c, acc));
         for par in [false, true] {
-            check::<f32>(s, lay, f, |a, b, c| gemm_blocked(m, n, k, a, b, c, acc, SMALL, par));
-            check::<f64>(s, lay, d, |a, b, c| gemm_blocked(m, n, k, a, b, c, acc, SMALL, par));
+            check::<f32>(s, lay, f, |a, b, c| gemm_blocked(m, n, k, Operand::Strided(a), Operand::Strided(b), c, acc, SMALL, par));
+            check::<f64>(s, lay, d, |a, b, c| gemm_blocked(m, n, k, Operand::Strided(a), Operand::Strided(b), c, acc, SMALL, par));
         }
     }
 }
@@ -281,7 +281,7 @@ fn pack_a_b_layouts() {
             let at = |i: usize, p: usize| d[1 + i * rs + p * cs];
             for mr in [6usize, 8] {
                 let mut ap = vec![T::one(); round_up(rows, mr) * kc];
-                pack_a(&mut ap, a, (i0, rows), (p0, kc), mr);
+                pack_a(&mut ap, Operand::Strided(a), (i0, rows), (p0, kc), mr);
                 for (s, sliver) in ap.chunks_exact(kc * mr).enumerate() {
                     for p in 0..kc {
                         for i in 0..mr {
@@ -297,7 +297,7 @@ fn pack_a_b_layouts() {
             let kcb = rows;
             for nr in [16usize, 32] {
                 let mut bp = vec![T::one(); round_up(nc, nr) * kcb];
-                pack_b(&mut bp, a, (i0, kcb), (j0, nc), nr, usize::MAX);
+                pack_b(&mut bp, Operand::Strided(a), (i0, kcb), (j0, nc), nr, usize::MAX);
                 for (s, sliver) in bp.chunks_exact(kcb * nr).enumerate() {
                     for p in 0..kcb {
                         for j in 0..nr {
@@ -312,4 +312,42 @@ fn pack_a_b_layouts() {
     }
     run::<f32>();
     run::<f64>();
+}
+
+/// A stored row-major matrix handed over as rows made on demand.
+struct StoredRows<'a> {
+    data: &'a [f32],
+    cols: usize,
+}
+
+impl RowSource<f32> for StoredRows<'_> {
+    fn rows(&self, (r0, count): (usize, usize), (j0, len): (usize, usize), out: &mut [f32], ld: usize) {
+        for p in 0..count {
+            out[p * ld..p * ld + len].copy_from_slice(&self.data[(r0 + p) * self.cols + j0..][..len]);
+        }
+    }
+}
+
+/// Operands made on demand pack the same values as stored ones: the same bits, as A or as B,
+/// through every loop of the blocked algorithm, serial and parallel.
+#[test]
+fn operands_made_on_demand_give_the_same_bits() {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    for (m, n, k) in [(1, 1, 1), (7, 33, 5), (50, 70, 300), (145, 2050, 20)] {
+        let (a, b) = (fill::<f32>(m * k, 1), fill::<f32>(k * n, 2));
+        let (ra, rb) = (StoredRows { data: &a, cols: k }, StoredRows { data: &b, cols: n });
+        for (blk, par) in [(SMALL, false), (SMALL, true), (BLOCKING, true)] {
+            for rows_a in [false, true] {
+                let oa = if rows_a { Operand::Rows(&ra) } else { Operand::Strided(mat(&a, 0, k, 1)) };
+                let ob = if rows_a { Operand::Strided(mat(&b, 0, n, 1)) } else { Operand::Rows(&rb) };
+                let mut c = vec![f32::NAN; m * n];
+                pool.install(|| gemm_blocked(m, n, k, oa, ob, &mut c, false, blk, par));
+                let mut c_ref = vec![f32::NAN; m * n];
+                let (sa, sb) = (Operand::Strided(mat(&a, 0, k, 1)), Operand::Strided(mat(&b, 0, n, 1)));
+                pool.install(|| gemm_blocked(m, n, k, sa, sb, &mut c_ref, false, blk, par));
+                assert!(c_ref.iter().all(|v| v.is_finite()));
+                assert_eq!(c, c_ref, "{m}x{n}x{k} rows as {}", if rows_a { "A" } else { "B" });
+            }
+        }
+    }
 }
