@@ -162,14 +162,18 @@ fn diffusion(a: DiffusionArgs) -> CliResult<()> {
     cfg.sample_every = a.sample_every.unwrap_or(cfg.sample_every);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let (m, report) = train_image_diffusion(&cfg, &dir, &opts)?;
+    // A run stopped before the last fifth of its steps has no tail loss to report.
+    let tail = match report.final_loss_per_dim {
+        l if l.is_nan() && report.interrupted => "n/a (stopped before it)".to_string(),
+        l => format!("{l:.4}"),
+    };
     println!(
-        "{} after {} steps ({} images, {} parameters) in {:.0} s; loss/dim over the last fifth {:.4}; σ_d {:.4}",
+        "{} after {} steps ({} images, {} parameters) in {:.0} s; loss/dim over the last fifth {tail}; σ_d {:.4}",
         if report.interrupted { "stopped" } else { "finished" },
         report.steps,
         report.images_seen,
         report.params,
         report.seconds,
-        report.final_loss_per_dim,
         report.sigma_data
     );
     println!(
