@@ -7,6 +7,49 @@
 //! [`pool`] (max / average pooling and the separable resize matrices), [`elementwise`]
 //! (unary maps and strided binary broadcasting), [`reduce`] (row reductions).
 
+/// Defines `fn $name<T: Real>(args) -> ret` running `$body` compiled for AVX-512 or AVX2 where
+/// the CPU has them (runtime detection; the crate itself is built for baseline x86-64, i.e.
+/// SSE2): `#[inline(always)]` helpers inline into those copies and vectorise for their registers
+/// (a closure would not be inlined into them). Nothing is contracted into FMAs and the loops are
+/// the same, so every copy computes the same bits.
+macro_rules! simd_fn {
+    ($(#[$doc:meta])* fn $name:ident<$T:ident>($($a:ident: $t:ty),*) -> $ret:ty $body:block) => {
+        $(#[$doc])*
+        #[allow(clippy::too_many_arguments)]
+        fn $name<$T: $crate::Real>($($a: $t),*) -> $ret {
+            #[inline(always)]
+            #[allow(clippy::too_many_arguments)]
+            fn body<$T: $crate::Real>($($a: $t),*) -> $ret $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                /// # Safety
+                /// The CPU must support AVX-512F.
+                #[target_feature(enable = "avx512f")]
+                #[allow(clippy::too_many_arguments)]
+                unsafe fn avx512<$T: $crate::Real>($($a: $t),*) -> $ret {
+                    body($($a),*)
+                }
+                /// # Safety
+                /// The CPU must support AVX2 and FMA.
+                #[target_feature(enable = "avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
+                unsafe fn avx2<$T: $crate::Real>($($a: $t),*) -> $ret {
+                    body($($a),*)
+                }
+                if crate::gemm::has_avx512() {
+                    // SAFETY: AVX-512F was detected at run time.
+                    return unsafe { avx512($($a),*) };
+                }
+                if crate::gemm::has_avx2_fma() {
+                    // SAFETY: AVX2 and FMA were detected at run time.
+                    return unsafe { avx2($($a),*) };
+                }
+            }
+            body($($a),*)
+        }
+    };
+}
+
 pub mod conv;
 #[cfg(feature = "cuda")]
 pub mod cuda;

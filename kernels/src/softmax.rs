@@ -38,44 +38,6 @@ fn for_rows<T: Real>(out: &mut [T], rows: usize, d: usize, f: impl Fn(usize, &mu
     out.par_chunks_mut(d).enumerate().with_min_len(min_rows(d)).for_each(|(r, o)| f(r, o));
 }
 
-/// Defines `fn $name<T: Real>(args) -> ret` running `$body` compiled for AVX-512 or AVX2 where
-/// the CPU has them: the `#[inline(always)]` row helpers below inline into those copies and
-/// vectorise for their registers (a closure would not be inlined into them). Nothing is
-/// contracted into FMAs and the lanes are fixed, so every copy computes the same bits.
-macro_rules! simd_fn {
-    ($(#[$doc:meta])* fn $name:ident<$T:ident>($($a:ident: $t:ty),*) -> $ret:ty $body:block) => {
-        $(#[$doc])*
-        fn $name<$T: Real>($($a: $t),*) -> $ret {
-            #[inline(always)]
-            fn body<$T: Real>($($a: $t),*) -> $ret $body
-            #[cfg(target_arch = "x86_64")]
-            {
-                /// # Safety
-                /// The CPU must support AVX-512F.
-                #[target_feature(enable = "avx512f")]
-                unsafe fn avx512<$T: Real>($($a: $t),*) -> $ret {
-                    body($($a),*)
-                }
-                /// # Safety
-                /// The CPU must support AVX2 and FMA.
-                #[target_feature(enable = "avx2,fma")]
-                unsafe fn avx2<$T: Real>($($a: $t),*) -> $ret {
-                    body($($a),*)
-                }
-                if crate::gemm::has_avx512() {
-                    // SAFETY: AVX-512F was detected at run time.
-                    return unsafe { avx512($($a),*) };
-                }
-                if crate::gemm::has_avx2_fma() {
-                    // SAFETY: AVX2 and FMA were detected at run time.
-                    return unsafe { avx2($($a),*) };
-                }
-            }
-            body($($a),*)
-        }
-    };
-}
-
 /// Independent accumulators in the row reductions: sixteen partial results (one AVX-512 register
 /// of f32), combined in a fixed order at the end. A single running sum cannot vectorise; this
 /// order is the same on every CPU and for every thread count.

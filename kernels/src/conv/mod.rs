@@ -92,6 +92,7 @@ fn mat<T>(data: &[T], offset: usize, row_stride: usize, col_stride: usize) -> Ma
 
 /// Output indices `o` in `[lo, hi)` for which the input index `o·stride + koff − pad` lies in
 /// `[0, len)`; outside that range the tap reads padding.
+#[inline]
 fn valid_range(out: usize, len: usize, stride: usize, koff: usize, pad: usize) -> (usize, usize) {
     // o·stride + koff ≥ pad  and  o·stride + koff < len + pad
     let lo = pad.saturating_sub(koff).div_ceil(stride);
@@ -218,8 +219,16 @@ impl<T: Real> RowSource<T> for Im2colRows<'_, T> {
     }
 }
 
-/// Adjoint of [`im2col_band`]: adds the band's columns onto `dx_img: [C_in, H, W]`.
-fn col2im_band_add<T: Real>(g: &Conv2dGeom, cols: &[T], oh0: usize, dx_img: &mut [T]) {
+simd_fn! {
+    /// Adjoint of [`im2col_band`]: adds the band's columns onto `dx_img: [C_in, H, W]`.
+    fn col2im_band_add<T>(g: &Conv2dGeom, cols: &[T], oh0: usize, dx_img: &mut [T]) -> () {
+        col2im_band_add_body(g, cols, oh0, dx_img)
+    }
+}
+
+/// The loop of [`col2im_band_add`], inlined into its SIMD copies.
+#[inline(always)]
+fn col2im_band_add_body<T: Real>(g: &Conv2dGeom, cols: &[T], oh0: usize, dx_img: &mut [T]) {
     let ((sh, sw), (ph, pw), (dh, dw)) = (g.stride, g.padding, g.dilation);
     let (h, w, wo) = (g.h, g.w, g.out_w());
     for (r, row) in cols.chunks_exact(cols.len() / g.col_rows()).enumerate() {

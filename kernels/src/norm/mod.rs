@@ -156,10 +156,29 @@ fn backward_dx<T: Real>(
         return;
     }
     let inv_d = T::one() / cst::<T>(d as f64);
+    let center = mean.is_some();
     dx.par_chunks_mut(d).enumerate().with_min_len(min_rows(d)).for_each(|(r, dxr)| {
         let (xr, dyr) = (&x[r * d..(r + 1) * d], &dy[r * d..(r + 1) * d]);
         let (mu, rs) = (mean.map_or(T::zero(), |m| m[r]), rstd[r]);
-        let c0 = (r % groups) * (d / s);
+        backward_dx_row(xr, dyr, dxr, mu, rs, s, (r % groups) * (d / s), gamma, center, inv_d);
+    });
+}
+
+simd_fn! {
+    /// One row of [`backward_dx`]: channel `c0 + i / s` for element `i`; `center` false for RMS.
+    fn backward_dx_row<T>(
+        xr: &[T],
+        dyr: &[T],
+        dxr: &mut [T],
+        mu: T,
+        rs: T,
+        s: usize,
+        c0: usize,
+        gamma: Option<&[T]>,
+        center: bool,
+        inv_d: T
+    ) -> () {
+        let d = xr.len();
         // Lane sums (see LANES): term i goes to lane i % LANES.
         let (mut sg, mut sgx) = ([T::zero(); LANES], [T::zero(); LANES]);
         for_channels(d, s, c0, gamma, None, |i, g, _| {
@@ -167,12 +186,12 @@ fn backward_dx<T: Real>(
             sg[i % LANES] += gi;
             sgx[i % LANES] += gi * ((xr[i] - mu) * rs);
         });
-        let mg = mean.map_or(T::zero(), |_| combine(sg) * inv_d); // no centring term for RMS
+        let mg = if center { combine(sg) * inv_d } else { T::zero() }; // no centring term for RMS
         let mgx = combine(sgx) * inv_d;
         for_channels(d, s, c0, gamma, None, |i, g, _| {
             dxr[i] = rs * (dyr[i] * g - mg - (xr[i] - mu) * rs * mgx);
         });
-    });
+    }
 }
 
 /// Deterministic column sums over rows, `k` outputs laid out `[k][d]`: `acc(r, cols, part)` adds
