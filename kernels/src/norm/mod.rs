@@ -127,12 +127,28 @@ fn forward<T: Real>(
         .with_min_len(min_rows(d))
         .for_each(|(r, (yr, (m, rs)))| {
             let xr = &x[r * d..(r + 1) * d];
-            let mu = if center { lane_sum(d, |i| xr[i]) * inv_d } else { T::zero() };
-            let var = lane_sum(d, |i| (xr[i] - mu) * (xr[i] - mu)) * inv_d;
-            let inv = T::one() / (var + eps).sqrt();
-            (*m, *rs) = (mu, inv);
-            for_channels(d, s, (r % groups) * (d / s), gamma, beta, |i, g, b| yr[i] = (xr[i] - mu) * inv * g + b);
+            (*m, *rs) = forward_row(xr, yr, (s, (r % groups) * (d / s)), (gamma, beta), (center, eps, inv_d));
         });
+}
+
+simd_fn! {
+    /// One row of [`forward`]: writes `yr` and returns `(mean, rstd)`; element `i` uses channel
+    /// `c0 + i / s`; without `center` (RMS norm) the mean is 0.
+    fn forward_row<T>(
+        xr: &[T],
+        yr: &mut [T],
+        s_c0: (usize, usize),
+        gamma_beta: (Option<&[T]>, Option<&[T]>),
+        center_eps_inv_d: (bool, T, T)
+    ) -> (T, T) {
+        let ((s, c0), (gamma, beta), (center, eps, inv_d)) = (s_c0, gamma_beta, center_eps_inv_d);
+        let d = xr.len();
+        let mu = if center { lane_sum(d, |i| xr[i]) * inv_d } else { T::zero() };
+        let var = lane_sum(d, |i| (xr[i] - mu) * (xr[i] - mu)) * inv_d;
+        let inv = T::one() / (var + eps).sqrt();
+        for_channels(d, s, c0, gamma, beta, |i, g, b| yr[i] = (xr[i] - mu) * inv * g + b);
+        (mu, inv)
+    }
 }
 
 /// Shared input gradient: `dx = rstd·(g - mean(g) - xhat·mean(g·xhat))`, `g = dy·gamma`;
@@ -382,6 +398,28 @@ pub fn group_norm_backward<T: Real>(
     // running over all images: term j of an image goes to lane j % LANES).
     let (mut dg, mut db) = (vec![T::zero(); c], vec![T::zero(); c]);
     dg.par_iter_mut().zip(db.par_iter_mut()).enumerate().with_min_len(min_rows(n * s)).for_each(|(ch, (g, b))| {
+        (*g, *b) = group_param_grads(x, dy, (n, c, s), (groups, cg), mean, rstd, ch);
+    });
+    for (out, sum) in [(dgamma, dg), (dbeta, db)] {
+        if let Some(o) = out {
+            check_len("dgamma/dbeta", o, c);
+            o.copy_from_slice(&sum);
+        }
+    }
+}
+
+simd_fn! {
+    /// `(Σ dy·x̂, Σ dy)` of channel `ch` over the batch and space, for [`group_norm_backward`].
+    fn group_param_grads<T>(
+        x: &[T],
+        dy: &[T],
+        ncs: (usize, usize, usize),
+        groups_cg: (usize, usize),
+        mean: &[T],
+        rstd: &[T],
+        ch: usize
+    ) -> (T, T) {
+        let ((n, c, s), (groups, cg)) = (ncs, groups_cg);
         let (mut ag, mut ab) = ([T::zero(); LANES], [T::zero(); LANES]);
         for ni in 0..n {
             let (blk, off) = (ni * groups + ch / cg, (ni * c + ch) * s);
@@ -399,13 +437,7 @@ pub fn group_norm_backward<T: Real>(
                 ab[l] += dyv;
             }
         }
-        (*g, *b) = (combine(ag), combine(ab));
-    });
-    for (out, sum) in [(dgamma, dg), (dbeta, db)] {
-        if let Some(o) = out {
-            check_len("dgamma/dbeta", o, c);
-            o.copy_from_slice(&sum);
-        }
+        (combine(ag), combine(ab))
     }
 }
 
