@@ -48,7 +48,7 @@ pub fn zip_map<A, B, O, F>(shape: &[usize], a: Strided<A>, b: Strided<B>, out: &
 where
     A: Copy + Sync,
     B: Copy + Sync,
-    O: Send,
+    O: Copy + Send,
     F: Fn(A, B) -> O + Sync,
 {
     // SAFETY: `MaybeUninit<O>` has the layout of `O`, and `zip_map_into` only ever writes
@@ -62,7 +62,7 @@ pub fn zip_map_vec<A, B, O, F>(shape: &[usize], a: Strided<A>, b: Strided<B>, f:
 where
     A: Copy + Sync,
     B: Copy + Sync,
-    O: Send,
+    O: Copy + Send,
     F: Fn(A, B) -> O + Sync,
 {
     let n: usize = shape.iter().product();
@@ -79,7 +79,7 @@ fn zip_map_into<A, B, O, F>(shape: &[usize], a: Strided<A>, b: Strided<B>, out: 
 where
     A: Copy + Sync,
     B: Copy + Sync,
-    O: Send,
+    O: Copy + Send,
     F: Fn(A, B) -> O + Sync,
 {
     let n: usize = shape.iter().product();

@@ -52,9 +52,15 @@ fn aligned16<T, S: DevicePtr<T>>(dev: &GpuDevice, s: &S) -> bool {
 }
 
 /// The view `l` describes as a plain slice, when the `_vec4` fast path can read it: f32, one
-/// contiguous run (layouts merge a contiguous view into one dim of stride 1), 16-byte aligned.
-fn vec4_run<'a, T: Float>(dev: &GpuDevice, s: &'a CudaSlice<T>, l: &StridedLayout) -> Option<CudaView<'a, T>> {
-    if <T as Elem>::NAME != "f32" || l.ndim != 1 || l.strides[0] != 1 {
+/// contiguous run of `n` elements (layouts merge a contiguous view into one dim of stride 1),
+/// 16-byte aligned.
+fn vec4_run<'a, T: Float>(
+    dev: &GpuDevice,
+    s: &'a CudaSlice<T>,
+    l: &StridedLayout,
+    n: usize,
+) -> Option<CudaView<'a, T>> {
+    if <T as Elem>::NAME != "f32" || l.ndim != 1 || l.strides[0] != 1 || l.dims[0] as usize != n {
         return None;
     }
     let v = s.slice(l.offset as usize..);
@@ -76,7 +82,7 @@ pub fn unary<T: Float>(
     }
     let (code, p) = unary_code(op);
     let (n64, p0, p1, p2) = (n as u64, T::of(p[0]), T::of(p[1]), T::of(p[2]));
-    if let Some(xv) = vec4_run(dev, x, lx).filter(|_| aligned16(dev, y)) {
+    if let Some(xv) = vec4_run(dev, x, lx, n).filter(|_| aligned16(dev, y)) {
         let f = dev.function(&ELEMENTWISE, "unary_vec4_f32")?;
         let mut b = dev.stream().launch_builder(&f);
         b.arg(&xv).arg(y).arg(&n64).arg(&code).arg(&p0).arg(&p1);
@@ -136,7 +142,7 @@ pub fn binary<T: Float>(
         return Ok(());
     }
     let (n64, code) = (n as u64, binary_code(op));
-    if let (Some(av), Some(bv), true) = (vec4_run(dev, a, la), vec4_run(dev, b, lb), aligned16(dev, out)) {
+    if let (Some(av), Some(bv), true) = (vec4_run(dev, a, la, n), vec4_run(dev, b, lb, n), aligned16(dev, out)) {
         let f = dev.function(&ELEMENTWISE, "binary_vec4_f32")?;
         let mut l = dev.stream().launch_builder(&f);
         l.arg(&av).arg(&bv).arg(out).arg(&n64).arg(&code);
