@@ -57,6 +57,7 @@ pub mod cuda_params;
 pub mod elementwise;
 pub mod fastmath;
 pub mod gemm;
+mod lanes;
 pub mod memory;
 pub mod norm;
 pub mod optim;

@@ -14,6 +14,7 @@
 //!
 //! Rows are processed in parallel, one task per row, so every output is computed in the same
 //! order whatever the thread count (bit-identical results).
+use crate::lanes::{lane_dot, lane_fold};
 use crate::Real;
 use rayon::prelude::*;
 
@@ -38,58 +39,19 @@ fn for_rows<T: Real>(out: &mut [T], rows: usize, d: usize, f: impl Fn(usize, &mu
     out.par_chunks_mut(d).enumerate().with_min_len(min_rows(d)).for_each(|(r, o)| f(r, o));
 }
 
-/// Independent accumulators in the row reductions: sixteen partial results (one AVX-512 register
-/// of f32), combined in a fixed order at the end. A single running sum cannot vectorise; this
-/// order is the same on every CPU and for every thread count.
-const LANES: usize = 16;
-
-/// `fold(init, op)` over `f(v)` for the values of `row`, in [`LANES`] interleaved partial results
-/// combined in lane order, then the `len % LANES` tail in order.
-#[inline(always)]
-fn lane_fold<T: Real>(row: &[T], init: T, f: impl Fn(T) -> T, op: impl Fn(T, T) -> T) -> T {
-    let mut acc = [init; LANES];
-    let chunks = row.chunks_exact(LANES);
-    let tail = chunks.remainder();
-    for c in chunks {
-        for (a, &v) in acc.iter_mut().zip(c) {
-            *a = op(*a, f(v));
-        }
-    }
-    let mut r = acc.into_iter().fold(init, &op);
-    for &v in tail {
-        r = op(r, f(v));
-    }
-    r
-}
+/// Lanes of the softmax row reductions: one AVX-512 register of f32.
+const ROW_LANES: usize = 16;
 
 /// The largest value of a row (NaNs ignored, as `T::max` does; `-inf` for an empty row).
 #[inline(always)]
 fn row_max<T: Real>(row: &[T]) -> T {
-    lane_fold(row, T::neg_infinity(), |v| v, T::max)
+    lane_fold::<T, ROW_LANES>(row, T::neg_infinity(), |v| v, T::max)
 }
 
 /// `Σ f(v)` over a row, in lanes.
 #[inline(always)]
 fn row_sum<T: Real>(row: &[T], f: impl Fn(T) -> T) -> T {
-    lane_fold(row, T::zero(), f, |a, b| a + b)
-}
-
-/// `Σ a·b` over two rows of the same length, in lanes.
-#[inline(always)]
-fn row_dot<T: Real>(a: &[T], b: &[T]) -> T {
-    let mut acc = [T::zero(); LANES];
-    let n = a.len() / LANES * LANES;
-    let (a, b) = (a, &b[..a.len()]);
-    for (ca, cb) in a[..n].chunks_exact(LANES).zip(b[..n].chunks_exact(LANES)) {
-        for ((s, &x), &y) in acc.iter_mut().zip(ca).zip(cb) {
-            *s += x * y;
-        }
-    }
-    let mut r = acc.into_iter().fold(T::zero(), |s, v| s + v);
-    for (&x, &y) in a[n..].iter().zip(&b[n..]) {
-        r += x * y;
-    }
-    r
+    lane_fold::<T, ROW_LANES>(row, T::zero(), f, |a, b| a + b)
 }
 
 simd_fn! {
@@ -100,28 +62,22 @@ simd_fn! {
     }
 }
 
-/// Writes the softmax of `row` into `out` (same length).
-#[inline(always)]
-fn softmax_row_body<T: Real>(row: &[T], out: &mut [T]) {
-    let m = row_max(row);
-    for (o, &v) in out.iter_mut().zip(row) {
-        *o = (v - m).fast_exp();
-    }
-    let s = row_sum(out, |v| v);
-    out.iter_mut().for_each(|o| *o /= s);
-}
-
 simd_fn! {
     /// Writes the softmax of `row` into `out` (same length).
     fn softmax_row<T>(row: &[T], out: &mut [T]) -> () {
-        softmax_row_body(row, out)
+        let m = row_max(row);
+        for (o, &v) in out.iter_mut().zip(row) {
+            *o = (v - m).fast_exp();
+        }
+        let s = row_sum(out, |v| v);
+        out.iter_mut().for_each(|o| *o /= s);
     }
 }
 
 simd_fn! {
     /// `dx = y·(dy − Σ dy·y)` for one row.
     fn softmax_backward_row<T>(yr: &[T], dyr: &[T], dxr: &mut [T]) -> () {
-        let dot = row_dot(yr, dyr);
+        let dot = lane_dot::<T, ROW_LANES>(yr, dyr);
         for ((o, &a), &b) in dxr.iter_mut().zip(yr).zip(dyr) {
             *o = a * (b - dot);
         }

@@ -105,8 +105,9 @@ fn valid_range(out: usize, len: usize, stride: usize, koff: usize, pad: usize) -
 pub fn im2col<T: Real>(g: &Conv2dGeom, x_img: &[T], cols: &mut [T]) {
     assert_eq!(x_img.len(), g.c_in * g.h * g.w, "im2col: image length");
     assert_eq!(cols.len(), g.col_rows() * g.col_cols(), "im2col: cols length");
+    let (rows, p) = (g.col_rows(), g.col_cols());
     if !cols.is_empty() {
-        im2col_band(g, x_img, 0, cols);
+        Im2colRows { g, x_img, c0: 0, oh0: 0 }.rows((0, rows), (0, p), cols, p);
     }
 }
 
@@ -121,41 +122,11 @@ pub fn col2im<T: Real>(g: &Conv2dGeom, cols: &[T], dx_img: &mut [T]) {
     }
 }
 
-/// [`im2col`] restricted to the band of output rows starting at `oh0`: `cols: [C_in·kh·kw, nb·Wo]`
-/// for the `nb = cols.len() / (C_in·kh·kw·Wo)` output rows `oh0..oh0 + nb`.
-fn im2col_band<T: Real>(g: &Conv2dGeom, x_img: &[T], oh0: usize, cols: &mut [T]) {
-    let ((sh, sw), (ph, pw), (dh, dw)) = (g.stride, g.padding, g.dilation);
-    let (h, w, wo) = (g.h, g.w, g.out_w());
-    for (r, row) in cols.chunks_exact_mut(cols.len() / g.col_rows()).enumerate() {
-        let (c, ki, kj) = (r / (g.kh * g.kw), (r / g.kw) % g.kh, r % g.kw);
-        let plane = &x_img[c * h * w..(c + 1) * h * w];
-        let (lo, hi) = valid_range(wo, w, sw, kj * dw, pw);
-        for (i, out) in row.chunks_exact_mut(wo).enumerate() {
-            let ih = ((oh0 + i) * sh + ki * dh).wrapping_sub(ph);
-            if ih >= h || lo >= hi {
-                // Above the image (wrapped to a huge value), below it, or all columns in padding.
-                out.fill(T::zero());
-                continue;
-            }
-            out[..lo].fill(T::zero());
-            out[hi..].fill(T::zero());
-            // iw = ow·sw + kj·dw − pw, which is ≥ 0 from ow = lo on.
-            let src = &plane[ih * w + lo * sw + kj * dw - pw..(ih + 1) * w];
-            if sw == 1 {
-                out[lo..hi].copy_from_slice(&src[..hi - lo]);
-            } else {
-                for (o, s) in out[lo..hi].iter_mut().zip(src.iter().step_by(sw)) {
-                    *o = *s;
-                }
-            }
-        }
-    }
-}
-
-/// The im2col matrix of one image's band of output rows, made on demand: row `r` of
-/// `cols_g [K, nb·Wo]` for the group whose first input channel is `c0`, exactly as
-/// [`im2col_band`] would store it. The GEMM packs its blocks straight from the image, so the
-/// band is never written out and read back.
+/// The im2col matrix of one image from output row `oh0` on, made on demand: row `r` of
+/// `cols_g [K, nb·Wo]` for the group whose first input channel is `c0` (row `(c·kh + ki)·kw + kj`,
+/// column `(oh − oh0)·Wo + ow`, zero where the tap falls in the padding). The GEMM packs its
+/// blocks straight from the image, so a band is never written out and read back; [`im2col`]
+/// writes the whole matrix with it.
 struct Im2colRows<'a, T> {
     g: &'a Conv2dGeom,
     x_img: &'a [T],
@@ -220,7 +191,8 @@ impl<T: Real> RowSource<T> for Im2colRows<'_, T> {
 }
 
 simd_fn! {
-    /// Adjoint of [`im2col_band`]: adds the band's columns onto `dx_img: [C_in, H, W]`.
+    /// Adjoint of the band `Im2colRows { oh0, .. }` describes: adds the band's columns
+    /// `[C_in·kh·kw, nb·Wo]` onto `dx_img: [C_in, H, W]`.
     fn col2im_band_add<T>(g: &Conv2dGeom, cols: &[T], oh0: usize, dx_img: &mut [T]) -> () {
         col2im_band_add_body(g, cols, oh0, dx_img)
     }

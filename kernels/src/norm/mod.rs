@@ -17,6 +17,7 @@
 //! each value is computed in the same order for any thread count. The cross-row sums for
 //! dgamma/dbeta use fixed `RED_ROWS × RED_COLS` tiles (constants, not derived from the thread
 //! count) whose partials are then added sequentially: bit-identical for any thread count.
+use crate::lanes::{combine, lane_sum, LANES};
 use crate::Real;
 use rayon::prelude::*;
 use std::ops::Range;
@@ -26,33 +27,6 @@ const PAR_GRAIN: usize = 1 << 14;
 /// Tile height (rows) and width (columns) of the deterministic dgamma/dbeta reduction.
 const RED_ROWS: usize = 64;
 const RED_COLS: usize = 256;
-
-/// Running sums per reduction: term `i` goes to lane `i % LANES` and the lanes are combined
-/// pairwise at the end ([`combine`]), so the order depends only on the lengths, never on the
-/// threads; independent lanes let the additions overlap where one chain of dependent adds is
-/// bound by the add latency.
-const LANES: usize = 8;
-
-#[inline(always)]
-fn combine<T: Real>(a: [T; LANES]) -> T {
-    ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
-}
-
-/// `Σ_{i<n} f(i)` in the lane order of [`LANES`].
-#[inline(always)]
-fn lane_sum<T: Real>(n: usize, mut f: impl FnMut(usize) -> T) -> T {
-    let mut acc = [T::zero(); LANES];
-    let full = n / LANES * LANES;
-    for base in (0..full).step_by(LANES) {
-        for (l, a) in acc.iter_mut().enumerate() {
-            *a += f(base + l);
-        }
-    }
-    for (a, i) in acc.iter_mut().zip(full..n) {
-        *a += f(i);
-    }
-    combine(acc)
-}
 
 fn min_rows(d: usize) -> usize {
     (PAR_GRAIN / d.max(1)).max(1)
@@ -127,28 +101,12 @@ fn forward<T: Real>(
         .with_min_len(min_rows(d))
         .for_each(|(r, (yr, (m, rs)))| {
             let xr = &x[r * d..(r + 1) * d];
-            (*m, *rs) = forward_row(xr, yr, (s, (r % groups) * (d / s)), (gamma, beta), (center, eps, inv_d));
+            let mu = if center { lane_sum(d, |i| xr[i]) * inv_d } else { T::zero() };
+            let var = lane_sum(d, |i| (xr[i] - mu) * (xr[i] - mu)) * inv_d;
+            let inv = T::one() / (var + eps).sqrt();
+            (*m, *rs) = (mu, inv);
+            for_channels(d, s, (r % groups) * (d / s), gamma, beta, |i, g, b| yr[i] = (xr[i] - mu) * inv * g + b);
         });
-}
-
-simd_fn! {
-    /// One row of [`forward`]: writes `yr` and returns `(mean, rstd)`; element `i` uses channel
-    /// `c0 + i / s`; without `center` (RMS norm) the mean is 0.
-    fn forward_row<T>(
-        xr: &[T],
-        yr: &mut [T],
-        s_c0: (usize, usize),
-        gamma_beta: (Option<&[T]>, Option<&[T]>),
-        center_eps_inv_d: (bool, T, T)
-    ) -> (T, T) {
-        let ((s, c0), (gamma, beta), (center, eps, inv_d)) = (s_c0, gamma_beta, center_eps_inv_d);
-        let d = xr.len();
-        let mu = if center { lane_sum(d, |i| xr[i]) * inv_d } else { T::zero() };
-        let var = lane_sum(d, |i| (xr[i] - mu) * (xr[i] - mu)) * inv_d;
-        let inv = T::one() / (var + eps).sqrt();
-        for_channels(d, s, c0, gamma, beta, |i, g, b| yr[i] = (xr[i] - mu) * inv * g + b);
-        (mu, inv)
-    }
 }
 
 /// Shared input gradient: `dx = rstd·(g - mean(g) - xhat·mean(g·xhat))`, `g = dy·gamma`;
@@ -172,29 +130,10 @@ fn backward_dx<T: Real>(
         return;
     }
     let inv_d = T::one() / cst::<T>(d as f64);
-    let center = mean.is_some();
     dx.par_chunks_mut(d).enumerate().with_min_len(min_rows(d)).for_each(|(r, dxr)| {
         let (xr, dyr) = (&x[r * d..(r + 1) * d], &dy[r * d..(r + 1) * d]);
         let (mu, rs) = (mean.map_or(T::zero(), |m| m[r]), rstd[r]);
-        backward_dx_row(xr, dyr, dxr, mu, rs, s, (r % groups) * (d / s), gamma, center, inv_d);
-    });
-}
-
-simd_fn! {
-    /// One row of [`backward_dx`]: channel `c0 + i / s` for element `i`; `center` false for RMS.
-    fn backward_dx_row<T>(
-        xr: &[T],
-        dyr: &[T],
-        dxr: &mut [T],
-        mu: T,
-        rs: T,
-        s: usize,
-        c0: usize,
-        gamma: Option<&[T]>,
-        center: bool,
-        inv_d: T
-    ) -> () {
-        let d = xr.len();
+        let c0 = (r % groups) * (d / s);
         // Lane sums (see LANES): term i goes to lane i % LANES.
         let (mut sg, mut sgx) = ([T::zero(); LANES], [T::zero(); LANES]);
         for_channels(d, s, c0, gamma, None, |i, g, _| {
@@ -202,12 +141,12 @@ simd_fn! {
             sg[i % LANES] += gi;
             sgx[i % LANES] += gi * ((xr[i] - mu) * rs);
         });
-        let mg = if center { combine(sg) * inv_d } else { T::zero() }; // no centring term for RMS
+        let mg = mean.map_or(T::zero(), |_| combine(sg) * inv_d); // no centring term for RMS
         let mgx = combine(sgx) * inv_d;
         for_channels(d, s, c0, gamma, None, |i, g, _| {
             dxr[i] = rs * (dyr[i] * g - mg - (xr[i] - mu) * rs * mgx);
         });
-    }
+    });
 }
 
 /// Deterministic column sums over rows, `k` outputs laid out `[k][d]`: `acc(r, cols, part)` adds
@@ -398,28 +337,6 @@ pub fn group_norm_backward<T: Real>(
     // running over all images: term j of an image goes to lane j % LANES).
     let (mut dg, mut db) = (vec![T::zero(); c], vec![T::zero(); c]);
     dg.par_iter_mut().zip(db.par_iter_mut()).enumerate().with_min_len(min_rows(n * s)).for_each(|(ch, (g, b))| {
-        (*g, *b) = group_param_grads(x, dy, (n, c, s), (groups, cg), mean, rstd, ch);
-    });
-    for (out, sum) in [(dgamma, dg), (dbeta, db)] {
-        if let Some(o) = out {
-            check_len("dgamma/dbeta", o, c);
-            o.copy_from_slice(&sum);
-        }
-    }
-}
-
-simd_fn! {
-    /// `(Σ dy·x̂, Σ dy)` of channel `ch` over the batch and space, for [`group_norm_backward`].
-    fn group_param_grads<T>(
-        x: &[T],
-        dy: &[T],
-        ncs: (usize, usize, usize),
-        groups_cg: (usize, usize),
-        mean: &[T],
-        rstd: &[T],
-        ch: usize
-    ) -> (T, T) {
-        let ((n, c, s), (groups, cg)) = (ncs, groups_cg);
         let (mut ag, mut ab) = ([T::zero(); LANES], [T::zero(); LANES]);
         for ni in 0..n {
             let (blk, off) = (ni * groups + ch / cg, (ni * c + ch) * s);
@@ -437,7 +354,13 @@ simd_fn! {
                 ab[l] += dyv;
             }
         }
-        (combine(ag), combine(ab))
+        (*g, *b) = (combine(ag), combine(ab));
+    });
+    for (out, sum) in [(dgamma, dg), (dbeta, db)] {
+        if let Some(o) = out {
+            check_len("dgamma/dbeta", o, c);
+            o.copy_from_slice(&sum);
+        }
     }
 }
 
