@@ -28,7 +28,7 @@ pub(crate) fn alloc<T: GpuElem + ValidAsZeroBits>(dev: &Arc<GpuDevice>, n: usize
 
 /// A device buffer of `n` elements for the kernels here that write every output element (the
 /// grid-stride loops over `n`): no zero-fill ([`kernels::cuda::alloc_for_overwrite`]).
-fn out_buf<T: GpuElem + AnyBits>(dev: &Arc<GpuDevice>, n: usize) -> Result<CudaSlice<T>> {
+fn out_buf<T: AnyBits>(dev: &Arc<GpuDevice>, n: usize) -> Result<CudaSlice<T>> {
     kernels::cuda::alloc_for_overwrite::<T>(dev.stream(), n).map_err(gpu)
 }
 
@@ -182,7 +182,7 @@ pub fn where_cond(
         b: (&CudaSlice<T>, &kernels::cuda::StridedLayout),
         n: usize,
     ) -> Result<CudaSlice<T>> {
-        let mut out = kernels::cuda::alloc_for_overwrite::<T>(dev.stream(), n).map_err(gpu)?;
+        let mut out = out_buf::<T>(dev, n)?;
         k::where_cond(dev, m, a, b, &mut out, n).map_err(gpu)?;
         Ok(out)
     }

@@ -113,30 +113,31 @@ impl CudaStorage {
     /// A zero-filled buffer of `n` elements on `dev`. An empty tensor still gets one element:
     /// the driver refuses zero-byte allocations, and no kernel reads past a view's elements.
     pub fn zeros(dev: &Arc<GpuDevice>, dtype: DType, n: usize) -> Result<CudaStorage> {
-        let n = n.max(1);
-        let s = dev.stream();
-        let buf = match dtype {
-            DType::U8 => GpuBuf::U8(s.alloc_zeros(n).map_err(gpu)?),
-            DType::I64 => GpuBuf::I64(s.alloc_zeros(n).map_err(gpu)?),
-            DType::F16 => GpuBuf::F16(s.alloc_zeros(n).map_err(gpu)?),
-            DType::BF16 => GpuBuf::BF16(s.alloc_zeros(n).map_err(gpu)?),
-            DType::F32 => GpuBuf::F32(s.alloc_zeros(n).map_err(gpu)?),
-            DType::F64 => GpuBuf::F64(s.alloc_zeros(n).map_err(gpu)?),
-        };
-        Ok(CudaStorage { dev: dev.clone(), buf })
+        Self::alloc(dev, dtype, n, true)
     }
     /// A buffer of `n` elements (at least one) with unspecified contents, for a kernel that writes
     /// every element ([`kernels::cuda::alloc_for_overwrite`]).
     pub fn for_overwrite(dev: &Arc<GpuDevice>, dtype: DType, n: usize) -> Result<CudaStorage> {
-        use kernels::cuda::alloc_for_overwrite as a;
+        Self::alloc(dev, dtype, n, false)
+    }
+    fn alloc(dev: &Arc<GpuDevice>, dtype: DType, n: usize, zeroed: bool) -> Result<CudaStorage> {
         let s = dev.stream();
+        macro_rules! buf {
+            ($v:ident) => {
+                GpuBuf::$v(if zeroed {
+                    s.alloc_zeros(n.max(1)).map_err(gpu)?
+                } else {
+                    kernels::cuda::alloc_for_overwrite(s, n).map_err(gpu)?
+                })
+            };
+        }
         let buf = match dtype {
-            DType::U8 => GpuBuf::U8(a(s, n).map_err(gpu)?),
-            DType::I64 => GpuBuf::I64(a(s, n).map_err(gpu)?),
-            DType::F16 => GpuBuf::F16(a(s, n).map_err(gpu)?),
-            DType::BF16 => GpuBuf::BF16(a(s, n).map_err(gpu)?),
-            DType::F32 => GpuBuf::F32(a(s, n).map_err(gpu)?),
-            DType::F64 => GpuBuf::F64(a(s, n).map_err(gpu)?),
+            DType::U8 => buf!(U8),
+            DType::I64 => buf!(I64),
+            DType::F16 => buf!(F16),
+            DType::BF16 => buf!(BF16),
+            DType::F32 => buf!(F32),
+            DType::F64 => buf!(F64),
         };
         Ok(CudaStorage { dev: dev.clone(), buf })
     }
