@@ -2,24 +2,27 @@
 //!
 //! # Blocking (BLIS-style)
 //!
-//! The fast path follows the classic five-loop GEMM of Goto / BLIS. With `A: m×k`, `B: k×n`,
+//! The fast path follows the five-loop GEMM of Goto / BLIS. With `A: m×k`, `B: k×n`,
 //! `C: m×n` (row-major, contiguous):
 //!
 //! ```text
 //! for jc in 0..n step NC                      // column panel of B and C        (nc ≤ NC)
 //!   for pc in 0..k step KC                    // depth slice                    (kc ≤ KC)
-//!     pack B[pc.., jc..] (kc×nc) -> Bp        // NR-wide slivers, Bp[sliver][p][0..NR]
+//!     pack B[pc.., jc..] (kc×nc) -> Bp        // NR-wide slivers, Bp[sliver][p][0..NR]; stays in L2
 //!     for ic in 0..m step mc  (rayon tasks)   // row block of A and C           (mc ≤ MC)
-//!       pack A[ic.., pc..] (mc×kc) -> Ap      // MR-tall slivers, Ap[sliver][p][0..MR]
-//!       for jr in 0..nc step NR               // one B sliver (kc×NR, stays in L1)
-//!         for ir in 0..mc step MR             // one A sliver (kc×MR; all of Ap stays in L2)
-//!           micro-kernel: MR×NR tile += Ap sliver · Bp sliver   (register accumulators)
+//!       for ir in 0..mc step MR               // one A sliver (kc×MR): packed just in time, or
+//!                                             //   read in place when A is row-major; stays in L1
+//!         for jr in 0..nc step NR             // one B sliver (kc×NR), streamed from L2
+//!           micro-kernel: MR×NR tile (+)= A sliver · Bp sliver, straight into C
 //! ```
 //!
-//! Packing reads A and B through their strides once per block, so any layout (row-major,
-//! transposed, padded, broadcast with stride 0, nonzero offset) feeds the same contiguous
-//! micro-kernel. Edge slivers are zero-padded to a full MR / NR, so the micro-kernel always
-//! computes a full tile and only the valid `rows×cols` corner is written back to C.
+//! The thin operand (MR rows of A, broadcast one element at a time) is the one kept in L1, and
+//! the wide one (NR columns of B, whole vector loads) streams from L2, as in BLIS; the micro-kernel
+//! adds its register tile into C itself (masked stores at the edges), so no tile is copied.
+//! Packing reads B (and A when it is not row-major) through their strides once per block, so any
+//! layout (row-major, transposed, padded, broadcast with stride 0, nonzero offset) feeds the same
+//! micro-kernel. Packed B slivers are zero-padded to a full NR; the kernel reads only the valid
+//! rows of A and writes only the valid `rows×cols` corner of C.
 //!
 //! # Determinism
 //!
@@ -63,17 +66,16 @@ pub enum Operand<'a, T> {
     Rows(&'a dyn RowSource<T>),
 }
 
-/// Largest micro-kernel tile (rows × columns) any kernel uses; the tile buffer has this size.
-const MAX_MR: usize = 8;
+/// Widest micro-kernel tile (columns) any kernel uses; the packer's fast path takes this many lines.
 const MAX_NR: usize = 32;
 /// Depth of one slice (`kc`). Fixes the summation order, so it must never depend on threads.
-const KC: usize = 256;
-/// Maximum height of a packed A block (`mc`); a multiple of every kernel's `mr` (6 and 8).
-/// `MC×KC` should fit in L2.
-const MC: usize = 144;
+const KC: usize = 512;
+/// Maximum height of the row block one task owns (`mc`); a multiple of every kernel's `mr` (6
+/// and 8). A is packed one sliver at a time, so this only sets the size of the parallel tasks.
+const MC: usize = 240;
 /// Maximum width of a packed B panel (`nc`); a multiple of every kernel's `nr` (16 and 32).
-/// `KC×NC` should fit in L3.
-const NC: usize = 2048;
+/// The panel, `KC×NC` floats (1 MiB), should stay in L2 while the A slivers stream past it.
+const NC: usize = 512;
 /// Products with `m·n·k` below this run on the calling thread only.
 const PAR_MIN_WORK: usize = 1 << 15;
 
@@ -86,13 +88,54 @@ struct Blocking {
     nc: usize,
 }
 
-/// A micro-kernel: `tile[i*nr + j] = Σ_p a[p*mr + i] · b[p*nr + j]` over `p < kc` in increasing
-/// order, for packed slivers `a` (kc×mr) and `b` (kc×nr).
+/// Where a micro-kernel puts its mr×nr result: the top-left `rows×cols` corner goes to
+/// `c[i * ldc + j]` (`c` starts at the tile's first element of C), stored when `overwrite`,
+/// otherwise added to what is there. Writing straight into C (instead of through a tile buffer)
+/// saves a copy of every tile per depth slice.
+pub struct TileOut<'a, T> {
+    pub c: &'a mut [T],
+    pub ldc: usize,
+    pub rows: usize,
+    pub cols: usize,
+    pub overwrite: bool,
+}
+
+impl<T: Real> TileOut<'_, T> {
+    /// Checks the contract every kernel relies on: a non-empty corner of an `mr×nr` tile, all of
+    /// it inside `c`.
+    fn check(&self, mr: usize, nr: usize) {
+        assert!(
+            (1..=mr).contains(&self.rows) && (1..=nr).contains(&self.cols),
+            "tile corner {}x{} outside {mr}x{nr}",
+            self.rows,
+            self.cols
+        );
+        assert!(self.ldc >= self.cols && self.c.len() >= (self.rows - 1) * self.ldc + self.cols, "tile outside C");
+    }
+
+    /// Stores or adds the corner of a row-major `nr`-wide tile (the portable path).
+    fn write_tile(self, tile: &[T], nr: usize) {
+        for (r, tile_row) in tile.chunks_exact(nr).enumerate().take(self.rows) {
+            let dst = &mut self.c[r * self.ldc..][..self.cols];
+            if self.overwrite {
+                dst.copy_from_slice(&tile_row[..self.cols]);
+            } else {
+                dst.iter_mut().zip(tile_row).for_each(|(d, &t)| *d += t);
+            }
+        }
+    }
+}
+
+/// A micro-kernel: `acc[i][j] = Σ_p A(i, p) · B(p, j)` over `p < kc` in increasing order from
+/// zero, then `acc`'s corner is stored into or added to C as [`TileOut`] says (one rounding for
+/// the add, as `c + acc`). A and B are strided views starting at the tile's first row / column:
+/// packed slivers (A: row stride 1, column stride mr; B: row stride nr) or the operands in place.
+/// Only A's first `out.rows` rows and B's first `out.cols` columns are read.
 #[derive(Clone, Copy)]
 struct Kernel<T> {
     mr: usize,
     nr: usize,
-    run: fn(usize, &[T], &[T], &mut [T]),
+    run: fn(usize, MatRef<T>, MatRef<T>, TileOut<T>),
 }
 
 /// The best kernel for `T` on this CPU (chosen once per call; the choice depends only on the
@@ -100,10 +143,12 @@ struct Kernel<T> {
 fn kernel<T: Real>() -> Kernel<T> {
     if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() {
         if let Some((mr, nr, run)) = simd::best_f32_kernel() {
-            // SAFETY: T is f32 (same TypeId), so `fn(usize, &[f32], &[f32], &mut [f32])` and
-            // `fn(usize, &[T], &[T], &mut [T])` are the same type.
+            // SAFETY: T is f32 (same TypeId), so the kernel's type with f32 and with T is the same.
             let run = unsafe {
-                std::mem::transmute::<fn(usize, &[f32], &[f32], &mut [f32]), fn(usize, &[T], &[T], &mut [T])>(run)
+                std::mem::transmute::<
+                    fn(usize, MatRef<f32>, MatRef<f32>, TileOut<f32>),
+                    fn(usize, MatRef<T>, MatRef<T>, TileOut<T>),
+                >(run)
             };
             return Kernel { mr, nr, run };
         }
@@ -233,10 +278,18 @@ fn gemm_blocked<T: Real>(
     // Rayon's minimum piece length for the loops below: `usize::MAX` forbids splitting, so the
     // same iterator then runs as a plain serial loop on the calling thread.
     let min_len = if parallel { 1 } else { usize::MAX };
-    let mc = round_up(m.div_ceil(threads), mr).min(blk.mc);
+    // As many row blocks as blk.mc needs, rounded up to a multiple of the thread count, then
+    // equal heights: m = 1024 on 2 threads with mc ≤ 240 runs as 6 blocks of 176 (5 × 176 + 144),
+    // three per thread, not 4 × 240 + 64.
+    let blocks = m.div_ceil(blk.mc).next_multiple_of(threads);
+    let mc = round_up(m.div_ceil(blocks), mr);
     // Depth slices of (nearly) equal size, at most kc: k = 288 runs as 144 + 144, not 256 + 32
     // (fewer passes over C). This depends only on k, never on threads.
     let kc_max = k.div_ceil(k.div_ceil(blk.kc));
+    // A row-major A (or one row repeated, row stride 0) is read in place by the micro-kernels:
+    // each sliver is mr short rows that stay in L1, so packing would only copy it. Other layouts
+    // (and rows made on demand) are packed one sliver at a time.
+    let direct_a = matches!(a, Operand::Strided(a) if a.col_stride == 1);
     // Packed B panel: up to nc/nr slivers of kc×nr, reused by every row block. Packing writes
     // every element of the part it uses (padding included), so the buffer is per-thread scratch.
     crate::scratch::with_scratch(round_up(blk.nc.min(n), nr) * kc_max, |b_pack: &mut [T]| {
@@ -250,18 +303,33 @@ fn gemm_blocked<T: Real>(
                 pack_b(bp, b, (pc, kc), (jc, nc), nr, min_len);
                 let bp = &*bp;
                 // Task `ib` owns the full rows ib*mc.. of C (row length n), `rows` of them, and
-                // computes C[rows, jc..jc+nc] (+)= A[rows, pc..pc+kc] · Bp with its own packed A.
+                // computes C[rows, jc..jc+nc] (+)= A[rows, pc..pc+kc] · B[pc..pc+kc, jc..jc+nc].
                 c.par_chunks_mut(mc * n).with_min_len(min_len).enumerate().for_each(|(ib, c_rows)| {
                     let rows = c_rows.len() / n;
-                    // pack_a writes the whole sliver block (rows past `rows` as zeros).
-                    crate::scratch::with_scratch(round_up(rows, mr) * kc, |ap: &mut [T]| {
-                        pack_a(ap, a, (ib * mc, rows), (pc, kc), mr);
-                        macro_kernel(kern, ap, bp, (rows, nc, kc), &mut c_rows[jc..], n, overwrite);
-                    });
+                    let block = Block { i0: ib * mc, rows, p0: pc, kc, nc };
+                    macro_kernel(kern, a, direct_a, block, bp, &mut c_rows[jc..], n, overwrite);
                 });
             }
         }
     });
+}
+
+impl<T> MatRef<'_, T> {
+    /// The same matrix starting at element (i, j).
+    fn at(self, i: usize, j: usize) -> Self {
+        MatRef { offset: self.offset + i * self.row_stride + j * self.col_stride, ..self }
+    }
+}
+
+/// The part of the product one task computes in one depth slice: rows `i0..i0+rows` of C,
+/// depths `p0..p0+kc`, the panel's `nc` columns.
+#[derive(Clone, Copy)]
+struct Block {
+    i0: usize,
+    rows: usize,
+    p0: usize,
+    kc: usize,
+    nc: usize,
 }
 
 /// Packs the block A[i0..i0+rows, p0..p0+kc] into `dst` as mr-tall slivers:
@@ -355,53 +423,67 @@ fn pack_b<T: Real>(
     });
 }
 
-/// Multiplies a packed A block (`rows`×kc, mr slivers) by a packed B panel (kc×`nc`, nr slivers)
-/// into `c`, whose element (i, j) is `c[i * ldc + j]` (already offset to the panel's column jc):
-/// one micro-kernel call per mr×nr tile, then the valid corner of the tile is stored into C
-/// (`overwrite`) or added to it.
+/// Multiplies the block A[i0..i0+rows, p0..p0+kc] by a packed B panel (kc×`nc`, nr slivers) into
+/// `c`, whose element (i, j) is `c[i * ldc + j]` (already offset to row i0 and the panel's column jc).
+/// Each mr-tall A sliver is packed just before use into a buffer that stays in L1 (or read in
+/// place with `direct_a`) and meets every B sliver in turn (they stream from L2, where the panel
+/// sits); each micro-kernel call stores (`overwrite`) or adds its tile's valid corner straight
+/// into C.
+#[allow(clippy::too_many_arguments)]
 fn macro_kernel<T: Real>(
     kern: Kernel<T>,
-    ap: &[T],
+    a: Operand<T>,
+    direct_a: bool,
+    Block { i0, rows, p0, kc, nc }: Block,
     bp: &[T],
-    (rows, nc, kc): (usize, usize, usize),
     c: &mut [T],
     ldc: usize,
     overwrite: bool,
 ) {
     let (mr, nr) = (kern.mr, kern.nr);
-    let mut tile = [T::zero(); MAX_MR * MAX_NR];
-    for (jr, b_sliver) in bp.chunks_exact(kc * nr).enumerate() {
-        let (j0, cols) = (jr * nr, nr.min(nc - jr * nr));
-        for (ir, a_sliver) in ap.chunks_exact(kc * mr).enumerate() {
-            let (i0, tile_rows) = (ir * mr, mr.min(rows - ir * mr));
-            (kern.run)(kc, a_sliver, b_sliver, &mut tile[..mr * nr]);
-            for (r, tile_row) in tile.chunks_exact(nr).enumerate().take(tile_rows) {
-                let dst = &mut c[(i0 + r) * ldc + j0..][..cols];
-                if overwrite {
-                    dst.copy_from_slice(&tile_row[..cols]);
-                } else {
-                    dst.iter_mut().zip(tile_row).for_each(|(d, &t)| *d += t);
+    // pack_a writes the whole sliver (rows past the block's end as zeros).
+    crate::scratch::with_scratch(if direct_a { 0 } else { mr * kc }, |a_pack: &mut [T]| {
+        for ir in (0..rows).step_by(mr) {
+            let tile_rows = mr.min(rows - ir);
+            let a_sliver = match a {
+                Operand::Strided(a) if direct_a => a.at(i0 + ir, p0),
+                _ => {
+                    pack_a(a_pack, a, (i0 + ir, tile_rows), (p0, kc), mr);
+                    MatRef { data: &*a_pack, offset: 0, row_stride: 1, col_stride: mr }
                 }
+            };
+            for j0 in (0..nc).step_by(nr) {
+                let cols = nr.min(nc - j0);
+                let b_sliver = MatRef { data: &bp[j0 * kc..][..nr * kc], offset: 0, row_stride: nr, col_stride: 1 };
+                let out = TileOut { c: &mut c[ir * ldc + j0..], ldc, rows: tile_rows, cols, overwrite };
+                (kern.run)(kc, a_sliver, b_sliver, out);
             }
         }
-    }
+    });
 }
 
 /// The portable register-tiled kernel (any `Real`): plain arrays so LLVM keeps `acc` in vector
-/// registers. Writes the MR×NR tile row-major into `tile`.
-fn micro_kernel<T: Real, const MR: usize, const NR: usize>(kc: usize, a: &[T], b: &[T], tile: &mut [T]) {
+/// registers, then the corner of the tile into C. Reads A(i, p) for `i < out.rows` and B(p, j)
+/// for `j < out.cols` only (bounds-checked indexing).
+fn micro_kernel<T: Real, const MR: usize, const NR: usize>(kc: usize, a: MatRef<T>, b: MatRef<T>, out: TileOut<T>) {
+    out.check(MR, NR);
+    let (rows, cols) = (out.rows, out.cols);
     let mut acc = [[T::zero(); NR]; MR];
-    let (a, b) = (&a[..kc * MR], &b[..kc * NR]);
-    for (ap, bp) in a.chunks_exact(MR).zip(b.chunks_exact(NR)) {
-        for (acc_row, &ai) in acc.iter_mut().zip(ap) {
-            for (acc_ij, &bj) in acc_row.iter_mut().zip(bp) {
+    let (mut a_col, mut b_row) = ([T::zero(); MR], [T::zero(); NR]);
+    for p in 0..kc {
+        for (i, x) in a_col.iter_mut().enumerate().take(rows) {
+            *x = a.data[a.offset + i * a.row_stride + p * a.col_stride];
+        }
+        for (j, x) in b_row.iter_mut().enumerate().take(cols) {
+            *x = b.data[b.offset + p * b.row_stride + j * b.col_stride];
+        }
+        for (acc_row, &ai) in acc.iter_mut().zip(&a_col) {
+            for (acc_ij, &bj) in acc_row.iter_mut().zip(&b_row) {
                 *acc_ij += ai * bj;
             }
         }
     }
-    for (row, acc_row) in tile.chunks_exact_mut(NR).zip(&acc) {
-        row.copy_from_slice(acc_row);
-    }
+    out.write_tile(acc.as_flattened(), NR);
 }
 
 #[cfg(test)]

@@ -2,8 +2,8 @@
 //!
 //! [`pack_interleaved`] writes up to `width` contiguous source lines of length `kc` interleaved
 //! into a sliver (`sliver[p*width + i] = line_i[p]`, missing lines zero). [`pack_interleaved_ref`]
-//! is the plain scalar loop and the reference; for f32 on CPUs with AVX2 and widths 6, 8, 16, 24
-//! or 32 the fast path transposes 8×8 blocks in registers (eight consecutive `p` of eight lines
+//! is the plain scalar loop and the reference; for f32 on CPUs with AVX2 and widths 4 to 32
+//! the fast path transposes 8×8 blocks in registers (eight consecutive `p` of eight lines
 //! in, eight sliver rows of eight out) and leaves only the last `kc % 8` rows to the scalar loop.
 //! Loads, shuffles, blends and stores move bits without arithmetic and missing lines read as
 //! `+0.0` (what `T::zero()` is), so both paths write the same bits (NaN payloads, signed zeros
@@ -73,11 +73,10 @@ pub(super) mod x86 {
     use super::MAX_LINES;
     use std::arch::x86_64::*;
 
-    /// Whether [`pack_f32`] takes `width` on this CPU: AVX2 present, and `width` 6 (the AVX2
-    /// kernel's `mr`) or a multiple of 8 up to [`MAX_LINES`].
+    /// Whether [`pack_f32`] takes `width` on this CPU: AVX2 present and `width` from 4 to
+    /// [`MAX_LINES`] (every kernel's `mr` and `nr`).
     pub fn supports(width: usize) -> bool {
-        (width == 6 || (width > 0 && width.is_multiple_of(8) && width <= MAX_LINES))
-            && std::is_x86_feature_detected!("avx2")
+        (4..=MAX_LINES).contains(&width) && std::is_x86_feature_detected!("avx2")
     }
 
     /// The fast interleave: `sliver[p*width + i] = lines[i][p]` for `p < kc`, `i < width`, zero
@@ -97,7 +96,7 @@ pub(super) mod x86 {
         }
         let lines = &buf[..lines.len()];
         let full = kc / 8 * 8;
-        // SAFETY: AVX2 was detected (`supports`); `width` is 6 or a multiple of 8, `sliver` holds
+        // SAFETY: AVX2 was detected (`supports`); `width` is 4..=MAX_LINES, `sliver` holds
         // exactly kc*width elements, and there are at most `width` lines of at least kc each.
         unsafe { pack_blocks(sliver, width, full, lines) };
         // The last kc % 8 rows, element by element.
@@ -112,7 +111,7 @@ pub(super) mod x86 {
     /// (zero for missing lines), transpose, store eight rows.
     ///
     /// # Safety
-    /// AVX2 must be available; `width` must be 6 or a multiple of 8 (at most [`MAX_LINES`]);
+    /// AVX2 must be available; `width` must be in 4..=[`MAX_LINES`];
     /// `full` a multiple of 8 with `sliver.len() >= full * width`; `lines.len() <= width`, every
     /// line at least `full` long.
     #[target_feature(enable = "avx2")]
@@ -136,8 +135,7 @@ pub(super) mod x86 {
                 let cols = width - g;
                 // SAFETY: present lines (index < n) are read at p0..p0+8, within their first
                 // `full` elements; missing ones (mask 0) at ZEROS[0..8]. The stores write columns
-                // g..g+min(8, cols) of rows p0..p0+8, inside the sliver (see `rows`); cols is 6
-                // (width 6) or at least 8.
+                // g..g+min(8, cols) of rows p0..p0+8, inside the sliver (see `rows`).
                 unsafe {
                     if g + 8 <= n {
                         block::<true>(rows.add(g), width, cols, src, mask, p0);
@@ -163,7 +161,7 @@ pub(super) mod x86 {
     /// # Safety
     /// AVX2 must be available; `src`/`mask` hold 8 entries; for each line `i`,
     /// `src[i] + (p0 & mask[i])` must be valid for 8 reads; `dst` valid for writes of
-    /// `min(8, cols)` floats at each of `dst + q*width`, `q < 8`; `cols` is 6 or at least 8.
+    /// `min(8, cols)` floats at each of `dst + q*width`, `q < 8`; `cols` at least 1.
     /// With `FULL`, every mask must be all ones.
     #[inline]
     #[target_feature(enable = "avx2")]
@@ -210,8 +208,7 @@ pub(super) mod x86 {
         }
     }
 
-    /// Stores the first `min(8, cols)` floats of `v` at `dst`; `cols` is at least 8 or exactly
-    /// 6 (a width-6 sliver's only group).
+    /// Stores the first `min(8, cols)` floats of `v` at `dst` (`cols` at least 1).
     ///
     /// # Safety
     /// AVX2 must be available and `dst` valid for `min(8, cols)` float writes.
@@ -222,12 +219,11 @@ pub(super) mod x86 {
             // SAFETY: the caller guarantees 8 writable floats at dst.
             unsafe { _mm256_storeu_ps(dst, v) };
         } else {
-            debug_assert_eq!(cols, 6);
-            // SAFETY: the caller guarantees 6 writable floats at dst: 4 here, 2 at dst+4.
-            unsafe {
-                _mm_storeu_ps(dst, _mm256_castps256_ps128(v));
-                _mm_storel_epi64(dst.add(4).cast::<__m128i>(), _mm_castps_si128(_mm256_extractf128_ps::<1>(v)));
-            }
+            // Lanes below `cols` only (a masked store neither writes nor faults on the others).
+            let keep = _mm256_cmpgt_epi32(_mm256_set1_epi32(cols as i32), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+            // SAFETY: the caller guarantees `cols` writable floats at dst, and only those lanes
+            // are stored.
+            unsafe { _mm256_maskstore_ps(dst, keep, v) };
         }
     }
 }

@@ -9,10 +9,11 @@
 //! fused multiply-add rounds once where `a*b + c` rounds twice, so the last bits differ between
 //! kernels. The kernel depends only on the CPU, so on one machine results never depend on the
 //! thread count.
+use super::{MatRef, TileOut};
 use std::sync::OnceLock;
 
-/// A kernel as the GEMM driver calls it: `(kc, a sliver, b sliver, tile)`.
-pub type KernelFn = fn(usize, &[f32], &[f32], &mut [f32]);
+/// A kernel as the GEMM driver calls it: `(kc, a sliver, b sliver, where the tile goes)`.
+pub type KernelFn = fn(usize, MatRef<f32>, MatRef<f32>, TileOut<f32>);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Isa {
@@ -47,88 +48,255 @@ pub fn has_avx512() -> bool {
     isa() == Isa::Avx512
 }
 
+/// Rows of the AVX-512 kernel's tile.
+const AVX512_MR: usize = 8;
+/// Most rows any hand-written kernel's tile has.
+const MAX_MR: usize = 14;
+/// How many `p` steps ahead the AVX-512 kernel asks for B's cache lines.
+const B_PREFETCH: usize = 16;
+
 /// `(mr, nr, kernel)` of the fastest f32 kernel this CPU supports, `None` for the portable one.
 pub fn best_f32_kernel() -> Option<(usize, usize, KernelFn)> {
     match isa() {
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => Some((8, 32, x86::run_8x32)),
+        Isa::Avx512 => Some((AVX512_MR, 32, x86::run_avx512::<AVX512_MR>)),
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2Fma => Some((6, 16, x86::run_6x16)),
         _ => None,
     }
 }
 
+/// Every hand-written kernel this CPU can run, `(mr, nr, kernel)`: what the tests check each of
+/// (the driver only ever uses the best one).
+#[cfg(test)]
+pub fn supported_f32_kernels() -> Vec<(usize, usize, KernelFn)> {
+    let mut all: Vec<(usize, usize, KernelFn)> = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    {
+        if isa() == Isa::Avx512 {
+            all.push((8, 32, x86::run_avx512::<8>));
+            all.push((12, 32, x86::run_avx512::<12>));
+            all.push((14, 32, x86::run_avx512::<14>));
+        }
+        if isa() != Isa::Portable {
+            all.push((6, 16, x86::run_6x16));
+        }
+    }
+    all
+}
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
+    use super::{MatRef, TileOut, B_PREFETCH, MAX_MR};
     use std::arch::x86_64::*;
 
     /// The 6×16 AVX2 kernel behind a safe signature. Only [`super::best_f32_kernel`] hands it
     /// out, and only after detecting AVX2 and FMA.
-    pub fn run_6x16(kc: usize, a: &[f32], b: &[f32], tile: &mut [f32]) {
-        assert!(a.len() >= kc * 6 && b.len() >= kc * 16 && tile.len() >= 96, "packed slivers too short");
-        // SAFETY: the CPU supports AVX2+FMA (this function is only reachable after detection),
-        // and the assert guarantees every access of the kernel is in bounds.
-        unsafe { kernel_6x16(kc, a.as_ptr(), b.as_ptr(), tile.as_mut_ptr()) }
+    pub fn run_6x16(kc: usize, a: MatRef<f32>, b: MatRef<f32>, out: TileOut<f32>) {
+        let (a_rows, b_ld) = check_operands(kc, &a, &b, &out, 6, 16);
+        let cols = out.cols;
+        if out.rows == 6 && cols == 16 {
+            // SAFETY: the CPU supports AVX2+FMA (this function is only reachable after detection);
+            // `check_operands` bounds every read at a_rows[i] + p·cs and b + p·ld + j (j < 16),
+            // and with a full 6×16 corner the 6 rows of 16 floats at c + i·ldc are in bounds.
+            unsafe {
+                kernel_6x16(
+                    kc,
+                    (a.data.as_ptr(), a_rows, a.col_stride),
+                    (b.data[b.offset..].as_ptr(), b_ld, cols),
+                    out.c.as_mut_ptr(),
+                    out.ldc,
+                    out.overwrite,
+                )
+            }
+        } else {
+            // Edge tiles: through a tile buffer, then only the valid corner into C.
+            let mut tile = [0.0f32; 96];
+            // SAFETY: as above for the operands (B read only in its `cols` valid columns); the
+            // tile buffer is 6 rows of 16 floats (ldc 16).
+            unsafe {
+                kernel_6x16(
+                    kc,
+                    (a.data.as_ptr(), a_rows, a.col_stride),
+                    (b.data[b.offset..].as_ptr(), b_ld, cols),
+                    tile.as_mut_ptr(),
+                    16,
+                    true,
+                )
+            };
+            out.write_tile(&tile, 16);
+        }
     }
 
-    /// The 8×32 AVX-512 kernel behind a safe signature (handed out only after detecting AVX-512F).
-    pub fn run_8x32(kc: usize, a: &[f32], b: &[f32], tile: &mut [f32]) {
-        assert!(a.len() >= kc * 8 && b.len() >= kc * 32 && tile.len() >= 256, "packed slivers too short");
-        // SAFETY: the CPU supports AVX-512F (only reachable after detection), and the assert
-        // guarantees every access of the kernel is in bounds.
-        unsafe { kernel_8x32(kc, a.as_ptr(), b.as_ptr(), tile.as_mut_ptr()) }
+    /// The MR×32 AVX-512 kernel behind a safe signature (handed out only after detecting AVX-512F).
+    pub fn run_avx512<const MR: usize>(kc: usize, a: MatRef<f32>, b: MatRef<f32>, out: TileOut<f32>) {
+        let (a_rows, b_ld) = check_operands(kc, &a, &b, &out, MR, 32);
+        let mut rows = [0usize; MR];
+        rows.copy_from_slice(&a_rows[..MR]);
+        let packed_a = a.offset == 0 && a.row_stride == 1 && a.col_stride == MR && out.rows == MR;
+        // SAFETY: the CPU supports AVX-512F (only reachable after detection); `check_operands`
+        // bounds every read of A at rows[i] + p·cs and of B at p·ld + j for j < cols, and the
+        // tile's rows 0..rows of cols floats at c + i·ldc, which is all the kernel touches
+        // (masked loads and stores).
+        unsafe {
+            let (a, b) = ((a.data.as_ptr(), rows, a.col_stride), (b.data[b.offset..].as_ptr(), b_ld));
+            match (out.cols == 32, packed_a) {
+                (true, true) => kernel_avx512::<MR, true, true>(kc, a, b, out),
+                (true, false) => kernel_avx512::<MR, true, false>(kc, a, b, out),
+                (false, true) => kernel_avx512::<MR, false, true>(kc, a, b, out),
+                (false, false) => kernel_avx512::<MR, false, false>(kc, a, b, out),
+            }
+        }
+    }
+
+    /// Checks what every kernel reads and writes is in bounds: `A(i, p)` for `i < out.rows`,
+    /// `p < kc` and `B(p, j)` for `p < kc`, `j < out.cols` (B's columns contiguous), plus
+    /// [`TileOut::check`]. Returns the offsets of A's rows for all `mr` tile rows (rows past
+    /// `out.rows` repeat the last valid one, so the kernel never reads outside A) and B's row
+    /// stride.
+    #[inline(always)]
+    fn check_operands(
+        kc: usize,
+        a: &MatRef<f32>,
+        b: &MatRef<f32>,
+        out: &TileOut<f32>,
+        mr: usize,
+        nr: usize,
+    ) -> ([usize; MAX_MR], usize) {
+        assert!(mr <= MAX_MR);
+        out.check(mr, nr);
+        assert_eq!(b.col_stride, 1, "B's columns must be contiguous");
+        let mut rows = [0usize; MAX_MR];
+        for (i, r) in rows.iter_mut().enumerate().take(mr) {
+            *r = a.offset + i.min(out.rows - 1) * a.row_stride;
+        }
+        if kc > 0 {
+            let a_last = rows[out.rows - 1] + (kc - 1) * a.col_stride;
+            assert!(a_last < a.data.len() && a.offset <= a_last, "A outside its slice");
+            assert!(b.offset + (kc - 1) * b.row_stride + out.cols <= b.data.len(), "B outside its slice");
+        }
+        (rows, b.row_stride)
     }
 
     /// # Safety
-    /// AVX2 and FMA must be available; `a` valid for `kc*6` reads, `b` for `kc*16`, `tile` for 96 writes.
+    /// AVX2 and FMA must be available; for `p < kc`: `a.0 + a.1[i] + p·a.2` readable for `i < 6`
+    /// and `b.0 + p·b.1 + j` for `j < b.2` (B's valid columns, at most 16; masked loads read
+    /// only those); `c + i*ldc` valid for 16 reads and writes for each `i < 6`.
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn kernel_6x16(kc: usize, a: *const f32, b: *const f32, tile: *mut f32) {
-        let mut c = [_mm256_setzero_ps(); 12];
+    unsafe fn kernel_6x16(
+        kc: usize,
+        (a, a_rows, a_cs): (*const f32, [usize; MAX_MR], usize),
+        (b, ldb, cols): (*const f32, usize, usize),
+        c: *mut f32,
+        ldc: usize,
+        overwrite: bool,
+    ) {
+        let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        let n = cols as i32;
+        let (m0, m1) =
+            (_mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane), _mm256_cmpgt_epi32(_mm256_set1_epi32(n - 8), lane));
+        let mut acc = [_mm256_setzero_ps(); 12];
         for p in 0..kc {
-            // SAFETY: p < kc, so b[p*16..p*16+16] and a[p*6..p*6+6] are in bounds (contract).
+            // SAFETY: p < kc, so the A reads (rows a_rows[i], column p) and B's row p (masked to
+            // its valid columns) are in bounds (contract).
             unsafe {
-                let bp = b.add(p * 16);
-                let (b0, b1) = (_mm256_loadu_ps(bp), _mm256_loadu_ps(bp.add(8)));
-                let ap = a.add(p * 6);
+                let bp = b.add(p * ldb);
+                let (b0, b1) = if cols == 16 {
+                    (_mm256_loadu_ps(bp), _mm256_loadu_ps(bp.add(8)))
+                } else {
+                    (_mm256_maskload_ps(bp, m0), _mm256_maskload_ps(bp.wrapping_add(8), m1))
+                };
+                let ap = a.add(p * a_cs);
                 for i in 0..6 {
-                    let ai = _mm256_broadcast_ss(&*ap.add(i));
-                    c[2 * i] = _mm256_fmadd_ps(ai, b0, c[2 * i]);
-                    c[2 * i + 1] = _mm256_fmadd_ps(ai, b1, c[2 * i + 1]);
+                    let ai = _mm256_broadcast_ss(&*ap.add(a_rows[i]));
+                    acc[2 * i] = _mm256_fmadd_ps(ai, b0, acc[2 * i]);
+                    acc[2 * i + 1] = _mm256_fmadd_ps(ai, b1, acc[2 * i + 1]);
                 }
             }
         }
         for i in 0..6 {
-            // SAFETY: tile has 96 elements; row i occupies 16 of them.
+            // SAFETY: row i of C holds 16 floats at c + i*ldc (contract).
             unsafe {
-                _mm256_storeu_ps(tile.add(i * 16), c[2 * i]);
-                _mm256_storeu_ps(tile.add(i * 16 + 8), c[2 * i + 1]);
+                let row = c.add(i * ldc);
+                let (mut lo, mut hi) = (acc[2 * i], acc[2 * i + 1]);
+                if !overwrite {
+                    lo = _mm256_add_ps(_mm256_loadu_ps(row), lo);
+                    hi = _mm256_add_ps(_mm256_loadu_ps(row.add(8)), hi);
+                }
+                _mm256_storeu_ps(row, lo);
+                _mm256_storeu_ps(row.add(8), hi);
             }
         }
     }
 
+    /// The lanes of a 16-float half that hold columns `first..first + 16` of `cols`.
+    #[inline]
+    fn half_mask(cols: usize, first: usize) -> __mmask16 {
+        let n = cols.saturating_sub(first).min(16);
+        ((1u32 << n) - 1) as __mmask16
+    }
+
     /// # Safety
-    /// AVX-512F must be available; `a` valid for `kc*8` reads, `b` for `kc*32`, `tile` for 256 writes.
+    /// AVX-512F must be available; for `p < kc`: `a.0 + a.1[i] + p·a.2` readable for `i < MR`
+    /// and `b.0 + p·b.1 + j` for `j < out.cols`; `out` satisfies [`TileOut::check`] for MR×32
+    /// (rows `i < out.rows` hold `out.cols` floats at `c + i*ldc`). MR is at most 14 (2·MR
+    /// accumulators, two B registers and a broadcast in 32 registers).
     #[target_feature(enable = "avx512f")]
-    unsafe fn kernel_8x32(kc: usize, a: *const f32, b: *const f32, tile: *mut f32) {
-        let mut c = [_mm512_setzero_ps(); 16];
+    unsafe fn kernel_avx512<const MR: usize, const FULL_B: bool, const PACKED_A: bool>(
+        kc: usize,
+        (a, a_rows, a_cs): (*const f32, [usize; MR], usize),
+        (b, ldb): (*const f32, usize),
+        out: TileOut<f32>,
+    ) {
+        let c = out.c.as_mut_ptr();
+        // The C rows are needed after the loop: ask for them now so they arrive meanwhile.
+        for i in 0..out.rows {
+            let row = c.wrapping_add(i * out.ldc);
+            _mm_prefetch::<_MM_HINT_T0>(row.cast::<i8>());
+            _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(out.cols - 1).cast::<i8>());
+        }
+        let (m0, m1) = (half_mask(out.cols, 0), half_mask(out.cols, 16));
+        let mut acc = [[_mm512_setzero_ps(); 2]; MR];
         for p in 0..kc {
-            // SAFETY: p < kc, so b[p*32..p*32+32] and a[p*8..p*8+8] are in bounds (contract).
+            // SAFETY: p < kc, so row p of B in its valid columns (masked loads: masked-off lanes
+            // are not read) and A's column p in the rows a_rows are in bounds (contract).
             unsafe {
-                let bp = b.add(p * 32);
-                let (b0, b1) = (_mm512_loadu_ps(bp), _mm512_loadu_ps(bp.add(16)));
-                let ap = a.add(p * 8);
-                for i in 0..8 {
-                    let ai = _mm512_set1_ps(*ap.add(i));
-                    c[2 * i] = _mm512_fmadd_ps(ai, b0, c[2 * i]);
-                    c[2 * i + 1] = _mm512_fmadd_ps(ai, b1, c[2 * i + 1]);
+                let bp = b.add(p * ldb);
+                let (b0, b1) = if FULL_B {
+                    (_mm512_loadu_ps(bp), _mm512_loadu_ps(bp.add(16)))
+                } else {
+                    (_mm512_maskz_loadu_ps(m0, bp), _mm512_maskz_loadu_ps(m1, bp.wrapping_add(16)))
+                };
+                let pf = bp.wrapping_add(B_PREFETCH * ldb);
+                _mm_prefetch::<_MM_HINT_T0>(pf.cast::<i8>());
+                _mm_prefetch::<_MM_HINT_T0>(pf.wrapping_add(16).cast::<i8>());
+                let ap = a.add(p * a_cs);
+                for (i, (acc, &row)) in acc.iter_mut().zip(&a_rows).enumerate() {
+                    let ai = _mm512_set1_ps(*ap.add(if PACKED_A { i } else { row }));
+                    acc[0] = _mm512_fmadd_ps(ai, b0, acc[0]);
+                    acc[1] = _mm512_fmadd_ps(ai, b1, acc[1]);
                 }
             }
         }
-        for i in 0..8 {
-            // SAFETY: tile has 256 elements; row i occupies 32 of them.
+        let (m0, m1) = (half_mask(out.cols, 0), half_mask(out.cols, 16));
+        for (i, &[lo, hi]) in acc.iter().enumerate().take(out.rows) {
+            // SAFETY: row i < rows holds `cols` floats at c + i*ldc (contract); the masks cover
+            // exactly those columns, and masked-off lanes are neither read nor written. The
+            // second half is touched only when it has columns, so c + i*ldc + 16 is in bounds.
             unsafe {
-                _mm512_storeu_ps(tile.add(i * 32), c[2 * i]);
-                _mm512_storeu_ps(tile.add(i * 32 + 16), c[2 * i + 1]);
+                let row = c.add(i * out.ldc);
+                let (mut lo, mut hi) = (lo, hi);
+                if !out.overwrite {
+                    lo = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, row), lo);
+                }
+                _mm512_mask_storeu_ps(row, m0, lo);
+                if m1 != 0 {
+                    let row = row.add(16);
+                    if !out.overwrite {
+                        hi = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, row), hi);
+                    }
+                    _mm512_mask_storeu_ps(row, m1, hi);
+                }
             }
         }
     }

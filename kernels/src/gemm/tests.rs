@@ -219,7 +219,7 @@ proptest! {
     /// than kc (as pack_a / pack_b slice them), and a sliver full of garbage beforehand.
     #[test]
     fn pack_interleaved_matches_reference(
-        kc in 1..600usize, width in prop::sample::select(vec![6usize, 8, 16, 32]), lines_frac in 0.0..=1.0f64,
+        kc in 1..600usize, width in prop::sample::select(vec![4usize, 6, 8, 12, 14, 16, 21, 32]), lines_frac in 0.0..=1.0f64,
         stride_pad in 0..9usize, offset in 0..8usize, seed: u64,
     ) {
         let lines = ((width as f64 * lines_frac).round() as usize).min(width);
@@ -254,7 +254,7 @@ proptest! {
 /// for small kc, so the block / tail / zero-group boundaries are all hit regardless of sampling.
 #[test]
 fn pack_interleaved_edges_exhaustive() {
-    for width in [6usize, 8, 16, 24, 32] {
+    for width in [4usize, 5, 6, 8, 12, 14, 16, 24, 32] {
         for kc in 0..=17usize {
             for lines in 0..=width {
                 let src = raw_f32(lines * kc, (width * 1000 + kc * 40 + lines) as u64);
@@ -348,6 +348,52 @@ fn operands_made_on_demand_give_the_same_bits() {
                 assert!(c_ref.iter().all(|v| v.is_finite()));
                 assert_eq!(c, c_ref, "{m}x{n}x{k} rows as {}", if rows_a { "A" } else { "B" });
             }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Each hand-written f32 kernel this CPU runs, against a scalar loop with the same order of
+    /// fused multiply-adds (so bit for bit): any kc, every corner of the tile, stored or added,
+    /// A packed or in place (row-major, column-major, rows repeated), B packed or in place with
+    /// a longer row stride; C elements outside the corner are left alone.
+    #[test]
+    fn simd_kernels_match_fused_reference(
+        kc in 0..40usize, rows_frac in 0.0..1.0f64, cols_frac in 0.0..1.0f64, pad in 0..5usize,
+        a_lay in 0..4usize, b_packed: bool, off in 0..3usize, overwrite: bool, seed: u64,
+    ) {
+        for (mr, nr, run) in simd::supported_f32_kernels() {
+            let rows = 1 + (rows_frac * mr as f64) as usize % mr;
+            let cols = 1 + (cols_frac * nr as f64) as usize % nr;
+            let ldc = cols + pad;
+            // A: packed sliver, row-major (padded), column-major (padded), or one row repeated;
+            // only the tile's `rows` rows exist.
+            let (a_rs, a_cs, a_rows) = match a_lay {
+                0 => (1, mr, mr),
+                1 => (kc + pad, 1, rows),
+                2 => (1, rows + pad, rows),
+                _ => (0, 1, 1),
+            };
+            let (b_rs, b_cols) = if b_packed { (nr, nr) } else { (cols + pad, cols) };
+            let a_len = off + if kc == 0 { 0 } else { (a_rows - 1) * a_rs + (kc - 1) * a_cs + 1 };
+            let b_len = off + if kc == 0 { 0 } else { (kc - 1) * b_rs + b_cols };
+            let (a, b) = (fill::<f32>(a_len, seed), fill::<f32>(b_len, seed ^ 1));
+            let mut got = fill::<f32>(rows * ldc, seed ^ 2);
+            let mut want = got.clone();
+            for i in 0..rows {
+                for j in 0..cols {
+                    let (ai, bj) = (|p: usize| a[off + i * a_rs + p * a_cs], |p: usize| b[off + p * b_rs + j]);
+                    let acc = (0..kc).fold(0.0f32, |acc, p| ai(p).mul_add(bj(p), acc));
+                    let w = &mut want[i * ldc + j];
+                    *w = if overwrite { acc } else { *w + acc };
+                }
+            }
+            let (am, bm) = (mat(&a, off, a_rs, a_cs), mat(&b, off, b_rs, 1));
+            run(kc, am, bm, TileOut { c: &mut got, ldc, rows, cols, overwrite });
+            let (got, want): (Vec<u32>, Vec<u32>) = (got.iter().map(|x| x.to_bits()).collect(), want.iter().map(|x| x.to_bits()).collect());
+            prop_assert_eq!(got, want, "{}x{} kernel, corner {}x{}, ldc {}, A layout {}", mr, nr, rows, cols, ldc, a_lay);
         }
     }
 }
