@@ -126,16 +126,18 @@ impl<T: Real> TileOut<'_, T> {
     }
 }
 
-/// A micro-kernel: `acc[i][j] = Σ_p A(i, p) · B(p, j)` over `p < kc` in increasing order from
-/// zero, then `acc`'s corner is stored into or added to C as [`TileOut`] says (one rounding for
-/// the add, as `c + acc`). A and B are strided views starting at the tile's first row / column:
-/// packed slivers (A: row stride 1, column stride mr; B: row stride nr) or the operands in place.
-/// Only A's first `out.rows` rows and B's first `out.cols` columns are read.
+/// A micro-kernel run over one A sliver and a whole packed B panel: for each nr-wide B sliver,
+/// `acc[i][j] = Σ_p A(i, p) · B(p, j)` over `p < kc` in increasing order from zero, then `acc`'s
+/// corner is stored into or added to C as [`TileOut`] says (one rounding for the add, as
+/// `c + acc`; `out.cols` is the panel's width). A is a strided view starting at the sliver's
+/// first row: packed (row stride 1, column stride mr) or the operand in place; only its first
+/// `out.rows` rows are read. The panel holds `ceil(cols / nr)` packed kc×nr slivers. Bounds are
+/// checked once per call, not per tile.
 #[derive(Clone, Copy)]
 struct Kernel<T> {
     mr: usize,
     nr: usize,
-    run: fn(usize, MatRef<T>, MatRef<T>, TileOut<T>),
+    run: fn(usize, MatRef<T>, &[T], TileOut<T>),
 }
 
 /// The best kernel for `T` on this CPU (chosen once per call; the choice depends only on the
@@ -146,8 +148,8 @@ fn kernel<T: Real>() -> Kernel<T> {
             // SAFETY: T is f32 (same TypeId), so the kernel's type with f32 and with T is the same.
             let run = unsafe {
                 std::mem::transmute::<
-                    fn(usize, MatRef<f32>, MatRef<f32>, TileOut<f32>),
-                    fn(usize, MatRef<T>, MatRef<T>, TileOut<T>),
+                    fn(usize, MatRef<f32>, &[f32], TileOut<f32>),
+                    fn(usize, MatRef<T>, &[T], TileOut<T>),
                 >(run)
             };
             return Kernel { mr, nr, run };
@@ -440,7 +442,7 @@ fn macro_kernel<T: Real>(
     ldc: usize,
     overwrite: bool,
 ) {
-    let (mr, nr) = (kern.mr, kern.nr);
+    let mr = kern.mr;
     // pack_a writes the whole sliver (rows past the block's end as zeros).
     crate::scratch::with_scratch(if direct_a { 0 } else { mr * kc }, |a_pack: &mut [T]| {
         for ir in (0..rows).step_by(mr) {
@@ -452,38 +454,36 @@ fn macro_kernel<T: Real>(
                     MatRef { data: &*a_pack, offset: 0, row_stride: 1, col_stride: mr }
                 }
             };
-            for j0 in (0..nc).step_by(nr) {
-                let cols = nr.min(nc - j0);
-                let b_sliver = MatRef { data: &bp[j0 * kc..][..nr * kc], offset: 0, row_stride: nr, col_stride: 1 };
-                let out = TileOut { c: &mut c[ir * ldc + j0..], ldc, rows: tile_rows, cols, overwrite };
-                (kern.run)(kc, a_sliver, b_sliver, out);
-            }
+            let out = TileOut { c: &mut c[ir * ldc..], ldc, rows: tile_rows, cols: nc, overwrite };
+            (kern.run)(kc, a_sliver, bp, out);
         }
     });
 }
 
 /// The portable register-tiled kernel (any `Real`): plain arrays so LLVM keeps `acc` in vector
-/// registers, then the corner of the tile into C. Reads A(i, p) for `i < out.rows` and B(p, j)
-/// for `j < out.cols` only (bounds-checked indexing).
-fn micro_kernel<T: Real, const MR: usize, const NR: usize>(kc: usize, a: MatRef<T>, b: MatRef<T>, out: TileOut<T>) {
-    out.check(MR, NR);
-    let (rows, cols) = (out.rows, out.cols);
-    let mut acc = [[T::zero(); NR]; MR];
-    let (mut a_col, mut b_row) = ([T::zero(); MR], [T::zero(); NR]);
-    for p in 0..kc {
-        for (i, x) in a_col.iter_mut().enumerate().take(rows) {
-            *x = a.data[a.offset + i * a.row_stride + p * a.col_stride];
-        }
-        for (j, x) in b_row.iter_mut().enumerate().take(cols) {
-            *x = b.data[b.offset + p * b.row_stride + j * b.col_stride];
-        }
-        for (acc_row, &ai) in acc.iter_mut().zip(&a_col) {
-            for (acc_ij, &bj) in acc_row.iter_mut().zip(&b_row) {
-                *acc_ij += ai * bj;
+/// registers, then the corner of each tile into C. Reads A(i, p) for `i < out.rows` only
+/// (bounds-checked indexing).
+fn micro_kernel<T: Real, const MR: usize, const NR: usize>(kc: usize, a: MatRef<T>, bp: &[T], out: TileOut<T>) {
+    out.check(MR, usize::MAX);
+    let rows = out.rows;
+    for j0 in (0..out.cols).step_by(NR) {
+        let b = &bp[j0 * kc..][..kc * NR];
+        let mut acc = [[T::zero(); NR]; MR];
+        let mut a_col = [T::zero(); MR];
+        for (p, b_row) in b.chunks_exact(NR).enumerate() {
+            for (i, x) in a_col.iter_mut().enumerate().take(rows) {
+                *x = a.data[a.offset + i * a.row_stride + p * a.col_stride];
+            }
+            for (acc_row, &ai) in acc.iter_mut().zip(&a_col) {
+                for (acc_ij, &bj) in acc_row.iter_mut().zip(b_row) {
+                    *acc_ij += ai * bj;
+                }
             }
         }
+        let cols = NR.min(out.cols - j0);
+        let tile = TileOut { c: &mut out.c[j0..], ldc: out.ldc, rows, cols, overwrite: out.overwrite };
+        tile.write_tile(acc.as_flattened(), NR);
     }
-    out.write_tile(acc.as_flattened(), NR);
 }
 
 #[cfg(test)]

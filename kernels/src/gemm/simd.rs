@@ -12,8 +12,8 @@
 use super::{MatRef, TileOut};
 use std::sync::OnceLock;
 
-/// A kernel as the GEMM driver calls it: `(kc, a sliver, b sliver, where the tile goes)`.
-pub type KernelFn = fn(usize, MatRef<f32>, MatRef<f32>, TileOut<f32>);
+/// A kernel as the GEMM driver calls it: `(kc, A sliver, packed B panel, where the tiles go)`.
+pub type KernelFn = fn(usize, MatRef<f32>, &[f32], TileOut<f32>);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Isa {
@@ -92,80 +92,81 @@ mod x86 {
 
     /// The 6×16 AVX2 kernel behind a safe signature. Only [`super::best_f32_kernel`] hands it
     /// out, and only after detecting AVX2 and FMA.
-    pub fn run_6x16(kc: usize, a: MatRef<f32>, b: MatRef<f32>, out: TileOut<f32>) {
-        let (a_rows, b_ld) = check_operands(kc, &a, &b, &out, 6, 16);
-        let cols = out.cols;
-        if out.rows == 6 && cols == 16 {
-            // SAFETY: the CPU supports AVX2+FMA (this function is only reachable after detection);
-            // `check_operands` bounds every read at a_rows[i] + p·cs and b + p·ld + j (j < 16),
-            // and with a full 6×16 corner the 6 rows of 16 floats at c + i·ldc are in bounds.
-            unsafe {
-                kernel_6x16(
-                    kc,
-                    (a.data.as_ptr(), a_rows, a.col_stride),
-                    (b.data[b.offset..].as_ptr(), b_ld, cols),
-                    out.c.as_mut_ptr(),
-                    out.ldc,
-                    out.overwrite,
-                )
+    pub fn run_6x16(kc: usize, a: MatRef<f32>, bp: &[f32], out: TileOut<f32>) {
+        let a_rows = check_operands(kc, &a, bp, &out, 6, 16);
+        for (j0, cols, b) in slivers(kc, bp, out.cols, 16) {
+            if out.rows == 6 && cols == 16 {
+                // SAFETY: the CPU supports AVX2+FMA (this function is only reachable after
+                // detection); `check_operands` bounds every read of A at a_rows[i] + p·cs and of
+                // the packed B sliver, and the 6 full rows of 16 floats at c + j0 + i·ldc.
+                unsafe {
+                    kernel_6x16(
+                        kc,
+                        (a.data.as_ptr(), a_rows, a.col_stride),
+                        b,
+                        out.c[j0..].as_mut_ptr(),
+                        out.ldc,
+                        out.overwrite,
+                    )
+                }
+            } else {
+                // Edge tiles: through a tile buffer, then only the valid corner into C.
+                let mut tile = [0.0f32; 96];
+                // SAFETY: as above for the operands; the tile buffer is 6 rows of 16 floats.
+                unsafe { kernel_6x16(kc, (a.data.as_ptr(), a_rows, a.col_stride), b, tile.as_mut_ptr(), 16, true) };
+                TileOut { c: &mut out.c[j0..], ldc: out.ldc, rows: out.rows, cols, overwrite: out.overwrite }
+                    .write_tile(&tile, 16);
             }
-        } else {
-            // Edge tiles: through a tile buffer, then only the valid corner into C.
-            let mut tile = [0.0f32; 96];
-            // SAFETY: as above for the operands (B read only in its `cols` valid columns); the
-            // tile buffer is 6 rows of 16 floats (ldc 16).
-            unsafe {
-                kernel_6x16(
-                    kc,
-                    (a.data.as_ptr(), a_rows, a.col_stride),
-                    (b.data[b.offset..].as_ptr(), b_ld, cols),
-                    tile.as_mut_ptr(),
-                    16,
-                    true,
-                )
-            };
-            out.write_tile(&tile, 16);
         }
     }
 
     /// The MR×32 AVX-512 kernel behind a safe signature (handed out only after detecting AVX-512F).
-    pub fn run_avx512<const MR: usize>(kc: usize, a: MatRef<f32>, b: MatRef<f32>, out: TileOut<f32>) {
-        let (a_rows, b_ld) = check_operands(kc, &a, &b, &out, MR, 32);
+    pub fn run_avx512<const MR: usize>(kc: usize, a: MatRef<f32>, bp: &[f32], out: TileOut<f32>) {
+        let a_rows = check_operands(kc, &a, bp, &out, MR, 32);
         let mut rows = [0usize; MR];
         rows.copy_from_slice(&a_rows[..MR]);
         let packed_a = a.offset == 0 && a.row_stride == 1 && a.col_stride == MR && out.rows == MR;
-        // SAFETY: the CPU supports AVX-512F (only reachable after detection); `check_operands`
-        // bounds every read of A at rows[i] + p·cs and of B at p·ld + j for j < cols, and the
-        // tile's rows 0..rows of cols floats at c + i·ldc, which is all the kernel touches
-        // (masked loads and stores).
-        unsafe {
-            let (a, b) = ((a.data.as_ptr(), rows, a.col_stride), (b.data[b.offset..].as_ptr(), b_ld));
-            match (out.cols == 32, packed_a) {
-                (true, true) => kernel_avx512::<MR, true, true>(kc, a, b, out),
-                (true, false) => kernel_avx512::<MR, true, false>(kc, a, b, out),
-                (false, true) => kernel_avx512::<MR, false, true>(kc, a, b, out),
-                (false, false) => kernel_avx512::<MR, false, false>(kc, a, b, out),
+        let a = (a.data.as_ptr(), rows, a.col_stride);
+        let c = out.c.as_mut_ptr();
+        for (j0, cols, b) in slivers(kc, bp, out.cols, 32) {
+            let tile = (c.wrapping_add(j0), out.ldc, out.rows, cols, out.overwrite);
+            // SAFETY: the CPU supports AVX-512F (only reachable after detection);
+            // `check_operands` bounds every read of A at rows[i] + p·cs, the packed B sliver, and
+            // the tile's rows 0..rows of `cols` floats at c + j0 + i·ldc, which is all the kernel
+            // touches (masked stores at the edge).
+            unsafe {
+                match (cols == 32, packed_a) {
+                    (true, true) => kernel_avx512::<MR, true, true>(kc, a, b, tile),
+                    (true, false) => kernel_avx512::<MR, true, false>(kc, a, b, tile),
+                    (false, true) => kernel_avx512::<MR, false, true>(kc, a, b, tile),
+                    (false, false) => kernel_avx512::<MR, false, false>(kc, a, b, tile),
+                }
             }
         }
     }
 
-    /// Checks what every kernel reads and writes is in bounds: `A(i, p)` for `i < out.rows`,
-    /// `p < kc` and `B(p, j)` for `p < kc`, `j < out.cols` (B's columns contiguous), plus
-    /// [`TileOut::check`]. Returns the offsets of A's rows for all `mr` tile rows (rows past
-    /// `out.rows` repeat the last valid one, so the kernel never reads outside A) and B's row
-    /// stride.
+    /// The panel's slivers `(first column, valid columns, pointer to the kc×nr sliver)`.
+    fn slivers(kc: usize, bp: &[f32], cols: usize, nr: usize) -> impl Iterator<Item = (usize, usize, *const f32)> + '_ {
+        (0..cols).step_by(nr).map(move |j0| (j0, nr.min(cols - j0), bp[j0 * kc..][..kc * nr].as_ptr()))
+    }
+
+    /// Checks, once per A sliver, that everything the kernel loops read and write is in bounds:
+    /// `A(i, p)` for `i < out.rows`, `p < kc`, the packed panel (`ceil(cols / nr)` slivers of
+    /// kc×nr), and [`TileOut::check`] for `out.rows × out.cols`. Returns the offsets of A's
+    /// rows for all `mr` tile rows (rows past `out.rows` repeat the last valid one, so the
+    /// kernel never reads outside A).
     #[inline(always)]
     fn check_operands(
         kc: usize,
         a: &MatRef<f32>,
-        b: &MatRef<f32>,
+        bp: &[f32],
         out: &TileOut<f32>,
         mr: usize,
         nr: usize,
-    ) -> ([usize; MAX_MR], usize) {
+    ) -> [usize; MAX_MR] {
         assert!(mr <= MAX_MR);
-        out.check(mr, nr);
-        assert_eq!(b.col_stride, 1, "B's columns must be contiguous");
+        out.check(mr, usize::MAX);
+        assert!(bp.len() >= out.cols.div_ceil(nr) * nr * kc, "packed B panel too short");
         let mut rows = [0usize; MAX_MR];
         for (i, r) in rows.iter_mut().enumerate().take(mr) {
             *r = a.offset + i.min(out.rows - 1) * a.row_stride;
@@ -173,39 +174,30 @@ mod x86 {
         if kc > 0 {
             let a_last = rows[out.rows - 1] + (kc - 1) * a.col_stride;
             assert!(a_last < a.data.len() && a.offset <= a_last, "A outside its slice");
-            assert!(b.offset + (kc - 1) * b.row_stride + out.cols <= b.data.len(), "B outside its slice");
         }
-        (rows, b.row_stride)
+        rows
     }
 
     /// # Safety
     /// AVX2 and FMA must be available; for `p < kc`: `a.0 + a.1[i] + p·a.2` readable for `i < 6`
-    /// and `b.0 + p·b.1 + j` for `j < b.2` (B's valid columns, at most 16; masked loads read
-    /// only those); `c + i*ldc` valid for 16 reads and writes for each `i < 6`.
+    /// and `b + p·16 + j` for `j < 16` (a packed sliver); `c + i*ldc` valid for 16 reads and
+    /// writes for each `i < 6`.
     #[target_feature(enable = "avx2,fma")]
     unsafe fn kernel_6x16(
         kc: usize,
         (a, a_rows, a_cs): (*const f32, [usize; MAX_MR], usize),
-        (b, ldb, cols): (*const f32, usize, usize),
+        b: *const f32,
         c: *mut f32,
         ldc: usize,
         overwrite: bool,
     ) {
-        let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-        let n = cols as i32;
-        let (m0, m1) =
-            (_mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane), _mm256_cmpgt_epi32(_mm256_set1_epi32(n - 8), lane));
         let mut acc = [_mm256_setzero_ps(); 12];
         for p in 0..kc {
-            // SAFETY: p < kc, so the A reads (rows a_rows[i], column p) and B's row p (masked to
-            // its valid columns) are in bounds (contract).
+            // SAFETY: p < kc, so the A reads (rows a_rows[i], column p) and the sliver's row p
+            // are in bounds (contract).
             unsafe {
-                let bp = b.add(p * ldb);
-                let (b0, b1) = if cols == 16 {
-                    (_mm256_loadu_ps(bp), _mm256_loadu_ps(bp.add(8)))
-                } else {
-                    (_mm256_maskload_ps(bp, m0), _mm256_maskload_ps(bp.wrapping_add(8), m1))
-                };
+                let bp = b.add(p * 16);
+                let (b0, b1) = (_mm256_loadu_ps(bp), _mm256_loadu_ps(bp.add(8)));
                 let ap = a.add(p * a_cs);
                 for i in 0..6 {
                     let ai = _mm256_broadcast_ss(&*ap.add(a_rows[i]));
@@ -238,36 +230,31 @@ mod x86 {
 
     /// # Safety
     /// AVX-512F must be available; for `p < kc`: `a.0 + a.1[i] + p·a.2` readable for `i < MR`
-    /// and `b.0 + p·b.1 + j` for `j < out.cols`; `out` satisfies [`TileOut::check`] for MR×32
-    /// (rows `i < out.rows` hold `out.cols` floats at `c + i*ldc`). MR is at most 14 (2·MR
-    /// accumulators, two B registers and a broadcast in 32 registers).
+    /// and `b + p·32 + j` for `j < 32` (a packed sliver); with `tile = (c, ldc, rows, cols,
+    /// overwrite)`, `1 ≤ rows ≤ MR`, `1 ≤ cols ≤ 32` (32 when `FULL_B`), and rows `i < rows` hold
+    /// `cols` floats at `c + i*ldc`. MR is at most 14 (2·MR accumulators, two B registers and a
+    /// broadcast in 32 registers). `PACKED_A`: `a.1[i] == i` and `a.2 == MR`.
     #[target_feature(enable = "avx512f")]
     unsafe fn kernel_avx512<const MR: usize, const FULL_B: bool, const PACKED_A: bool>(
         kc: usize,
         (a, a_rows, a_cs): (*const f32, [usize; MR], usize),
-        (b, ldb): (*const f32, usize),
-        out: TileOut<f32>,
+        b: *const f32,
+        (c, ldc, rows, cols, overwrite): (*mut f32, usize, usize, usize, bool),
     ) {
-        let c = out.c.as_mut_ptr();
         // The C rows are needed after the loop: ask for them now so they arrive meanwhile.
-        for i in 0..out.rows {
-            let row = c.wrapping_add(i * out.ldc);
+        for i in 0..rows {
+            let row = c.wrapping_add(i * ldc);
             _mm_prefetch::<_MM_HINT_T0>(row.cast::<i8>());
-            _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(out.cols - 1).cast::<i8>());
+            _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(cols - 1).cast::<i8>());
         }
-        let (m0, m1) = (half_mask(out.cols, 0), half_mask(out.cols, 16));
         let mut acc = [[_mm512_setzero_ps(); 2]; MR];
         for p in 0..kc {
-            // SAFETY: p < kc, so row p of B in its valid columns (masked loads: masked-off lanes
-            // are not read) and A's column p in the rows a_rows are in bounds (contract).
+            // SAFETY: p < kc, so row p of the B sliver and A's column p in the rows a_rows are in
+            // bounds (contract).
             unsafe {
-                let bp = b.add(p * ldb);
-                let (b0, b1) = if FULL_B {
-                    (_mm512_loadu_ps(bp), _mm512_loadu_ps(bp.add(16)))
-                } else {
-                    (_mm512_maskz_loadu_ps(m0, bp), _mm512_maskz_loadu_ps(m1, bp.wrapping_add(16)))
-                };
-                let pf = bp.wrapping_add(B_PREFETCH * ldb);
+                let bp = b.add(p * 32);
+                let (b0, b1) = (_mm512_loadu_ps(bp), _mm512_loadu_ps(bp.add(16)));
+                let pf = bp.wrapping_add(B_PREFETCH * 32);
                 _mm_prefetch::<_MM_HINT_T0>(pf.cast::<i8>());
                 _mm_prefetch::<_MM_HINT_T0>(pf.wrapping_add(16).cast::<i8>());
                 let ap = a.add(p * a_cs);
@@ -278,21 +265,21 @@ mod x86 {
                 }
             }
         }
-        let (m0, m1) = (half_mask(out.cols, 0), half_mask(out.cols, 16));
-        for (i, &[lo, hi]) in acc.iter().enumerate().take(out.rows) {
+        let (m0, m1) = if FULL_B { (!0, !0) } else { (half_mask(cols, 0), half_mask(cols, 16)) };
+        for (i, &[lo, hi]) in acc.iter().enumerate().take(rows) {
             // SAFETY: row i < rows holds `cols` floats at c + i*ldc (contract); the masks cover
             // exactly those columns, and masked-off lanes are neither read nor written. The
             // second half is touched only when it has columns, so c + i*ldc + 16 is in bounds.
             unsafe {
-                let row = c.add(i * out.ldc);
+                let row = c.add(i * ldc);
                 let (mut lo, mut hi) = (lo, hi);
-                if !out.overwrite {
+                if !overwrite {
                     lo = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, row), lo);
                 }
                 _mm512_mask_storeu_ps(row, m0, lo);
                 if m1 != 0 {
                     let row = row.add(16);
-                    if !out.overwrite {
+                    if !overwrite {
                         hi = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, row), hi);
                     }
                     _mm512_mask_storeu_ps(row, m1, hi);
