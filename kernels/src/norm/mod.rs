@@ -311,6 +311,13 @@ pub fn group_norm_forward<T: Real>(
 }
 
 /// Group norm backward: dx overwritten; dgamma/dbeta ([c]) overwritten when given.
+///
+/// One pass per block `(image, group)` gathers, for each of its channels, `Σ dy` and
+/// `Σ dy·xhat` over the channel's `s` contiguous elements: those are the block's share of
+/// dbeta and dgamma, and with the channel's gamma they give the block's `mean(g)` and
+/// `mean(g·xhat)` for dx (`Σ_i dy_i·gamma_c(i) = Σ_c gamma_c·Σ_{i∈c} dy_i`); a second pass writes
+/// dx. dgamma/dbeta then add the blocks' shares image by image, in order: bit-identical for any
+/// thread count.
 #[allow(clippy::too_many_arguments)]
 pub fn group_norm_backward<T: Real>(
     x: &[T],
@@ -328,40 +335,69 @@ pub fn group_norm_backward<T: Real>(
 ) {
     let cg = group_width(c, groups);
     gamma.inspect(|g| check_len("gamma", g, c));
-    let shape = (n * groups, cg * s, groups, s.max(1));
-    backward_dx(x, dy, shape, gamma, Some(mean), rstd, dx);
-    if dgamma.is_none() && dbeta.is_none() {
-        return;
+    let (rows, d) = (n * groups, cg * s);
+    for (name, v) in [("x", x), ("dy", dy), ("dx", &*dx)] {
+        check_len(name, v, rows * d);
     }
-    // One task per channel; it sums over the batch, then space, in a fixed order (lane sums
-    // running over all images: term j of an image goes to lane j % LANES).
-    let (mut dg, mut db) = (vec![T::zero(); c], vec![T::zero(); c]);
-    dg.par_iter_mut().zip(db.par_iter_mut()).enumerate().with_min_len(min_rows(n * s)).for_each(|(ch, (g, b))| {
-        let (mut ag, mut ab) = ([T::zero(); LANES], [T::zero(); LANES]);
-        for ni in 0..n {
-            let (blk, off) = (ni * groups + ch / cg, (ni * c + ch) * s);
-            let (mu, rs) = (mean[blk], rstd[blk]);
-            let (xc, dc) = (x[off..off + s].chunks_exact(LANES), dy[off..off + s].chunks_exact(LANES));
-            let (xt, dt) = (xc.remainder(), dc.remainder());
-            for (xv, dv) in xc.zip(dc) {
-                for l in 0..LANES {
-                    ag[l] += dv[l] * ((xv[l] - mu) * rs);
-                    ab[l] += dv[l];
+    check_len("mean", mean, rows);
+    check_len("rstd", rstd, rows);
+    // shares[row][channel in group] = (Σ dy·xhat, Σ dy)
+    let mut shares = vec![(T::zero(), T::zero()); rows * cg];
+    if d > 0 {
+        let inv_d = T::one() / cst::<T>(d as f64);
+        let gamma_of = |ch: usize| gamma.map_or(T::one(), |g| g[ch]);
+        let blocks = dx.par_chunks_mut(d).zip(shares.par_chunks_mut(cg)).enumerate();
+        blocks.with_min_len(min_rows(d)).for_each(|(r, (dxr, share))| {
+            let (xr, dyr) = (&x[r * d..(r + 1) * d], &dy[r * d..(r + 1) * d]);
+            let (mu, rs, c0) = (mean[r], rstd[r], (r % groups) * cg);
+            let (mut sg, mut sgx) = (T::zero(), T::zero());
+            for (cl, sh) in share.iter_mut().enumerate() {
+                let seg = cl * s..(cl + 1) * s;
+                *sh = channel_grad_sums(&xr[seg.clone()], &dyr[seg], mu, rs);
+                let g = gamma_of(c0 + cl);
+                sgx += g * sh.0;
+                sg += g * sh.1;
+            }
+            let (mg, mgx) = (sg * inv_d, sgx * inv_d);
+            for (cl, ((dxs, xs), dys)) in
+                dxr.chunks_exact_mut(s).zip(xr.chunks_exact(s)).zip(dyr.chunks_exact(s)).enumerate()
+            {
+                let g = gamma_of(c0 + cl);
+                for ((o, &xv), &dv) in dxs.iter_mut().zip(xs).zip(dys) {
+                    *o = rs * (dv * g - mg - (xv - mu) * rs * mgx);
                 }
             }
-            for (l, (&xv, &dyv)) in xt.iter().zip(dt).enumerate() {
-                ag[l] += dyv * ((xv - mu) * rs);
-                ab[l] += dyv;
-            }
-        }
-        (*g, *b) = (combine(ag), combine(ab));
-    });
-    for (out, sum) in [(dgamma, dg), (dbeta, db)] {
-        if let Some(o) = out {
-            check_len("dgamma/dbeta", o, c);
-            o.copy_from_slice(&sum);
+        });
+    }
+    for (out, which) in [(dgamma, 0), (dbeta, 1)] {
+        let Some(out) = out else { continue };
+        check_len("dgamma/dbeta", out, c);
+        for (ch, o) in out.iter_mut().enumerate() {
+            let (g, cl) = (ch / cg, ch % cg);
+            let share = |ni: usize| shares[(ni * groups + g) * cg + cl];
+            *o = (0..n).fold(T::zero(), |acc, ni| acc + if which == 0 { share(ni).0 } else { share(ni).1 });
         }
     }
+}
+
+/// `(Σ dy·(x − mu)·rs, Σ dy)` over one channel's contiguous elements, in [`LANES`] lanes.
+#[inline(always)]
+fn channel_grad_sums<T: Real>(x: &[T], dy: &[T], mu: T, rs: T) -> (T, T) {
+    let dy = &dy[..x.len()];
+    let (mut sdx, mut sd) = ([T::zero(); LANES], [T::zero(); LANES]);
+    let (cx, cd) = (x.chunks_exact(LANES), dy.chunks_exact(LANES));
+    let (tx, td) = (cx.remainder(), cd.remainder());
+    for (xv, dv) in cx.zip(cd) {
+        for l in 0..LANES {
+            sdx[l] += dv[l] * ((xv[l] - mu) * rs);
+            sd[l] += dv[l];
+        }
+    }
+    for (l, (&xv, &dv)) in tx.iter().zip(td).enumerate() {
+        sdx[l] += dv * ((xv - mu) * rs);
+        sd[l] += dv;
+    }
+    (combine(sdx), combine(sd))
 }
 
 /// Naive reference core in f64: `rows` blocks of `d`, element `i` of block `r` uses channel
