@@ -88,8 +88,7 @@ impl Tensor {
             let sb = <T as crate::storage::CpuElem>::slice(other.storage().as_cpu()?).ok_or(Error::UnsupportedDType { op: "matmul", dtype: other.dtype() })?;
             let a = MatRef { data: sa, offset: 0, row_stride: la.strides()[nb], col_stride: la.strides()[nb + 1] };
             let b = MatRef { data: sb, offset: 0, row_stride: lb.strides()[nb], col_stride: lb.strides()[nb + 1] };
-            let mut c = kernels::memory::zeros::<T>(ao.len() * m * n);
-            kernels::gemm::gemm_batched(m, n, k, a, &ao, b, &bo, &mut c, false);
+            let c = kernels::gemm::gemm_batched_vec(m, n, k, (a, &ao), (b, &bo));
             Tensor::from_vec(c, &out_shape)
         })
     }

@@ -34,6 +34,7 @@
 //! thread count for load balance; that changes only which task owns a row, not the arithmetic.)
 use crate::Real;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 mod pack;
 mod simd;
@@ -88,42 +89,57 @@ struct Blocking {
     nc: usize,
 }
 
-/// Where a micro-kernel puts its mr×nr result: the top-left `rows×cols` corner goes to
-/// `c[i * ldc + j]` (`c` starts at the tile's first element of C), stored when `overwrite`,
+/// Where a micro-kernel puts its results: the top-left `rows×cols` block goes to
+/// `c[i * ldc + j]` (`c` starts at the block's first element of C), stored when `overwrite`,
 /// otherwise added to what is there. Writing straight into C (instead of through a tile buffer)
 /// saves a copy of every tile per depth slice.
+///
+/// C may be uninitialised memory (a new output the first depth slice overwrites). Invariant,
+/// kept by the code of this module that builds a `TileOut` (its fields are private to it): when
+/// `overwrite` is false, every element of the block is initialised.
 pub struct TileOut<'a, T> {
-    pub c: &'a mut [T],
-    pub ldc: usize,
-    pub rows: usize,
-    pub cols: usize,
-    pub overwrite: bool,
+    c: &'a mut [MaybeUninit<T>],
+    ldc: usize,
+    rows: usize,
+    cols: usize,
+    overwrite: bool,
 }
 
 impl<T: Real> TileOut<'_, T> {
-    /// Checks the contract every kernel relies on: a non-empty corner of an `mr×nr` tile, all of
-    /// it inside `c`.
-    fn check(&self, mr: usize, nr: usize) {
+    /// Checks the contract every kernel relies on: a non-empty block of at most `mr` rows and
+    /// `max_cols` columns, all of it inside `c`.
+    fn check(&self, mr: usize, max_cols: usize) {
         assert!(
-            (1..=mr).contains(&self.rows) && (1..=nr).contains(&self.cols),
-            "tile corner {}x{} outside {mr}x{nr}",
+            (1..=mr).contains(&self.rows) && (1..=max_cols).contains(&self.cols),
+            "tile block {}x{} outside {mr}x{max_cols}",
             self.rows,
             self.cols
         );
         assert!(self.ldc >= self.cols && self.c.len() >= (self.rows - 1) * self.ldc + self.cols, "tile outside C");
     }
 
-    /// Stores or adds the corner of a row-major `nr`-wide tile (the portable path).
+    /// Stores or adds the `rows×cols` corner of a row-major `nr`-wide tile (the portable path).
     fn write_tile(self, tile: &[T], nr: usize) {
         for (r, tile_row) in tile.chunks_exact(nr).enumerate().take(self.rows) {
             let dst = &mut self.c[r * self.ldc..][..self.cols];
             if self.overwrite {
-                dst.copy_from_slice(&tile_row[..self.cols]);
+                dst.iter_mut().zip(tile_row).for_each(|(d, &t)| {
+                    d.write(t);
+                });
             } else {
-                dst.iter_mut().zip(tile_row).for_each(|(d, &t)| *d += t);
+                // SAFETY: not overwriting, so the block is initialised (the type's invariant).
+                dst.iter_mut().zip(tile_row).for_each(|(d, &t)| unsafe { *d.assume_init_mut() += t });
             }
         }
     }
+}
+
+/// `c` seen as possibly-uninitialised memory, for the GEMM driver, which only ever writes
+/// initialised values into it.
+fn as_uninit<T>(c: &mut [T]) -> &mut [MaybeUninit<T>] {
+    // SAFETY: MaybeUninit<T> has T's size, alignment and layout; the driver writes only valid T
+    // values through the returned slice, so `c` still holds valid T values when the borrow ends.
+    unsafe { &mut *(c as *mut [T] as *mut [MaybeUninit<T>]) }
 }
 
 /// A micro-kernel run over one A sliver and a whole packed B panel: for each nr-wide B sliver,
@@ -172,7 +188,8 @@ pub fn gemm<T: Real>(m: usize, n: usize, k: usize, a: MatRef<T>, b: MatRef<T>, c
 pub fn gemm_op<T: Real>(m: usize, n: usize, k: usize, a: Operand<T>, b: Operand<T>, c: &mut [T], accumulate: bool) {
     let work = m.saturating_mul(n).saturating_mul(k);
     let parallel = work >= PAR_MIN_WORK && rayon::current_num_threads() > 1;
-    gemm_blocked(m, n, k, a, b, c, accumulate, BLOCKING, parallel);
+    // SAFETY: `c` comes initialised from `&mut [T]`.
+    unsafe { gemm_blocked(m, n, k, a, b, as_uninit(c), accumulate, BLOCKING, parallel) };
 }
 
 /// Naive triple loop: the reference the fast kernel is tested against.
@@ -217,6 +234,42 @@ pub fn gemm_batched<T: Real>(
     c: &mut [T],
     accumulate: bool,
 ) {
+    // SAFETY: `c` comes initialised from `&mut [T]`.
+    unsafe { batched(m, n, k, (a, a_offsets), (b, b_offsets), as_uninit(c), accumulate) }
+}
+
+/// [`gemm_batched`] without accumulation into a new vector of `batch·m·n` elements, which the
+/// product writes without zero-filling it first (an op's output is otherwise written twice).
+pub fn gemm_batched_vec<T: Real>(
+    m: usize,
+    n: usize,
+    k: usize,
+    (a, a_offsets): (MatRef<T>, &[usize]),
+    (b, b_offsets): (MatRef<T>, &[usize]),
+) -> Vec<T> {
+    let len = a_offsets.len() * m * n;
+    let mut c = Vec::with_capacity(len);
+    // SAFETY: no accumulation, so nothing in the capacity is read before it is written.
+    unsafe { batched(m, n, k, (a, a_offsets), (b, b_offsets), &mut c.spare_capacity_mut()[..len], false) };
+    // SAFETY: the capacity is at least len, and `batched` wrote every element of c[..len]
+    // (every item's m×n block, each through gemm_blocked, which writes all of its block).
+    unsafe { c.set_len(len) };
+    c
+}
+
+/// The loop behind [`gemm_batched`] and [`gemm_batched_vec`].
+///
+/// # Safety
+/// With `accumulate`, `c[..batch·m·n]` must be initialised.
+unsafe fn batched<T: Real>(
+    m: usize,
+    n: usize,
+    k: usize,
+    (a, a_offsets): (MatRef<T>, &[usize]),
+    (b, b_offsets): (MatRef<T>, &[usize]),
+    c: &mut [MaybeUninit<T>],
+    accumulate: bool,
+) {
     assert_eq!(a_offsets.len(), b_offsets.len());
     let batch = a_offsets.len();
     let mn = m * n;
@@ -239,7 +292,8 @@ pub fn gemm_batched<T: Real>(
         .for_each(|(c_t, (&ao, &bo))| {
             let (at, bt) = (MatRef { offset: ao, ..a }, MatRef { offset: bo, ..b });
             let (at, bt) = (Operand::Strided(at), Operand::Strided(bt));
-            gemm_blocked(m, n, k, at, bt, c_t, accumulate, BLOCKING, rows_parallel);
+            // SAFETY: c_t is part of c, initialised when accumulating (this function's contract).
+            unsafe { gemm_blocked(m, n, k, at, bt, c_t, accumulate, BLOCKING, rows_parallel) };
         });
 }
 
@@ -248,14 +302,19 @@ fn round_up(a: usize, b: usize) -> usize {
 }
 
 /// The blocked product with explicit block sizes; `parallel` splits row blocks across rayon.
+/// Writes every element of `c[..m·n]`.
+///
+/// # Safety
+/// With `accumulate`, `c[..m·n]` must be initialised (it is read); without, it may be
+/// uninitialised (the first depth slice overwrites every element before anything reads it).
 #[allow(clippy::too_many_arguments)]
-fn gemm_blocked<T: Real>(
+unsafe fn gemm_blocked<T: Real>(
     m: usize,
     n: usize,
     k: usize,
     a: Operand<T>,
     b: Operand<T>,
-    c: &mut [T],
+    c: &mut [MaybeUninit<T>],
     accumulate: bool,
     blk: Blocking,
     parallel: bool,
@@ -270,7 +329,7 @@ fn gemm_blocked<T: Real>(
     if k == 0 {
         // An empty sum: C = 0, or C unchanged when accumulating.
         if !accumulate {
-            c.fill(T::zero());
+            c.fill(MaybeUninit::new(T::zero()));
         }
         return;
     }
@@ -438,7 +497,7 @@ fn macro_kernel<T: Real>(
     direct_a: bool,
     Block { i0, rows, p0, kc, nc }: Block,
     bp: &[T],
-    c: &mut [T],
+    c: &mut [MaybeUninit<T>],
     ldc: usize,
     overwrite: bool,
 ) {

@@ -104,7 +104,7 @@ mod x86 {
                         kc,
                         (a.data.as_ptr(), a_rows, a.col_stride),
                         b,
-                        out.c[j0..].as_mut_ptr(),
+                        out.c[j0..].as_mut_ptr().cast::<f32>(),
                         out.ldc,
                         out.overwrite,
                     )
@@ -127,7 +127,7 @@ mod x86 {
         rows.copy_from_slice(&a_rows[..MR]);
         let packed_a = a.offset == 0 && a.row_stride == 1 && a.col_stride == MR && out.rows == MR;
         let a = (a.data.as_ptr(), rows, a.col_stride);
-        let c = out.c.as_mut_ptr();
+        let c = out.c.as_mut_ptr().cast::<f32>();
         for (j0, cols, b) in slivers(kc, bp, out.cols, 32) {
             let tile = (c.wrapping_add(j0), out.ldc, out.rows, cols, out.overwrite);
             // SAFETY: the CPU supports AVX-512F (only reachable after detection);

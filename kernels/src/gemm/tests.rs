@@ -69,6 +69,23 @@ fn check<T: Real>(
     }
 }
 
+/// [`gemm_blocked`] on an initialised C, as the public entry points call it.
+#[allow(clippy::too_many_arguments)]
+fn blocked<T: Real>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Operand<T>,
+    b: Operand<T>,
+    c: &mut [T],
+    acc: bool,
+    blk: Blocking,
+    par: bool,
+) {
+    // SAFETY: `c` is initialised (it comes from `&mut [T]`).
+    unsafe { gemm_blocked(m, n, k, a, b, as_uninit(c), acc, blk, par) }
+}
+
 /// Tiny block sizes so 0..70 matrices cross every mc / kc / nc boundary.
 // mc and nc are multiples of every kernel's tile (6 and 8 rows, 16 and 32 columns).
 const SMALL: Blocking = Blocking { mc: 24, kc: 7, nc: 64 };
@@ -86,8 +103,8 @@ proptest! {
         check::<f32>(s, lay, f, |a, b, c| gemm(m, n, k, a, b, c, acc));
         check::<f64>(s, lay, d, |a, b, c| gemm(m, n, k, a, b, c, acc));
         for par in [false, true] {
-            check::<f32>(s, lay, f, |a, b, c| gemm_blocked(m, n, k, Operand::Strided(a), Operand::Strided(b), c, acc, SMALL, par));
-            check::<f64>(s, lay, d, |a, b, c| gemm_blocked(m, n, k, Operand::Strided(a), Operand::Strided(b), c, acc, SMALL, par));
+            check::<f32>(s, lay, f, |a, b, c| blocked(m, n, k, Operand::Strided(a), Operand::Strided(b), c, acc, SMALL, par));
+            check::<f64>(s, lay, d, |a, b, c| blocked(m, n, k, Operand::Strided(a), Operand::Strided(b), c, acc, SMALL, par));
         }
     }
 }
@@ -341,10 +358,10 @@ fn operands_made_on_demand_give_the_same_bits() {
                 let oa = if rows_a { Operand::Rows(&ra) } else { Operand::Strided(mat(&a, 0, k, 1)) };
                 let ob = if rows_a { Operand::Strided(mat(&b, 0, n, 1)) } else { Operand::Rows(&rb) };
                 let mut c = vec![f32::NAN; m * n];
-                pool.install(|| gemm_blocked(m, n, k, oa, ob, &mut c, false, blk, par));
+                pool.install(|| blocked(m, n, k, oa, ob, &mut c, false, blk, par));
                 let mut c_ref = vec![f32::NAN; m * n];
                 let (sa, sb) = (Operand::Strided(mat(&a, 0, k, 1)), Operand::Strided(mat(&b, 0, n, 1)));
-                pool.install(|| gemm_blocked(m, n, k, sa, sb, &mut c_ref, false, blk, par));
+                pool.install(|| blocked(m, n, k, sa, sb, &mut c_ref, false, blk, par));
                 assert!(c_ref.iter().all(|v| v.is_finite()));
                 assert_eq!(c, c_ref, "{m}x{n}x{k} rows as {}", if rows_a { "A" } else { "B" });
             }
@@ -391,9 +408,27 @@ proptest! {
                     *w = if overwrite { acc } else { *w + acc };
                 }
             }
-            run(kc, mat(&a, off, a_rs, a_cs), &bp, TileOut { c: &mut got, ldc, rows, cols, overwrite });
+            run(kc, mat(&a, off, a_rs, a_cs), &bp, TileOut { c: as_uninit(&mut got), ldc, rows, cols, overwrite });
             let (got, want): (Vec<u32>, Vec<u32>) = (got.iter().map(|x| x.to_bits()).collect(), want.iter().map(|x| x.to_bits()).collect());
             prop_assert_eq!(got, want, "{}x{} kernel, {}x{} block, ldc {}, A layout {}", mr, nr, rows, cols, ldc, a_lay);
         }
+    }
+}
+
+/// The entry point into a new (uninitialised) vector writes every element, with the same bits
+/// as the one into an initialised buffer (NaN garbage beforehand).
+#[test]
+fn gemm_batched_vec_matches_gemm_batched() {
+    for (m, n, k, batch) in
+        [(1, 1, 1, 1), (7, 33, 5, 3), (64, 64, 64, 4), (9, 70, 0, 2), (130, 17, 300, 2), (3, 0, 4, 2)]
+    {
+        let a = fill::<f32>(batch * m * k, 1);
+        let b = fill::<f32>(batch * k * n, 2);
+        let (ao, bo): (Vec<usize>, Vec<usize>) = (0..batch).map(|t| (t * m * k, t * k * n)).unzip();
+        let (am, bm) = (mat(&a, 0, k, 1), mat(&b, 0, n, 1));
+        let mut want = vec![f32::NAN; batch * m * n];
+        gemm_batched(m, n, k, am, &ao, bm, &bo, &mut want, false);
+        let got = gemm_batched_vec(m, n, k, (am, &ao), (bm, &bo));
+        assert_eq!(bits(&got), bits(&want), "{m}x{n}x{k} x{batch}");
     }
 }
