@@ -2,6 +2,7 @@
 //! reader checks one against the other in one glance; the autograd rule is `dx = dy · f'(x)`.
 //! Binary ops give both partial derivatives the same way.
 use crate::Real;
+use std::mem::MaybeUninit;
 
 mod in_place;
 pub use in_place::unary_backward_in_place;
@@ -327,6 +328,17 @@ impl CmpOp {
 /// The common ops get their own loop (the closure is then inlined and the loop vectorises);
 /// the rest go through `UnaryOp::forward`, same values either way.
 pub fn unary<T: Real>(op: UnaryOp, x: &[T], y: &mut [T]) {
+    unary_into(op, x, crate::memory::as_uninit(y));
+}
+
+/// [`unary`] into a new vector, written without being filled first.
+pub fn unary_vec<T: Real>(op: UnaryOp, x: &[T]) -> Vec<T> {
+    // SAFETY: `unary_into` writes every element of its output (one per input element).
+    unsafe { crate::memory::written_vec(x.len(), |y| unary_into(op, x, y)) }
+}
+
+/// The loops behind [`unary`] and [`unary_vec`]: writes every element of `y`.
+fn unary_into<T: Real>(op: UnaryOp, x: &[T], y: &mut [MaybeUninit<T>]) {
     let c = <T as Real>::from_f64;
     match op {
         UnaryOp::Neg => run_map(x, y, Closure(|v: T, _| -v)),
@@ -350,10 +362,27 @@ pub fn unary<T: Real>(op: UnaryOp, x: &[T], y: &mut [T]) {
 /// `dx[i] = dy[i] · f'(x[i])` on contiguous slices.
 /// As in [`unary`], the common ops get their own inlined loop; values equal `derivative`'s.
 pub fn unary_backward<T: Real>(op: UnaryOp, x: &[T], y: &[T], dy: &[T], dx: &mut [T]) {
-    fn run<T: Real>(x: &[T], y: &[T], dy: &[T], dx: &mut [T], f: impl Pointwise<T>) {
+    unary_backward_into(op, x, y, dy, crate::memory::as_uninit(dx));
+}
+
+/// [`unary_backward`] into a new vector, written without being filled first.
+pub fn unary_backward_vec<T: Real>(op: UnaryOp, x: &[T], y: &[T], dy: &[T]) -> Vec<T> {
+    // SAFETY: `unary_backward_into` writes every element of its output.
+    unsafe { crate::memory::written_vec(dx_len(x, y, dy), |dx| unary_backward_into(op, x, y, dy, dx)) }
+}
+
+/// The common length of a backward's inputs (panics if they differ).
+fn dx_len<T>(x: &[T], y: &[T], dy: &[T]) -> usize {
+    assert!(x.len() == y.len() && x.len() == dy.len(), "unary_backward: lengths differ");
+    x.len()
+}
+
+/// The loops behind [`unary_backward`] and [`unary_backward_vec`]: writes every element of `dx`.
+fn unary_backward_into<T: Real>(op: UnaryOp, x: &[T], y: &[T], dy: &[T], dx: &mut [MaybeUninit<T>]) {
+    fn run<T: Real>(x: &[T], y: &[T], dy: &[T], dx: &mut [MaybeUninit<T>], f: impl Pointwise<T>) {
         use rayon::prelude::*;
         const CHUNK: usize = 8192;
-        type Chunks<'a, T> = (((&'a mut [T], &'a [T]), &'a [T]), &'a [T]);
+        type Chunks<'a, T> = (((&'a mut [MaybeUninit<T>], &'a [T]), &'a [T]), &'a [T]);
         // Zipped slices (no index arithmetic, no bounds checks) so the loop vectorises.
         #[inline(always)]
         fn body<T: Real>((((d, x), y), g): Chunks<T>, f: &impl Pointwise<T>) {
@@ -361,7 +390,7 @@ pub fn unary_backward<T: Real>(op: UnaryOp, x: &[T], y: &[T], dy: &[T], dx: &mut
             let n = d.len();
             let (x, y, g) = (&x[..n], &y[..n], &g[..n]);
             for i in 0..n {
-                d[i] = g[i] * f.at(x[i], y[i]);
+                d[i].write(g[i] * f.at(x[i], y[i]));
             }
         }
         /// The same loop compiled for AVX2+FMA.
@@ -405,7 +434,7 @@ pub fn unary_backward<T: Real>(op: UnaryOp, x: &[T], y: &[T], dy: &[T], dx: &mut
             dx.chunks_mut(CHUNK).zip(x.chunks(CHUNK)).zip(y.chunks(CHUNK)).zip(dy.chunks(CHUNK)).for_each(dispatch);
         }
     }
-    struct ToDx<'a, T>(&'a [T], &'a [T], &'a [T], &'a mut [T]);
+    struct ToDx<'a, T>(&'a [T], &'a [T], &'a [T], &'a mut [MaybeUninit<T>]);
     impl<T: Real> WithDerivative<T> for ToDx<'_, T> {
         fn run(self, f: impl Pointwise<T>) {
             let ToDx(x, y, dy, dx) = self;
@@ -490,32 +519,32 @@ pointwise_fwd! {
 }
 
 /// `y[i] = p(x[i])` with the same AVX2 dispatch and threading as the backward loops.
-fn run_map<T: Real>(x: &[T], y: &mut [T], p: impl Pointwise<T>) {
+fn run_map<T: Real>(x: &[T], y: &mut [MaybeUninit<T>], p: impl Pointwise<T>) {
     use rayon::prelude::*;
     const CHUNK: usize = 8192;
     #[inline(always)]
-    fn body<T: Real>(out: &mut [T], x: &[T], p: &impl Pointwise<T>) {
+    fn body<T: Real>(out: &mut [MaybeUninit<T>], x: &[T], p: &impl Pointwise<T>) {
         let n = out.len();
         let x = &x[..n];
         for i in 0..n {
-            out[i] = p.at(x[i], x[i]);
+            out[i].write(p.at(x[i], x[i]));
         }
     }
     /// # Safety
     /// The CPU must support AVX2 and FMA.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn body_avx2<T: Real>(out: &mut [T], x: &[T], p: &impl Pointwise<T>) {
+    unsafe fn body_avx2<T: Real>(out: &mut [MaybeUninit<T>], x: &[T], p: &impl Pointwise<T>) {
         body(out, x, p)
     }
     /// # Safety
     /// The CPU must support AVX-512F.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
-    unsafe fn body_avx512<T: Real>(out: &mut [T], x: &[T], p: &impl Pointwise<T>) {
+    unsafe fn body_avx512<T: Real>(out: &mut [MaybeUninit<T>], x: &[T], p: &impl Pointwise<T>) {
         body(out, x, p)
     }
-    let dispatch = |(out, x): (&mut [T], &[T])| {
+    let dispatch = |(out, x): (&mut [MaybeUninit<T>], &[T])| {
         #[cfg(target_arch = "x86_64")]
         if crate::gemm::has_avx512() {
             // SAFETY: AVX-512F was detected on this CPU.

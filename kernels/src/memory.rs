@@ -53,6 +53,27 @@ pub fn zeros<T: Copy + Default + Send + Sync>(n: usize) -> Vec<T> {
     filled(n, T::default())
 }
 
+/// `v` seen as possibly-uninitialised memory, for a kernel that only writes initialised values
+/// into it (so the same kernel can also fill a new, never-written output).
+pub(crate) fn as_uninit<T>(v: &mut [T]) -> &mut [std::mem::MaybeUninit<T>] {
+    // SAFETY: MaybeUninit<T> has T's size, alignment and layout; callers write only valid T
+    // values through the returned slice, so `v` still holds valid T values when the borrow ends.
+    unsafe { &mut *(v as *mut [T] as *mut [std::mem::MaybeUninit<T>]) }
+}
+
+/// A vector of `len` elements written by `write`, without filling it first: for an op's output
+/// that its kernel overwrites anyway.
+///
+/// # Safety
+/// `write` must initialise every element of the slice it is given.
+pub(crate) unsafe fn written_vec<T>(len: usize, write: impl FnOnce(&mut [std::mem::MaybeUninit<T>])) -> Vec<T> {
+    let mut v = Vec::with_capacity(len);
+    write(&mut v.spare_capacity_mut()[..len]);
+    // SAFETY: the capacity is at least len, and `write` initialised all of v[..len] (contract).
+    unsafe { v.set_len(len) };
+    v
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

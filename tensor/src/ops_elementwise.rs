@@ -37,9 +37,7 @@ impl Tensor {
             crate::on_cuda!(x, st => crate::cuda::elementwise::unary(x, st, op));
             float_dispatch!(x.dtype(), op.name(), T => {
                 let xs = x.cpu_data::<T>()?;
-                let mut y = kernels::memory::zeros::<T>(xs.len());
-                kernels::elementwise::unary(op, &xs, &mut y);
-                Tensor::from_vec(y, x.shape())
+                Tensor::from_vec(kernels::elementwise::unary_vec(op, &xs), x.shape())
             })
         })
     }
@@ -48,9 +46,7 @@ impl Tensor {
         crate::on_cuda!(x, st => crate::cuda::elementwise::unary_backward(op, x, st, y, dy));
         float_dispatch!(x.dtype(), op.name(), T => {
             let (xs, ys, gs) = (x.cpu_data::<T>()?, y.cpu_data::<T>()?, dy.cpu_data::<T>()?);
-            let mut dx = kernels::memory::zeros::<T>(xs.len());
-            kernels::elementwise::unary_backward(op, &xs, &ys, &gs, &mut dx);
-            Tensor::from_vec(dx, x.shape())
+            Tensor::from_vec(kernels::elementwise::unary_backward_vec(op, &xs, &ys, &gs), x.shape())
         })
     }
 

@@ -72,6 +72,13 @@ fn vector_loops_match_scalar<T: Real + std::fmt::Debug>() {
         unary_backward(op, &x, &y, &dy, &mut dx);
         let mut in_place = dy.clone();
         unary_backward_in_place(op, &x, &y, &mut in_place);
+        // The versions that write a new vector (never filled) give the same bits.
+        let (y_new, dx_new) = (unary_vec(op, &x), unary_backward_vec(op, &x, &y, &dy));
+        assert!(y_new.len() == x.len() && y_new.iter().zip(&y).all(|(&a, &b)| same_bits(a, b)), "{op:?} unary_vec");
+        assert!(
+            dx_new.len() == x.len() && dx_new.iter().zip(&dx).all(|(&a, &b)| same_bits(a, b)),
+            "{op:?} unary_backward_vec"
+        );
         for i in 0..x.len() {
             let want = dy[i] * op.derivative(x[i], y[i]);
             assert!(same_bits(dx[i], want), "{op:?} backward at {:?} [{i}]: {:?} vs {want:?}", x[i], dx[i]);

@@ -32,6 +32,7 @@
 //! to C. That order depends only on `KC` (a constant), never on `mc`, `nc` or the thread count, so
 //! results are bit-identical for any rayon pool size. (The row-block height `mc` is adapted to the
 //! thread count for load balance; that changes only which task owns a row, not the arithmetic.)
+use crate::memory::as_uninit;
 use crate::Real;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
@@ -132,14 +133,6 @@ impl<T: Real> TileOut<'_, T> {
             }
         }
     }
-}
-
-/// `c` seen as possibly-uninitialised memory, for the GEMM driver, which only ever writes
-/// initialised values into it.
-fn as_uninit<T>(c: &mut [T]) -> &mut [MaybeUninit<T>] {
-    // SAFETY: MaybeUninit<T> has T's size, alignment and layout; the driver writes only valid T
-    // values through the returned slice, so `c` still holds valid T values when the borrow ends.
-    unsafe { &mut *(c as *mut [T] as *mut [MaybeUninit<T>]) }
 }
 
 /// A micro-kernel run over one A sliver and a whole packed B panel: for each nr-wide B sliver,
@@ -248,13 +241,10 @@ pub fn gemm_batched_vec<T: Real>(
     (b, b_offsets): (MatRef<T>, &[usize]),
 ) -> Vec<T> {
     let len = a_offsets.len() * m * n;
-    let mut c = Vec::with_capacity(len);
-    // SAFETY: no accumulation, so nothing in the capacity is read before it is written.
-    unsafe { batched(m, n, k, (a, a_offsets), (b, b_offsets), &mut c.spare_capacity_mut()[..len], false) };
-    // SAFETY: the capacity is at least len, and `batched` wrote every element of c[..len]
-    // (every item's m×n block, each through gemm_blocked, which writes all of its block).
-    unsafe { c.set_len(len) };
-    c
+    // SAFETY: without accumulation `batched` reads nothing of `c` before writing it, and it
+    // writes every element of c[..len] (each item's m×n block, through gemm_blocked, which writes
+    // all of its block).
+    unsafe { crate::memory::written_vec(len, |c| batched(m, n, k, (a, a_offsets), (b, b_offsets), c, false)) }
 }
 
 /// The loop behind [`gemm_batched`] and [`gemm_batched_vec`].
