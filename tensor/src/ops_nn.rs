@@ -435,13 +435,22 @@ fn conv_compute(a: &Tensor, b: &Tensor, op: &'static str, out_shape: &[usize], k
     crate::on_cuda!(a, st => crate::cuda::nn::conv::conv(a, st, b, op, out_shape, k));
     float_dispatch!(a.dtype(), op, T => {
         let (av, bv) = (a.cpu_data::<T>()?, b.cpu_data::<T>()?);
-        let mut y = kernels::memory::zeros::<T>(out_shape.iter().product());
-        match k {
-            ConvKernel::Forward(g) => kernels::conv::conv2d_forward(&g, &av, &bv, &mut y),
-            // `y` is a fresh zero buffer: col2im adds straight into it.
-            ConvKernel::BackwardInput(g) => kernels::conv::conv2d_backward_input_into_zeroed(&g, &av, &bv, &mut y),
-            ConvKernel::BackwardWeight(g) => kernels::conv::conv2d_backward_weight(&g, &av, &bv, &mut y),
-        }
+        let zeros = || kernels::memory::zeros::<T>(out_shape.iter().product());
+        let y = match k {
+            // The forward writes every element: no fill first.
+            ConvKernel::Forward(g) => kernels::conv::conv2d_forward_vec(&g, &av, &bv),
+            // A fresh zero buffer: col2im adds straight into it.
+            ConvKernel::BackwardInput(g) => {
+                let mut y = zeros();
+                kernels::conv::conv2d_backward_input_into_zeroed(&g, &av, &bv, &mut y);
+                y
+            }
+            ConvKernel::BackwardWeight(g) => {
+                let mut y = zeros();
+                kernels::conv::conv2d_backward_weight(&g, &av, &bv, &mut y);
+                y
+            }
+        };
         Tensor::from_vec(y, out_shape)
     })
 }

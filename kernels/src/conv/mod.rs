@@ -20,10 +20,11 @@
 //! To bound scratch memory, `cols` is built for a band of output rows at a time (at most
 //! `COLS_BUDGET` elements, 16 MiB of f32, per task); band boundaries depend only on the shapes.
 //! A 1×1 kernel with stride 1 and no padding needs no unrolling: `cols` is the image itself.
-use crate::gemm::{gemm, gemm_op, MatRef, Operand, RowSource};
+use crate::gemm::{gemm, gemm_op, gemm_op_uninit, MatRef, Operand, RowSource};
 use crate::scratch::with_scratch;
 use crate::Real;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// Shape and hyper-parameters of a 2-D convolution. `stride`, `padding` and `dilation` are
 /// `(vertical, horizontal)`.
@@ -245,26 +246,35 @@ fn bands(g: &Conv2dGeom, band: usize) -> impl Iterator<Item = (usize, usize)> {
 /// Forward convolution (no bias).
 // x: [N, C_in, H, W], w: [C_out, C_in/groups, kh, kw], y: [N, C_out, Ho, Wo] (overwritten)
 pub fn conv2d_forward<T: Real>(g: &Conv2dGeom, x: &[T], w: &[T], y: &mut [T]) {
-    forward_banded(g, x, w, y, band_rows(g));
+    forward_banded(g, x, w, crate::memory::as_uninit(y), band_rows(g));
 }
 
-fn forward_banded<T: Real>(g: &Conv2dGeom, x: &[T], w: &[T], y: &mut [T], band: usize) {
+/// [`conv2d_forward`] into a new vector (`[N, C_out, Ho, Wo]`), written without being filled first.
+pub fn conv2d_forward_vec<T: Real>(g: &Conv2dGeom, x: &[T], w: &[T]) -> Vec<T> {
+    let len = g.n * g.c_out * g.col_cols();
+    // SAFETY: `forward_banded` writes every element of y (see there) or panics.
+    unsafe { crate::memory::written_vec(len, |y| forward_banded(g, x, w, y, band_rows(g))) }
+}
+
+/// Writes every element of `y`: zeros for an empty input, otherwise each image's groups in full
+/// (whole images through the GEMM, or band by band through `tmp` and copies that tile the image).
+fn forward_banded<T: Real>(g: &Conv2dGeom, x: &[T], w: &[T], y: &mut [MaybeUninit<T>], band: usize) {
     g.check(x.len(), w.len(), y.len());
     let x_img_len = g.c_in * g.h * g.w;
     if y.is_empty() || x_img_len == 0 {
-        y.fill(T::zero());
+        y.fill(MaybeUninit::new(T::zero()));
         return;
     }
     let (p, wo, ho) = (g.col_cols(), g.out_w(), g.out_h());
     let (k, cog) = (g.col_rows() / g.groups, g.c_out / g.groups);
     // W_g: [cog, K], row-major
-    let wg = |gi: usize| mat(w, gi * cog * k, k, 1);
+    let wg = |gi: usize| Operand::Strided(mat(w, gi * cog * k, k, 1));
     let chunks = y.par_chunks_mut(g.c_out * p).zip(x.par_chunks(x_img_len));
     if g.is_pointwise() {
         chunks.for_each(|(y_img, x_img)| {
             for gi in 0..g.groups {
                 let c = &mut y_img[gi * cog * p..(gi + 1) * cog * p];
-                gemm(cog, p, k, wg(gi), mat(x_img, gi * k * p, p, 1), c, false);
+                gemm_op_uninit(cog, p, k, wg(gi), Operand::Strided(mat(x_img, gi * k * p, p, 1)), c);
             }
         });
         return;
@@ -281,15 +291,17 @@ fn forward_banded<T: Real>(g: &Conv2dGeom, x: &[T], w: &[T], y: &mut [T], band: 
                     let b = Operand::Rows(&rows);
                     if nb == ho {
                         let c = &mut y_img[gi * cog * p..(gi + 1) * cog * p];
-                        gemm_op(cog, p, k, Operand::Strided(wg(gi)), b, c, false);
+                        gemm_op_uninit(cog, p, k, wg(gi), b, c);
                         continue;
                     }
                     // A band of output rows is strided in y: compute it contiguously, then copy.
                     let t = &mut tmp[..cog * bp];
-                    gemm_op(cog, bp, k, Operand::Strided(wg(gi)), b, t, false);
+                    gemm_op(cog, bp, k, wg(gi), b, t, false);
                     for (co, trow) in t.chunks_exact(bp).enumerate() {
                         let off = (gi * cog + co) * p + oh0 * wo;
-                        y_img[off..off + bp].copy_from_slice(trow);
+                        for (d, &v) in y_img[off..off + bp].iter_mut().zip(trow) {
+                            d.write(v);
+                        }
                     }
                 }
             }

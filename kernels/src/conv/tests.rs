@@ -63,7 +63,7 @@ fn check_forward(g: &Conv2dGeom, seed: u64) {
     conv2d_reference(g, &x, &w, &mut want);
     for band in test_bands(g) {
         let mut got = vec![f64::NAN; y_len(g)];
-        forward_banded(g, &x, &w, &mut got, band);
+        forward_banded(g, &x, &w, crate::memory::as_uninit(&mut got), band);
         for (i, (a, b)) in got.iter().zip(&want).enumerate() {
             assert_close(*a, *b, 1e-12, g, &format!("band {band}: y[{i}]"));
         }
@@ -76,6 +76,12 @@ fn check_forward(g: &Conv2dGeom, seed: u64) {
     for (i, (a, b)) in gotf.iter().zip(&want).enumerate() {
         assert_close(*a as f64, *b, 1e-4, g, &format!("f32 y[{i}]"));
     }
+    // Into a new vector (never filled): the same bits.
+    let new = conv2d_forward_vec(g, &xf, &wf);
+    assert!(
+        new.len() == gotf.len() && new.iter().zip(&gotf).all(|(a, b)| a.to_bits() == b.to_bits()),
+        "{g:?}: conv2d_forward_vec"
+    );
 }
 
 /// <conv(x, w), dy> == <x, backward_input(dy, w)> == <w, backward_weight(x, dy)>.
@@ -263,7 +269,7 @@ fn im2col_rows_on_demand_match_the_stored_matrix() {
         }
         for band in [1, 2, ho] {
             let mut y = vec![f32::NAN; y_len(g)];
-            forward_banded(g, &x, &w, &mut y, band);
+            forward_banded(g, &x, &w, crate::memory::as_uninit(&mut y), band);
             assert_eq!(y, want, "{g:?} band {band}");
         }
     }

@@ -185,6 +185,21 @@ pub fn gemm_op<T: Real>(m: usize, n: usize, k: usize, a: Operand<T>, b: Operand<
     unsafe { gemm_blocked(m, n, k, a, b, as_uninit(c), accumulate, BLOCKING, parallel) };
 }
 
+/// [`gemm_op`] without accumulation into uninitialised memory (a new output): writes every
+/// element of `c[..m·n]`.
+pub(crate) fn gemm_op_uninit<T: Real>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Operand<T>,
+    b: Operand<T>,
+    c: &mut [MaybeUninit<T>],
+) {
+    let parallel = m.saturating_mul(n).saturating_mul(k) >= PAR_MIN_WORK && rayon::current_num_threads() > 1;
+    // SAFETY: no accumulation, so nothing in `c` is read before it is written.
+    unsafe { gemm_blocked(m, n, k, a, b, c, false, BLOCKING, parallel) };
+}
+
 /// Naive triple loop: the reference the fast kernel is tested against.
 pub fn gemm_reference<T: Real>(
     m: usize,
