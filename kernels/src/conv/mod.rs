@@ -20,7 +20,7 @@
 //! To bound scratch memory, `cols` is built for a band of output rows at a time (at most
 //! `COLS_BUDGET` elements, 16 MiB of f32, per task); band boundaries depend only on the shapes.
 //! A 1×1 kernel with stride 1 and no padding needs no unrolling: `cols` is the image itself.
-use crate::gemm::{gemm, gemm_op, gemm_op_uninit, MatRef, Operand, RowSource};
+use crate::gemm::{gemm_op, gemm_op_serial, gemm_op_uninit, MatRef, Operand, RowSource};
 use crate::scratch::with_scratch;
 use crate::Real;
 use rayon::prelude::*;
@@ -228,6 +228,33 @@ fn col2im_band_add_body<T: Real>(g: &Conv2dGeom, cols: &[T], oh0: usize, dx_img:
     }
 }
 
+/// Whether the GEMMs inside `tasks` parallel rayon tasks (a batch's images) should also split
+/// across threads: only when there are too few tasks to keep every thread busy. Either way the
+/// result is the same bits.
+fn inner_parallel(tasks: usize) -> bool {
+    tasks < 2 * rayon::current_num_threads()
+}
+
+/// [`gemm_op`] for one of `tasks` products that already run as parallel tasks (see
+/// [`inner_parallel`]).
+#[allow(clippy::too_many_arguments)]
+fn gemm_in_task<T: Real>(
+    tasks: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Operand<T>,
+    b: Operand<T>,
+    c: &mut [T],
+    accumulate: bool,
+) {
+    if inner_parallel(tasks) {
+        gemm_op(m, n, k, a, b, c, accumulate);
+    } else {
+        gemm_op_serial(m, n, k, a, b, c, accumulate);
+    }
+}
+
 /// Elements an im2col band may hold (16 MiB of f32): bounds the scratch memory per task.
 const COLS_BUDGET: usize = 1 << 22;
 
@@ -274,7 +301,8 @@ fn forward_banded<T: Real>(g: &Conv2dGeom, x: &[T], w: &[T], y: &mut [MaybeUnini
         chunks.for_each(|(y_img, x_img)| {
             for gi in 0..g.groups {
                 let c = &mut y_img[gi * cog * p..(gi + 1) * cog * p];
-                gemm_op_uninit(cog, p, k, wg(gi), Operand::Strided(mat(x_img, gi * k * p, p, 1)), c);
+                let b = Operand::Strided(mat(x_img, gi * k * p, p, 1));
+                gemm_op_uninit(cog, p, k, (wg(gi), b), c, inner_parallel(g.n));
             }
         });
         return;
@@ -291,12 +319,12 @@ fn forward_banded<T: Real>(g: &Conv2dGeom, x: &[T], w: &[T], y: &mut [MaybeUnini
                     let b = Operand::Rows(&rows);
                     if nb == ho {
                         let c = &mut y_img[gi * cog * p..(gi + 1) * cog * p];
-                        gemm_op_uninit(cog, p, k, wg(gi), b, c);
+                        gemm_op_uninit(cog, p, k, (wg(gi), b), c, inner_parallel(g.n));
                         continue;
                     }
                     // A band of output rows is strided in y: compute it contiguously, then copy.
                     let t = &mut tmp[..cog * bp];
-                    gemm_op(cog, bp, k, wg(gi), b, t, false);
+                    gemm_in_task(g.n, cog, bp, k, wg(gi), b, t, false);
                     for (co, trow) in t.chunks_exact(bp).enumerate() {
                         let off = (gi * cog + co) * p + oh0 * wo;
                         for (d, &v) in y_img[off..off + bp].iter_mut().zip(trow) {
@@ -339,7 +367,8 @@ fn backward_input_banded<T: Real>(g: &Conv2dGeom, dy: &[T], w: &[T], dx: &mut [T
         chunks.for_each(|(dx_img, dy_img)| {
             for gi in 0..g.groups {
                 let c = &mut dx_img[gi * k * p..(gi + 1) * k * p];
-                gemm(k, p, cog, wt(gi), mat(dy_img, gi * cog * p, p, 1), c, false);
+                let b = Operand::Strided(mat(dy_img, gi * cog * p, p, 1));
+                gemm_in_task(g.n, k, p, cog, Operand::Strided(wt(gi)), b, c, false);
             }
         });
         return;
@@ -358,7 +387,7 @@ fn backward_input_banded<T: Real>(g: &Conv2dGeom, dy: &[T], w: &[T], dx: &mut [T
                     // dcols_g [K, bp] = W_gᵀ · dy_g band [cog, bp]
                     let b = mat(dy_img, gi * cog * p + oh0 * wo, p, 1);
                     let c = &mut dcols[gi * k * bp..(gi + 1) * k * bp];
-                    gemm(k, bp, cog, wt(gi), b, c, false);
+                    gemm_in_task(g.n, k, bp, cog, Operand::Strided(wt(gi)), Operand::Strided(b), c, false);
                 }
                 col2im_band_add(g, dcols, oh0, dx_img);
             }
@@ -391,7 +420,7 @@ fn backward_weight_banded<T: Real>(g: &Conv2dGeom, x: &[T], dy: &[T], dw: &mut [
         let targets: Vec<&mut [T]> = std::iter::once(&mut *dw).chain(partials.chunks_exact_mut(dw_len)).collect();
         targets.into_par_iter().enumerate().for_each(|(ci, target)| {
             let images = ci * g.n / nchunks..(ci + 1) * g.n / nchunks;
-            accumulate_weight_grad(g, x, dy, images, target, band);
+            accumulate_weight_grad(g, x, dy, (images, nchunks), target, band);
         });
         // Each element adds the partials in chunk order; ranges of elements run in parallel.
         let add_partials = |(b, d): (usize, &mut [T])| {
@@ -410,12 +439,12 @@ fn backward_weight_banded<T: Real>(g: &Conv2dGeom, x: &[T], dy: &[T], dw: &mut [
 }
 
 /// `target = Σ_{n in images} dy_n · cols_nᵀ` (overwritten), images (and bands) taken
-/// sequentially in order; `images` must not be empty.
+/// sequentially in order; `images` must not be empty; `tasks` such sums run in parallel.
 fn accumulate_weight_grad<T: Real>(
     g: &Conv2dGeom,
     x: &[T],
     dy: &[T],
-    images: std::ops::Range<usize>,
+    (images, tasks): (std::ops::Range<usize>, usize),
     target: &mut [T],
     band: usize,
 ) {
@@ -442,7 +471,7 @@ fn accumulate_weight_grad<T: Real>(
                         if pointwise { Operand::Strided(mat(x_img, gi * k * bp, bp, 1)) } else { Operand::Rows(&rows) };
                     let b = mat(dy, n * g.c_out * p + gi * cog * p + oh0 * wo, 1, p);
                     let c = &mut tt[gi * k * cog..(gi + 1) * k * cog];
-                    gemm_op(k, cog, bp, a, Operand::Strided(b), c, accumulate);
+                    gemm_in_task(tasks, k, cog, bp, a, Operand::Strided(b), c, accumulate);
                 }
                 accumulate = true;
             }

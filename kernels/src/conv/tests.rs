@@ -1,5 +1,6 @@
 //! Tests: the fast kernels against the naive references.
 use super::*;
+use crate::gemm::gemm;
 use proptest::prelude::*;
 
 /// Deterministic values in [-1, 1) from a seed (splitmix64).

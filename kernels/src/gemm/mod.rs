@@ -61,6 +61,18 @@ pub trait RowSource<T>: Sync {
     fn rows(&self, rows: (usize, usize), cols: (usize, usize), out: &mut [T], ld: usize);
 }
 
+/// The rows of a [`RowSource`] from row `first` on.
+struct RowsFrom<'a, T> {
+    src: &'a dyn RowSource<T>,
+    first: usize,
+}
+
+impl<T> RowSource<T> for RowsFrom<'_, T> {
+    fn rows(&self, (r0, count): (usize, usize), cols: (usize, usize), out: &mut [T], ld: usize) {
+        self.src.rows((self.first + r0, count), cols, out, ld);
+    }
+}
+
 /// An operand of [`gemm_op`]: a strided matrix in memory, or rows made on demand.
 #[derive(Clone, Copy)]
 pub enum Operand<'a, T> {
@@ -78,6 +90,9 @@ const MC: usize = 240;
 /// Maximum width of a packed B panel (`nc`); a multiple of every kernel's `nr` (16 and 32).
 /// The panel, `KC×NC` floats (1 MiB), should stay in L2 while the A slivers stream past it.
 const NC: usize = 512;
+/// Parallel products with at least this many rows per thread split the rows between threads
+/// up front (each thread packs its own B); shorter ones share each packed B panel.
+const SPLIT_MIN_ROWS: usize = 64;
 /// Products with `m·n·k` below this run on the calling thread only.
 const PAR_MIN_WORK: usize = 1 << 15;
 
@@ -186,18 +201,36 @@ pub fn gemm_op<T: Real>(m: usize, n: usize, k: usize, a: Operand<T>, b: Operand<
 }
 
 /// [`gemm_op`] without accumulation into uninitialised memory (a new output): writes every
-/// element of `c[..m·n]`.
+/// element of `c[..m·n]`. `parallel: false` keeps it on the calling thread (see
+/// [`gemm_op_serial`]).
 pub(crate) fn gemm_op_uninit<T: Real>(
+    m: usize,
+    n: usize,
+    k: usize,
+    (a, b): (Operand<T>, Operand<T>),
+    c: &mut [MaybeUninit<T>],
+    parallel: bool,
+) {
+    let parallel =
+        parallel && m.saturating_mul(n).saturating_mul(k) >= PAR_MIN_WORK && rayon::current_num_threads() > 1;
+    // SAFETY: no accumulation, so nothing in `c` is read before it is written.
+    unsafe { gemm_blocked(m, n, k, a, b, c, false, BLOCKING, parallel) };
+}
+
+/// [`gemm_op`] on the calling thread only (same bits): for callers that already run one product
+/// per rayon task, such as a convolution over a batch of images, where splitting each product
+/// again would only repeat its packing on another thread that has work of its own.
+pub fn gemm_op_serial<T: Real>(
     m: usize,
     n: usize,
     k: usize,
     a: Operand<T>,
     b: Operand<T>,
-    c: &mut [MaybeUninit<T>],
+    c: &mut [T],
+    accumulate: bool,
 ) {
-    let parallel = m.saturating_mul(n).saturating_mul(k) >= PAR_MIN_WORK && rayon::current_num_threads() > 1;
-    // SAFETY: no accumulation, so nothing in `c` is read before it is written.
-    unsafe { gemm_blocked(m, n, k, a, b, c, false, BLOCKING, parallel) };
+    // SAFETY: `c` comes initialised from `&mut [T]`.
+    unsafe { gemm_blocked(m, n, k, a, b, as_uninit(c), accumulate, BLOCKING, false) };
 }
 
 /// Naive triple loop: the reference the fast kernel is tested against.
@@ -341,6 +374,21 @@ unsafe fn gemm_blocked<T: Real>(
     // Row-block height: a multiple of MR, at most blk.mc. In parallel mode make it small enough
     // that every thread gets at least one block (this never changes the arithmetic, see above).
     let threads = if parallel { rayon::current_num_threads() } else { 1 };
+    if threads > 1 && m >= threads * SPLIT_MIN_ROWS {
+        // Tall products: one contiguous share of the rows per thread, each run serially with its
+        // own packed B panels (kept in that core's L2, no waiting on the other threads between
+        // panels). Packing B once per thread costs less than sharing it.
+        let part = round_up(m.div_ceil(threads), kern.mr);
+        c.par_chunks_mut(part * n).with_min_len(1).enumerate().for_each(|(t, c_part)| {
+            let a_part = match a {
+                Operand::Strided(a) => Operand::Strided(a.at(t * part, 0)),
+                Operand::Rows(src) => Operand::Rows(&RowsFrom { src, first: t * part } as &dyn RowSource<T>),
+            };
+            // SAFETY: c_part is part of c, initialised when accumulating (this function's contract).
+            unsafe { gemm_blocked(c_part.len() / n, n, k, a_part, b, c_part, accumulate, blk, false) };
+        });
+        return;
+    }
     // Rayon's minimum piece length for the loops below: `usize::MAX` forbids splitting, so the
     // same iterator then runs as a plain serial loop on the calling thread.
     let min_len = if parallel { 1 } else { usize::MAX };
