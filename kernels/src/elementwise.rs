@@ -328,7 +328,8 @@ impl CmpOp {
 /// The common ops get their own loop (the closure is then inlined and the loop vectorises);
 /// the rest go through `UnaryOp::forward`, same values either way.
 pub fn unary<T: Real>(op: UnaryOp, x: &[T], y: &mut [T]) {
-    unary_into(op, x, crate::memory::as_uninit(y));
+    // SAFETY: `unary_into` writes only values into `y`.
+    unary_into(op, x, unsafe { crate::memory::as_uninit(y) });
 }
 
 /// [`unary`] into a new vector, written without being filled first.
@@ -362,7 +363,8 @@ fn unary_into<T: Real>(op: UnaryOp, x: &[T], y: &mut [MaybeUninit<T>]) {
 /// `dx[i] = dy[i] · f'(x[i])` on contiguous slices.
 /// As in [`unary`], the common ops get their own inlined loop; values equal `derivative`'s.
 pub fn unary_backward<T: Real>(op: UnaryOp, x: &[T], y: &[T], dy: &[T], dx: &mut [T]) {
-    unary_backward_into(op, x, y, dy, crate::memory::as_uninit(dx));
+    // SAFETY: `unary_backward_into` writes only values into `dx`.
+    unary_backward_into(op, x, y, dy, unsafe { crate::memory::as_uninit(dx) });
 }
 
 /// [`unary_backward`] into a new vector, written without being filled first.

@@ -55,9 +55,13 @@ pub fn zeros<T: Copy + Default + Send + Sync>(n: usize) -> Vec<T> {
 
 /// `v` seen as possibly-uninitialised memory, for a kernel that only writes initialised values
 /// into it (so the same kernel can also fill a new, never-written output).
-pub(crate) fn as_uninit<T>(v: &mut [T]) -> &mut [std::mem::MaybeUninit<T>] {
-    // SAFETY: MaybeUninit<T> has T's size, alignment and layout; callers write only valid T
-    // values through the returned slice, so `v` still holds valid T values when the borrow ends.
+///
+/// # Safety
+/// Only initialised values may be written through the returned slice (never
+/// `MaybeUninit::uninit()`), so that `v` still holds valid `T`s when the borrow ends.
+pub(crate) unsafe fn as_uninit<T>(v: &mut [T]) -> &mut [std::mem::MaybeUninit<T>] {
+    // SAFETY: MaybeUninit<T> has T's size, alignment and layout; the caller writes only valid T
+    // values through the returned slice (contract).
     unsafe { &mut *(v as *mut [T] as *mut [std::mem::MaybeUninit<T>]) }
 }
 

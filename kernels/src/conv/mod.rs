@@ -273,7 +273,8 @@ fn bands(g: &Conv2dGeom, band: usize) -> impl Iterator<Item = (usize, usize)> {
 /// Forward convolution (no bias).
 // x: [N, C_in, H, W], w: [C_out, C_in/groups, kh, kw], y: [N, C_out, Ho, Wo] (overwritten)
 pub fn conv2d_forward<T: Real>(g: &Conv2dGeom, x: &[T], w: &[T], y: &mut [T]) {
-    forward_banded(g, x, w, crate::memory::as_uninit(y), band_rows(g));
+    // SAFETY: `forward_banded` writes only values (GEMM results, copies, zeros) into `y`.
+    forward_banded(g, x, w, unsafe { crate::memory::as_uninit(y) }, band_rows(g));
 }
 
 /// [`conv2d_forward`] into a new vector (`[N, C_out, Ho, Wo]`), written without being filled first.

@@ -131,7 +131,8 @@ impl<T: Real> TileOut<'_, T> {
             self.rows,
             self.cols
         );
-        assert!(self.ldc >= self.cols && self.c.len() >= (self.rows - 1) * self.ldc + self.cols, "tile outside C");
+        let end = (self.rows - 1).checked_mul(self.ldc).and_then(|e| e.checked_add(self.cols));
+        assert!(self.ldc >= self.cols && end.is_some_and(|e| self.c.len() >= e), "tile outside C");
     }
 
     /// Stores or adds the `rows×cols` corner of a row-major `nr`-wide tile (the portable path).
@@ -196,7 +197,7 @@ pub fn gemm<T: Real>(m: usize, n: usize, k: usize, a: MatRef<T>, b: MatRef<T>, c
 pub fn gemm_op<T: Real>(m: usize, n: usize, k: usize, a: Operand<T>, b: Operand<T>, c: &mut [T], accumulate: bool) {
     let work = m.saturating_mul(n).saturating_mul(k);
     let parallel = work >= PAR_MIN_WORK && rayon::current_num_threads() > 1;
-    // SAFETY: `c` comes initialised from `&mut [T]`.
+    // SAFETY: `c` comes initialised from `&mut [T]`, and the driver writes only values into it.
     unsafe { gemm_blocked(m, n, k, a, b, as_uninit(c), accumulate, BLOCKING, parallel) };
 }
 

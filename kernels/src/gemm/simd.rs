@@ -166,22 +166,24 @@ mod x86 {
     ) -> [usize; MAX_MR] {
         assert!(mr <= MAX_MR);
         out.check(mr, usize::MAX);
-        assert!(bp.len() >= out.cols.div_ceil(nr) * nr * kc, "packed B panel too short");
+        let b_len = out.cols.div_ceil(nr).checked_mul(nr * kc);
+        assert!(b_len.is_some_and(|len| bp.len() >= len), "packed B panel too short");
+        // The last element read, computed without wrapping: every other offset read is smaller
+        // (offsets grow with the row and the column), so this one bound covers them all.
+        let last_row = (out.rows - 1).checked_mul(a.row_stride).and_then(|r| r.checked_add(a.offset));
+        let a_last = last_row.and_then(|r| r.checked_add(kc.saturating_sub(1).checked_mul(a.col_stride)?));
+        assert!(a_last.is_some_and(|l| kc == 0 || l < a.data.len()), "A outside its slice");
         let mut rows = [0usize; MAX_MR];
         for (i, r) in rows.iter_mut().enumerate().take(mr) {
             *r = a.offset + i.min(out.rows - 1) * a.row_stride;
-        }
-        if kc > 0 {
-            let a_last = rows[out.rows - 1] + (kc - 1) * a.col_stride;
-            assert!(a_last < a.data.len() && a.offset <= a_last, "A outside its slice");
         }
         rows
     }
 
     /// # Safety
     /// AVX2 and FMA must be available; for `p < kc`: `a.0 + a.1[i] + p·a.2` readable for `i < 6`
-    /// and `b + p·16 + j` for `j < 16` (a packed sliver); `c + i*ldc` valid for 16 reads and
-    /// writes for each `i < 6`.
+    /// and `b + p·16 + j` for `j < 16` (a packed sliver); `c + i*ldc` valid for 16 writes for each
+    /// `i < 6`, and for 16 reads of initialised values unless `overwrite`.
     #[target_feature(enable = "avx2,fma")]
     unsafe fn kernel_6x16(
         kc: usize,
@@ -232,7 +234,8 @@ mod x86 {
     /// AVX-512F must be available; for `p < kc`: `a.0 + a.1[i] + p·a.2` readable for `i < MR`
     /// and `b + p·32 + j` for `j < 32` (a packed sliver); with `tile = (c, ldc, rows, cols,
     /// overwrite)`, `1 ≤ rows ≤ MR`, `1 ≤ cols ≤ 32` (32 when `FULL_B`), and rows `i < rows` hold
-    /// `cols` floats at `c + i*ldc`. MR is at most 14 (2·MR accumulators, two B registers and a
+    /// `cols` floats at `c + i*ldc` (initialised unless `overwrite`: they are read and added to).
+    /// MR is at most 14 (2·MR accumulators, two B registers and a
     /// broadcast in 32 registers). `PACKED_A`: `a.1[i] == i` and `a.2 == MR`.
     #[target_feature(enable = "avx512f")]
     unsafe fn kernel_avx512<const MR: usize, const FULL_B: bool, const PACKED_A: bool>(

@@ -408,7 +408,9 @@ proptest! {
                     *w = if overwrite { acc } else { *w + acc };
                 }
             }
-            run(kc, mat(&a, off, a_rs, a_cs), &bp, TileOut { c: as_uninit(&mut got), ldc, rows, cols, overwrite });
+            // SAFETY: the kernels write only values into C; `got` is initialised (so adding is fine).
+            let c = unsafe { as_uninit(&mut got) };
+            run(kc, mat(&a, off, a_rs, a_cs), &bp, TileOut { c, ldc, rows, cols, overwrite });
             let (got, want): (Vec<u32>, Vec<u32>) = (got.iter().map(|x| x.to_bits()).collect(), want.iter().map(|x| x.to_bits()).collect());
             prop_assert_eq!(got, want, "{}x{} kernel, {}x{} block, ldc {}, A layout {}", mr, nr, rows, cols, ldc, a_lay);
         }
@@ -431,4 +433,15 @@ fn gemm_batched_vec_matches_gemm_batched() {
         let got = gemm_batched_vec(m, n, k, (am, &ao), (bm, &bo));
         assert_eq!(bits(&got), bits(&want), "{m}x{n}x{k} x{batch}");
     }
+}
+
+/// Strides whose offsets wrap around `usize` are refused (a panic), never read through: the
+/// in-place A path checks its bounds without wrapping arithmetic.
+#[test]
+#[should_panic]
+fn gemm_rejects_wrapping_strides() {
+    let a = mat(&[0.0f32; 6], 5, usize::MAX, 1); // rows at 5, 4, 3 after wrapping
+    let b = mat(&[1.0f32; 3], 0, 1, 1);
+    let mut c = [0.0f32; 3];
+    gemm(3, 1, 3, a, b, &mut c, false);
 }
