@@ -20,7 +20,7 @@
 //! To bound scratch memory, `cols` is built for a band of output rows at a time (at most
 //! `COLS_BUDGET` elements, 16 MiB of f32, per task); band boundaries depend only on the shapes.
 //! A 1×1 kernel with stride 1 and no padding needs no unrolling: `cols` is the image itself.
-use crate::gemm::{gemm_op, gemm_op_serial, gemm_op_uninit, MatRef, Operand, RowSource};
+use crate::gemm::{gemm_op_threads, gemm_op_uninit, MatRef, Operand, RowSource};
 use crate::scratch::with_scratch;
 use crate::Real;
 use rayon::prelude::*;
@@ -235,26 +235,6 @@ fn inner_parallel(tasks: usize) -> bool {
     tasks < 2 * rayon::current_num_threads()
 }
 
-/// [`gemm_op`] for one of `tasks` products that already run as parallel tasks (see
-/// [`inner_parallel`]).
-#[allow(clippy::too_many_arguments)]
-fn gemm_in_task<T: Real>(
-    tasks: usize,
-    m: usize,
-    n: usize,
-    k: usize,
-    a: Operand<T>,
-    b: Operand<T>,
-    c: &mut [T],
-    accumulate: bool,
-) {
-    if inner_parallel(tasks) {
-        gemm_op(m, n, k, a, b, c, accumulate);
-    } else {
-        gemm_op_serial(m, n, k, a, b, c, accumulate);
-    }
-}
-
 /// Elements an im2col band may hold (16 MiB of f32): bounds the scratch memory per task.
 const COLS_BUDGET: usize = 1 << 22;
 
@@ -303,7 +283,7 @@ fn forward_banded<T: Real>(g: &Conv2dGeom, x: &[T], w: &[T], y: &mut [MaybeUnini
             for gi in 0..g.groups {
                 let c = &mut y_img[gi * cog * p..(gi + 1) * cog * p];
                 let b = Operand::Strided(mat(x_img, gi * k * p, p, 1));
-                gemm_op_uninit(cog, p, k, (wg(gi), b), c, inner_parallel(g.n));
+                gemm_op_uninit(inner_parallel(g.n), cog, p, k, (wg(gi), b), c);
             }
         });
         return;
@@ -320,12 +300,12 @@ fn forward_banded<T: Real>(g: &Conv2dGeom, x: &[T], w: &[T], y: &mut [MaybeUnini
                     let b = Operand::Rows(&rows);
                     if nb == ho {
                         let c = &mut y_img[gi * cog * p..(gi + 1) * cog * p];
-                        gemm_op_uninit(cog, p, k, (wg(gi), b), c, inner_parallel(g.n));
+                        gemm_op_uninit(inner_parallel(g.n), cog, p, k, (wg(gi), b), c);
                         continue;
                     }
                     // A band of output rows is strided in y: compute it contiguously, then copy.
                     let t = &mut tmp[..cog * bp];
-                    gemm_in_task(g.n, cog, bp, k, wg(gi), b, t, false);
+                    gemm_op_threads(inner_parallel(g.n), cog, bp, k, (wg(gi), b), t, false);
                     for (co, trow) in t.chunks_exact(bp).enumerate() {
                         let off = (gi * cog + co) * p + oh0 * wo;
                         for (d, &v) in y_img[off..off + bp].iter_mut().zip(trow) {
@@ -369,7 +349,7 @@ fn backward_input_banded<T: Real>(g: &Conv2dGeom, dy: &[T], w: &[T], dx: &mut [T
             for gi in 0..g.groups {
                 let c = &mut dx_img[gi * k * p..(gi + 1) * k * p];
                 let b = Operand::Strided(mat(dy_img, gi * cog * p, p, 1));
-                gemm_in_task(g.n, k, p, cog, Operand::Strided(wt(gi)), b, c, false);
+                gemm_op_threads(inner_parallel(g.n), k, p, cog, (Operand::Strided(wt(gi)), b), c, false);
             }
         });
         return;
@@ -388,7 +368,15 @@ fn backward_input_banded<T: Real>(g: &Conv2dGeom, dy: &[T], w: &[T], dx: &mut [T
                     // dcols_g [K, bp] = W_gᵀ · dy_g band [cog, bp]
                     let b = mat(dy_img, gi * cog * p + oh0 * wo, p, 1);
                     let c = &mut dcols[gi * k * bp..(gi + 1) * k * bp];
-                    gemm_in_task(g.n, k, bp, cog, Operand::Strided(wt(gi)), Operand::Strided(b), c, false);
+                    gemm_op_threads(
+                        inner_parallel(g.n),
+                        k,
+                        bp,
+                        cog,
+                        (Operand::Strided(wt(gi)), Operand::Strided(b)),
+                        c,
+                        false,
+                    );
                 }
                 col2im_band_add(g, dcols, oh0, dx_img);
             }
@@ -472,7 +460,7 @@ fn accumulate_weight_grad<T: Real>(
                         if pointwise { Operand::Strided(mat(x_img, gi * k * bp, bp, 1)) } else { Operand::Rows(&rows) };
                     let b = mat(dy, n * g.c_out * p + gi * cog * p + oh0 * wo, 1, p);
                     let c = &mut tt[gi * k * cog..(gi + 1) * k * cog];
-                    gemm_in_task(tasks, k, cog, bp, a, Operand::Strided(b), c, accumulate);
+                    gemm_op_threads(inner_parallel(tasks), k, cog, bp, (a, Operand::Strided(b)), c, accumulate);
                 }
                 accumulate = true;
             }

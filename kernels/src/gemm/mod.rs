@@ -39,7 +39,7 @@ use std::mem::MaybeUninit;
 
 mod pack;
 mod simd;
-use pack::pack_interleaved;
+use pack::{pack_a, pack_b};
 pub use simd::{has_avx2_fma, has_avx512};
 
 /// A read-only strided matrix inside a slice: element (i, j) sits at
@@ -195,43 +195,46 @@ pub fn gemm<T: Real>(m: usize, n: usize, k: usize, a: MatRef<T>, b: MatRef<T>, c
 /// [`gemm`] with operands that may be made on demand ([`RowSource`]). The packed blocks hold the
 /// same values either way, so the result is the same bits as `gemm` of the stored matrices.
 pub fn gemm_op<T: Real>(m: usize, n: usize, k: usize, a: Operand<T>, b: Operand<T>, c: &mut [T], accumulate: bool) {
-    let work = m.saturating_mul(n).saturating_mul(k);
-    let parallel = work >= PAR_MIN_WORK && rayon::current_num_threads() > 1;
+    gemm_op_threads(true, m, n, k, (a, b), c, accumulate);
+}
+
+/// [`gemm_op`] where the caller says whether the product may split across threads (the same
+/// bits either way). `may_split: false` is for callers that already run one product per rayon
+/// task, such as a convolution over a batch of images, where splitting each product again would
+/// only repeat its packing on another thread that has work of its own.
+pub fn gemm_op_threads<T: Real>(
+    may_split: bool,
+    m: usize,
+    n: usize,
+    k: usize,
+    (a, b): (Operand<T>, Operand<T>),
+    c: &mut [T],
+    accumulate: bool,
+) {
+    let parallel = may_split && splits(m, n, k);
     // SAFETY: `c` comes initialised from `&mut [T]`, and the driver writes only values into it.
     unsafe { gemm_blocked(m, n, k, a, b, as_uninit(c), accumulate, BLOCKING, parallel) };
 }
 
-/// [`gemm_op`] without accumulation into uninitialised memory (a new output): writes every
-/// element of `c[..m·n]`. `parallel: false` keeps it on the calling thread (see
-/// [`gemm_op_serial`]).
+/// [`gemm_op_threads`] without accumulation into uninitialised memory (a new output): writes
+/// every element of `c[..m·n]`.
 pub(crate) fn gemm_op_uninit<T: Real>(
+    may_split: bool,
     m: usize,
     n: usize,
     k: usize,
     (a, b): (Operand<T>, Operand<T>),
     c: &mut [MaybeUninit<T>],
-    parallel: bool,
 ) {
-    let parallel =
-        parallel && m.saturating_mul(n).saturating_mul(k) >= PAR_MIN_WORK && rayon::current_num_threads() > 1;
+    debug_assert_eq!(c.len(), m * n, "gemm_op_uninit writes exactly m·n elements");
+    let parallel = may_split && splits(m, n, k);
     // SAFETY: no accumulation, so nothing in `c` is read before it is written.
     unsafe { gemm_blocked(m, n, k, a, b, c, false, BLOCKING, parallel) };
 }
 
-/// [`gemm_op`] on the calling thread only (same bits): for callers that already run one product
-/// per rayon task, such as a convolution over a batch of images, where splitting each product
-/// again would only repeat its packing on another thread that has work of its own.
-pub fn gemm_op_serial<T: Real>(
-    m: usize,
-    n: usize,
-    k: usize,
-    a: Operand<T>,
-    b: Operand<T>,
-    c: &mut [T],
-    accumulate: bool,
-) {
-    // SAFETY: `c` comes initialised from `&mut [T]`.
-    unsafe { gemm_blocked(m, n, k, a, b, as_uninit(c), accumulate, BLOCKING, false) };
+/// Whether an `m×k · k×n` product is big enough to split across the pool's threads.
+fn splits(m: usize, n: usize, k: usize) -> bool {
+    m.saturating_mul(n).saturating_mul(k) >= PAR_MIN_WORK && rayon::current_num_threads() > 1
 }
 
 /// Naive triple loop: the reference the fast kernel is tested against.
@@ -445,97 +448,6 @@ struct Block {
     p0: usize,
     kc: usize,
     nc: usize,
-}
-
-/// Packs the block A[i0..i0+rows, p0..p0+kc] into `dst` as mr-tall slivers:
-/// `dst[s*kc*mr + p*mr + i]` = A[i0 + s*mr + i, p0 + p]. Rows past `rows` are zero.
-fn pack_a<T: Real>(dst: &mut [T], a: Operand<T>, (i0, rows): (usize, usize), (p0, kc): (usize, usize), mr: usize) {
-    let a = match a {
-        Operand::Strided(a) => a,
-        Operand::Rows(src) => {
-            // Each sliver's rows are made into a small buffer, then interleaved like stored rows.
-            crate::scratch::with_scratch(mr * kc, |lines: &mut [T]| {
-                for (s, sliver) in dst.chunks_exact_mut(kc * mr).enumerate() {
-                    let r = mr.min(rows - s * mr);
-                    src.rows((i0 + s * mr, r), (p0, kc), lines, kc);
-                    pack_interleaved(sliver, mr, kc, lines.chunks_exact(kc).take(r));
-                }
-            });
-            return;
-        }
-    };
-    let (rs, cs) = (a.row_stride, a.col_stride);
-    for (s, sliver) in dst.chunks_exact_mut(kc * mr).enumerate() {
-        let r = mr.min(rows - s * mr);
-        let base = a.offset + (i0 + s * mr) * rs + p0 * cs;
-        if cs == 1 {
-            // Row-major A: read each of the sliver's rows contiguously (one bounds check per
-            // row), writing them interleaved.
-            pack_interleaved(sliver, mr, kc, (0..r).map(|i| &a.data[base + i * rs..base + i * rs + kc]));
-            continue;
-        }
-        for (p, out) in sliver.chunks_exact_mut(mr).enumerate() {
-            let (head, tail) = out.split_at_mut(r);
-            tail.fill(T::zero());
-            let col = base + p * cs;
-            if rs == 1 {
-                // Column-major A: the sliver row is a contiguous piece of column p.
-                head.copy_from_slice(&a.data[col..col + r]);
-            } else {
-                for (i, x) in head.iter_mut().enumerate() {
-                    *x = a.data[col + i * rs];
-                }
-            }
-        }
-    }
-}
-
-/// Packs the panel B[p0..p0+kc, j0..j0+nc] into `dst` as nr-wide slivers:
-/// `dst[s*kc*nr + p*nr + j]` = B[p0 + p, j0 + s*nr + j]. Columns past `nc` are zero. Slivers
-/// are independent copies, so packing them in parallel cannot change any result.
-fn pack_b<T: Real>(
-    dst: &mut [T],
-    b: Operand<T>,
-    (p0, kc): (usize, usize),
-    (j0, nc): (usize, usize),
-    nr: usize,
-    min_len: usize,
-) {
-    let b = match b {
-        Operand::Strided(b) => b,
-        Operand::Rows(src) => {
-            dst.par_chunks_exact_mut(kc * nr).with_min_len(min_len).enumerate().for_each(|(s, sliver)| {
-                let w = nr.min(nc - s * nr);
-                src.rows((p0, kc), (j0 + s * nr, w), sliver, nr);
-                if w < nr {
-                    sliver.chunks_exact_mut(nr).for_each(|out| out[w..].fill(T::zero()));
-                }
-            });
-            return;
-        }
-    };
-    let (rs, cs) = (b.row_stride, b.col_stride);
-    dst.par_chunks_exact_mut(kc * nr).with_min_len(min_len).enumerate().for_each(|(s, sliver)| {
-        let w = nr.min(nc - s * nr);
-        let base = b.offset + p0 * rs + (j0 + s * nr) * cs;
-        if rs == 1 && cs != 1 {
-            // Column-major (transposed) B: each column of the sliver is contiguous.
-            pack_interleaved(sliver, nr, kc, (0..w).map(|j| &b.data[base + j * cs..base + j * cs + kc]));
-            return;
-        }
-        for (p, out) in sliver.chunks_exact_mut(nr).enumerate() {
-            let row = base + p * rs;
-            let (head, tail) = out.split_at_mut(w);
-            tail.fill(T::zero());
-            if cs == 1 {
-                head.copy_from_slice(&b.data[row..row + w]);
-            } else {
-                for (j, x) in head.iter_mut().enumerate() {
-                    *x = b.data[row + j * cs];
-                }
-            }
-        }
-    });
 }
 
 /// Multiplies the block A[i0..i0+rows, p0..p0+kc] by a packed B panel (kc×`nc`, nr slivers) into

@@ -1,4 +1,5 @@
-//! The interleaving transpose behind both packers, with an AVX2 path for f32.
+//! The packers (`pack_a`, `pack_b`: operand blocks into the micro-kernels' slivers) and the
+//! interleaving transpose behind both, with an AVX2 path for f32.
 //!
 //! [`pack_interleaved`] writes up to `width` contiguous source lines of length `kc` interleaved
 //! into a sliver (`sliver[p*width + i] = line_i[p]`, missing lines zero). [`pack_interleaved_ref`]
@@ -8,7 +9,9 @@
 //! Loads, shuffles, blends and stores move bits without arithmetic and missing lines read as
 //! `+0.0` (what `T::zero()` is), so both paths write the same bits (NaN payloads, signed zeros
 //! and subnormals included).
+use super::Operand;
 use crate::Real;
+use rayon::prelude::*;
 
 /// Most lines the fast path takes (the widest tile, `MAX_NR`).
 const MAX_LINES: usize = super::MAX_NR;
@@ -66,6 +69,103 @@ pub(super) fn pack_interleaved_ref<'a, T: Real + 'a>(
             out[filled..].fill(T::zero());
         }
     }
+}
+
+/// Packs the block A[i0..i0+rows, p0..p0+kc] into `dst` as mr-tall slivers:
+/// `dst[s*kc*mr + p*mr + i]` = A[i0 + s*mr + i, p0 + p]. Rows past `rows` are zero.
+pub(super) fn pack_a<T: Real>(
+    dst: &mut [T],
+    a: Operand<T>,
+    (i0, rows): (usize, usize),
+    (p0, kc): (usize, usize),
+    mr: usize,
+) {
+    let a = match a {
+        Operand::Strided(a) => a,
+        Operand::Rows(src) => {
+            // Each sliver's rows are made into a small buffer, then interleaved like stored rows.
+            crate::scratch::with_scratch(mr * kc, |lines: &mut [T]| {
+                for (s, sliver) in dst.chunks_exact_mut(kc * mr).enumerate() {
+                    let r = mr.min(rows - s * mr);
+                    src.rows((i0 + s * mr, r), (p0, kc), lines, kc);
+                    pack_interleaved(sliver, mr, kc, lines.chunks_exact(kc).take(r));
+                }
+            });
+            return;
+        }
+    };
+    let (rs, cs) = (a.row_stride, a.col_stride);
+    for (s, sliver) in dst.chunks_exact_mut(kc * mr).enumerate() {
+        let r = mr.min(rows - s * mr);
+        let base = a.offset + (i0 + s * mr) * rs + p0 * cs;
+        if cs == 1 {
+            // Row-major A: read each of the sliver's rows contiguously (one bounds check per
+            // row), writing them interleaved.
+            pack_interleaved(sliver, mr, kc, (0..r).map(|i| &a.data[base + i * rs..base + i * rs + kc]));
+            continue;
+        }
+        for (p, out) in sliver.chunks_exact_mut(mr).enumerate() {
+            let (head, tail) = out.split_at_mut(r);
+            tail.fill(T::zero());
+            let col = base + p * cs;
+            if rs == 1 {
+                // Column-major A: the sliver row is a contiguous piece of column p.
+                head.copy_from_slice(&a.data[col..col + r]);
+            } else {
+                for (i, x) in head.iter_mut().enumerate() {
+                    *x = a.data[col + i * rs];
+                }
+            }
+        }
+    }
+}
+
+/// Packs the panel B[p0..p0+kc, j0..j0+nc] into `dst` as nr-wide slivers:
+/// `dst[s*kc*nr + p*nr + j]` = B[p0 + p, j0 + s*nr + j]. Columns past `nc` are zero. Slivers
+/// are independent copies, so packing them in parallel cannot change any result.
+pub(super) fn pack_b<T: Real>(
+    dst: &mut [T],
+    b: Operand<T>,
+    (p0, kc): (usize, usize),
+    (j0, nc): (usize, usize),
+    nr: usize,
+    min_len: usize,
+) {
+    let b = match b {
+        Operand::Strided(b) => b,
+        Operand::Rows(src) => {
+            dst.par_chunks_exact_mut(kc * nr).with_min_len(min_len).enumerate().for_each(|(s, sliver)| {
+                let w = nr.min(nc - s * nr);
+                src.rows((p0, kc), (j0 + s * nr, w), sliver, nr);
+                if w < nr {
+                    sliver.chunks_exact_mut(nr).for_each(|out| out[w..].fill(T::zero()));
+                }
+            });
+            return;
+        }
+    };
+    let (rs, cs) = (b.row_stride, b.col_stride);
+    dst.par_chunks_exact_mut(kc * nr).with_min_len(min_len).enumerate().for_each(|(s, sliver)| {
+        let w = nr.min(nc - s * nr);
+        let base = b.offset + p0 * rs + (j0 + s * nr) * cs;
+        if rs == 1 && cs != 1 {
+            // Column-major (transposed) B: each column of the sliver is contiguous.
+            pack_interleaved(sliver, nr, kc, (0..w).map(|j| &b.data[base + j * cs..base + j * cs + kc]));
+            return;
+        }
+        for (p, out) in sliver.chunks_exact_mut(nr).enumerate() {
+            let row = base + p * rs;
+            let (head, tail) = out.split_at_mut(w);
+            tail.fill(T::zero());
+            if cs == 1 {
+                head.copy_from_slice(&b.data[row..row + w]);
+            } else {
+                for (j, x) in head.iter_mut().enumerate() {
+                    *x = b.data[row + j * cs];
+                }
+            }
+        }
+    });
 }
 
 #[cfg(target_arch = "x86_64")]

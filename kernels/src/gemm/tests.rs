@@ -1,5 +1,6 @@
 //! Tests: the fast kernels against the naive references.
 use super::*;
+use pack::pack_interleaved;
 use proptest::prelude::*;
 
 /// How a test matrix sits in its buffer: row-major / column-major with padded leading
