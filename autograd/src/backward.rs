@@ -101,6 +101,21 @@ impl Var {
                 Some(g) => g,
                 None => continue,
             };
+            if let Op::Slice { dim, start, step, .. } = node.op {
+                // A slice's gradient is zero outside the slice: `dy` goes straight into the
+                // input's running gradient (in place) instead of into a zero tensor the size of
+                // the input that is then added whole. Three slices of one qkv tensor make one
+                // gradient buffer, not three.
+                let input = &node.inputs[0];
+                if input.requires_grad() {
+                    let acc = match grads.remove(&input.id()) {
+                        Some(prev) => prev.slice_add_owned(&g, dim as isize, start, step)?,
+                        None => input.value().zeros_like()?.slice_scatter_owned(&g, dim as isize, start, step)?,
+                    };
+                    grads.insert(input.id(), acc);
+                }
+                continue;
+            }
             let ctx = Ctx {
                 inputs: &node.inputs,
                 out: v.value(),

@@ -158,7 +158,7 @@ pub(crate) fn slice_backward(
     c: &Ctx,
     g: &Tensor,
 ) -> Result<Vec<Option<Tensor>>> {
-    Ok(vec![Some(c.x(0).zeros_like()?.slice_scatter(g, dim as isize, start, step)?)])
+    Ok(vec![Some(c.x(0).zeros_like()?.slice_scatter_owned(g, dim as isize, start, step)?)])
 }
 
 // y = broadcast(x)  →  dx = dy summed over the broadcast axes

@@ -236,6 +236,19 @@ pub fn concat<T: Copy + Send + Sync>(parts: &[(&[T], usize)], outer: usize, out:
 /// The inverse of [`gather`]: writes row-major `src` into the strided positions of `dst`
 /// (which must not overlap, i.e. no stride-0 dimensions of size > 1).
 pub fn scatter<T: Copy>(shape: &[usize], src: &[T], dst: (&mut [T], &[usize], usize)) {
+    scatter_with(shape, src, dst, |d, v| *d = v);
+}
+
+/// [`scatter`] that adds `src` into the strided positions (`dst[pos] = dst[pos] + src[i]`):
+/// the adjoint of a slice accumulated into an existing gradient.
+pub fn scatter_add<T: Copy + std::ops::Add<Output = T>>(shape: &[usize], src: &[T], dst: (&mut [T], &[usize], usize)) {
+    scatter_with(shape, src, dst, |d, v| *d = *d + v);
+}
+
+/// The walk behind [`scatter`] and [`scatter_add`]: `f(&mut dst[pos], src[i])` for every
+/// element, in row-major order of `shape`.
+#[inline(always)]
+fn scatter_with<T: Copy>(shape: &[usize], src: &[T], dst: (&mut [T], &[usize], usize), f: impl Fn(&mut T, T)) {
     let zeros = vec![0usize; shape.len()];
     let (sh, sd, _) = coalesce(shape, dst.1, &zeros);
     let n: usize = shape.iter().product();
@@ -252,9 +265,9 @@ pub fn scatter<T: Copy>(shape: &[usize], src: &[T], dst: (&mut [T], &[usize], us
             rem /= sh[d];
         }
         if step == 1 {
-            data[off..off + inner].copy_from_slice(s);
+            data[off..off + inner].iter_mut().zip(s).for_each(|(d, &v)| f(d, v));
         } else {
-            s.iter().enumerate().for_each(|(i, &v)| data[off + i * step] = v);
+            s.iter().enumerate().for_each(|(i, &v)| f(&mut data[off + i * step], v));
         }
     }
 }
@@ -331,6 +344,13 @@ mod tests {
         for (i, v) in back.iter().enumerate() {
             let hit = i % 6 == 1 || i % 6 == 3;
             assert_eq!(*v, if hit { i as f64 } else { 0.0 });
+        }
+        // scatter_add adds into the same positions and leaves the others alone.
+        let mut acc: Vec<f64> = (0..24).map(|i| 100.0 * i as f64).collect();
+        scatter_add(&shape, &out, (&mut acc, &strides, off));
+        for (i, v) in acc.iter().enumerate() {
+            let hit = i % 6 == 1 || i % 6 == 3;
+            assert_eq!(*v, if hit { 101.0 * i as f64 } else { 100.0 * i as f64 });
         }
     }
 

@@ -205,7 +205,7 @@ impl Tensor {
         }
         crate::on_cuda!(self, st => crate::cuda::index::pad(self, st, &shape, &dst, value));
         let n = shape.iter().product();
-        let mut st = CpuStorage::from_f64_iter(self.dtype(), std::iter::repeat_n(value, n));
+        let mut st = CpuStorage::full(self.dtype(), n, value);
         scatter_into(&mut st, &dst, self)?;
         Tensor::from_cpu(st, &shape)
     }
@@ -213,31 +213,71 @@ impl Tensor {
     /// A copy of `self` whose elements `start, start + step, ...` along `dim` are replaced by
     /// `src` (the adjoint of a strided slice).
     pub fn slice_scatter(&self, src: &Tensor, dim: isize, start: usize, step: usize) -> Result<Tensor> {
-        let d = resolve_dim("slice_scatter", dim, self.rank())?;
+        self.clone().slice_scatter_owned(src, dim, start, step)
+    }
+
+    /// [`Tensor::slice_scatter`] consuming `self`: written into its buffer when `self` owns it
+    /// outright, otherwise into a copy. The same values either way.
+    pub fn slice_scatter_owned(self, src: &Tensor, dim: isize, start: usize, step: usize) -> Result<Tensor> {
+        let dst = self.slice_target("slice_scatter", src, dim, start, step)?;
+        crate::on_cuda!(self, st => crate::cuda::index::slice_scatter(&self, st, src, &dst));
+        let shape = self.shape().to_vec();
+        let mut st = self.into_cpu_storage()?;
+        scatter_into(&mut st, &dst, src)?;
+        Tensor::from_cpu(st, &shape)
+    }
+
+    /// `self` plus `src` added into the elements `start, start + step, ...` along `dim`, i.e.
+    /// `self + zeros.slice_scatter(src, ..)` without building the zeros: how a slice's gradient
+    /// joins the input's running gradient. Consumes `self` and adds in place when it owns its
+    /// buffer outright. Inside the slice the values are `self + src` as the full add gives;
+    /// outside, `self` is kept as it is (the full add would turn a `-0.0` into `+0.0`).
+    pub fn slice_add_owned(self, src: &Tensor, dim: isize, start: usize, step: usize) -> Result<Tensor> {
+        let dst = self.slice_target("slice_add", src, dim, start, step)?;
+        let float_cpu = self.device() == crate::Device::Cpu && matches!(self.dtype(), DType::F32 | DType::F64);
+        if !float_cpu {
+            let spread = self.zeros_like()?.slice_scatter_owned(src, dim, start, step)?;
+            return self.add_owned(&spread);
+        }
+        let shape = self.shape().to_vec();
+        let mut st = self.into_cpu_storage()?;
+        match &mut st {
+            CpuStorage::F32(v) => {
+                kernels::strided::scatter_add(dst.shape(), &src.cpu_data::<f32>()?, (v, dst.strides(), dst.offset()))
+            }
+            CpuStorage::F64(v) => {
+                kernels::strided::scatter_add(dst.shape(), &src.cpu_data::<f64>()?, (v, dst.strides(), dst.offset()))
+            }
+            other => return Err(Error::DTypeMismatch { op: "slice_add", lhs: other.dtype(), rhs: DType::F32 }),
+        }
+        Tensor::from_cpu(st, &shape)
+    }
+
+    /// Checks `src` against the slice `start, start + step, ...` along `dim` of `self` (rank,
+    /// dtype, shape) and returns that slice's layout inside a contiguous buffer of `self`'s shape.
+    fn slice_target(
+        &self,
+        op: &'static str,
+        src: &Tensor,
+        dim: isize,
+        start: usize,
+        step: usize,
+    ) -> Result<crate::Layout> {
+        let d = resolve_dim(op, dim, self.rank())?;
         if src.rank() != self.rank() {
-            return Err(Error::ShapeMismatch {
-                op: "slice_scatter",
-                lhs: self.shape().to_vec(),
-                rhs: src.shape().to_vec(),
-            });
+            return Err(Error::ShapeMismatch { op, lhs: self.shape().to_vec(), rhs: src.shape().to_vec() });
         }
         if src.dtype() != self.dtype() {
-            return Err(Error::DTypeMismatch { op: "slice_scatter", lhs: self.dtype(), rhs: src.dtype() });
+            return Err(Error::DTypeMismatch { op, lhs: self.dtype(), rhs: src.dtype() });
         }
-        // The copy below is contiguous: its layout is `Layout::contiguous(self.shape())`.
+        if src.device() != self.device() {
+            return Err(Error::invalid(op, format!("src on {:?}, self on {:?}", src.device(), self.device())));
+        }
         let dst = crate::Layout::contiguous(self.shape()).slice(d, start, src.shape()[d], step)?;
-        if dst.shape() != src.shape() || src.dtype() != self.dtype() {
-            return Err(Error::ShapeMismatch {
-                op: "slice_scatter",
-                lhs: dst.shape().to_vec(),
-                rhs: src.shape().to_vec(),
-            });
+        if dst.shape() != src.shape() {
+            return Err(Error::ShapeMismatch { op, lhs: dst.shape().to_vec(), rhs: src.shape().to_vec() });
         }
-        crate::on_cuda!(self, st => crate::cuda::index::slice_scatter(self, st, src, &dst));
-        let base = self.copy()?;
-        let mut st = base.into_cpu_storage()?;
-        scatter_into(&mut st, &dst, src)?;
-        Tensor::from_cpu(st, self.shape())
+        Ok(dst)
     }
 
     /// `I64` class indices → one-hot vectors of `classes` along a new last dim.

@@ -65,6 +65,24 @@ impl CpuStorage {
             DType::F64 => CpuStorage::F64(vec![0.0; n]),
         }
     }
+    /// `n` copies of `v` (converted to `dtype` once, then filled; zeros come from the
+    /// allocator's zeroed pages).
+    pub fn full(dtype: DType, n: usize, v: f64) -> Self {
+        if v.to_bits() == 0 {
+            return CpuStorage::zeros(dtype, n);
+        }
+        fn fill<T: WithDType>(n: usize, v: f64) -> Vec<T> {
+            vec![T::from_f64(v); n]
+        }
+        match dtype {
+            DType::U8 => CpuStorage::U8(fill(n, v)),
+            DType::I64 => CpuStorage::I64(fill(n, v)),
+            DType::F16 => CpuStorage::F16(fill(n, v)),
+            DType::BF16 => CpuStorage::BF16(fill(n, v)),
+            DType::F32 => CpuStorage::F32(fill(n, v)),
+            DType::F64 => CpuStorage::F64(fill(n, v)),
+        }
+    }
     /// Builds a storage of `dtype` from f64 values.
     pub fn from_f64_iter(dtype: DType, it: impl Iterator<Item = f64>) -> Self {
         fn conv<T: WithDType>(it: impl Iterator<Item = f64>) -> Vec<T> {

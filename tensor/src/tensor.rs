@@ -74,7 +74,7 @@ impl Tensor {
     /// overflows `usize` (use [`Tensor::try_full`] for shapes that come from user input).
     pub fn full(shape: &[usize], v: f64, dtype: DType) -> Tensor {
         let n = shape.iter().product();
-        let st = CpuStorage::from_f64_iter(dtype, std::iter::repeat_n(v, n));
+        let st = CpuStorage::full(dtype, n, v);
         Tensor { storage: Arc::new(Storage::Cpu(st)), layout: Layout::contiguous(shape) }
     }
     /// [`Tensor::full`] that returns an error instead of panicking on an impossible shape.

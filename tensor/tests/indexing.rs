@@ -135,6 +135,37 @@ fn pad_one_hot_slice_scatter_by_hand() {
     assert_eq!(x.slice_scatter(&sl, 1, 1, 2).unwrap().to_vec::<f64>().unwrap(), x.to_vec::<f64>().unwrap());
 }
 
+/// `slice_add_owned` is `self + zeros.slice_scatter(src)`, whether `self` owns its buffer (added
+/// in place), shares it with another tensor (which must not change) or is a view; f32 and f64.
+#[test]
+fn slice_add_owned_equals_the_full_add() {
+    let v = |t: &Tensor| t.to_dtype(DType::F64).unwrap().to_vec::<f64>().unwrap();
+    let src = f64s(&[0.5, -1.5, 2.25, 4.0, -0.125, 8.0], &[3, 2]);
+    for dtype in [DType::F64, DType::F32] {
+        let src = src.to_dtype(dtype).unwrap();
+        let x = f64s(&(0..15).map(|v| v as f64 * 0.75 - 3.0).collect::<Vec<_>>(), &[3, 5]).to_dtype(dtype).unwrap();
+        let want = v(&x.add(&x.zeros_like().unwrap().slice_scatter(&src, 1, 1, 3).unwrap()).unwrap());
+        // Owned: a fresh copy nobody else holds.
+        let owned = x.copy().unwrap().slice_add_owned(&src, 1, 1, 3).unwrap();
+        assert_eq!(v(&owned), want);
+        // Shared: `x` itself must come out unchanged.
+        let before = v(&x);
+        let shared = x.clone().slice_add_owned(&src, 1, 1, 3).unwrap();
+        assert_eq!(v(&shared), want);
+        assert_eq!(v(&x), before, "a shared input is not modified");
+        // A transposed view (not contiguous).
+        let xt = x.transpose(0, 1).unwrap();
+        let src_t = src.transpose(0, 1).unwrap();
+        let got = xt.clone().slice_add_owned(&src_t, 0, 1, 3).unwrap();
+        let want_t = xt.add(&xt.zeros_like().unwrap().slice_scatter(&src_t, 0, 1, 3).unwrap()).unwrap();
+        assert_eq!(v(&got), v(&want_t));
+    }
+    // A wrong shape is an error, as for slice_scatter.
+    assert!(f64s(&[0.0; 6], &[2, 3]).slice_add_owned(&f64s(&[1.0; 4], &[2, 2]), 1, 2, 1).is_err());
+    // Other dtypes take the generic path: integers cannot be added, as with `add`.
+    assert!(idx(&[1, 2, 3, 4], &[4]).slice_add_owned(&idx(&[10, 20], &[2]), 0, 0, 2).is_err());
+}
+
 proptest! {
     #![proptest_config(common::config(128))]
 

@@ -141,6 +141,14 @@ pub(crate) fn with_derivative<T: Real>(op: UnaryOp, k: impl WithDerivative<T>) {
         UnaryOp::Silu => k.run(GradSilu),
         UnaryOp::GeluTanh => k.run(GradGeluTanh),
         UnaryOp::GeluErf => k.run(GradGeluErf),
+        // Constant or polynomial derivatives (attention's score scale, `neg`, `mse`'s square):
+        // inlined closures, so the loop vectorises instead of matching on `op` per element.
+        UnaryOp::Affine(a, _) => {
+            let a = <T as Real>::from_f64(a);
+            k.run(Closure(move |_x: T, _y: T| a))
+        }
+        UnaryOp::Neg => k.run(Closure(|_x: T, _y: T| -T::one())),
+        UnaryOp::Square => k.run(Closure(|x: T, _y: T| <T as Real>::from_f64(2.0) * x)),
         _ => k.run(Closure(move |x: T, y: T| op.derivative(x, y))),
     }
 }
