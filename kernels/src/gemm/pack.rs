@@ -104,6 +104,9 @@ pub(super) fn pack_a<T: Real>(
             pack_interleaved(sliver, mr, kc, (0..r).map(|i| &a.data[base + i * rs..base + i * rs + kc]));
             continue;
         }
+        if rs == 1 && r == mr && copy_lines(sliver, a.data, base, cs, mr) {
+            continue;
+        }
         for (p, out) in sliver.chunks_exact_mut(mr).enumerate() {
             let (head, tail) = out.split_at_mut(r);
             tail.fill(T::zero());
@@ -153,6 +156,9 @@ pub(super) fn pack_b<T: Real>(
             pack_interleaved(sliver, nr, kc, (0..w).map(|j| &b.data[base + j * cs..base + j * cs + kc]));
             return;
         }
+        if cs == 1 && w == nr && copy_lines(sliver, b.data, base, rs, nr) {
+            return;
+        }
         for (p, out) in sliver.chunks_exact_mut(nr).enumerate() {
             let row = base + p * rs;
             let (head, tail) = out.split_at_mut(w);
@@ -166,6 +172,30 @@ pub(super) fn pack_b<T: Real>(
             }
         }
     });
+}
+
+/// A full sliver whose lines are contiguous in the source: `sliver[p·width + i] = data[base +
+/// p·stride + i]` for every `p` and `i < width`, copied as fixed-size arrays (one or two vector
+/// moves per line; a `copy_from_slice` of a run-time length is a `memcpy` call per line, which
+/// cost more than the copy for these 24–128-byte lines). Returns false, writing nothing, for a
+/// width without a fixed-size path.
+fn copy_lines<T: Real>(sliver: &mut [T], data: &[T], base: usize, stride: usize, width: usize) -> bool {
+    fn copy<T: Copy, const W: usize>(sliver: &mut [T], data: &[T], base: usize, stride: usize) {
+        for (p, out) in sliver.chunks_exact_mut(W).enumerate() {
+            let start = base + p * stride;
+            let src: &[T; W] = data[start..start + W].try_into().expect("a slice of W elements");
+            let out: &mut [T; W] = out.try_into().expect("a chunk of W elements");
+            *out = *src;
+        }
+    }
+    match width {
+        6 => copy::<T, 6>(sliver, data, base, stride),
+        8 => copy::<T, 8>(sliver, data, base, stride),
+        16 => copy::<T, 16>(sliver, data, base, stride),
+        32 => copy::<T, 32>(sliver, data, base, stride),
+        _ => return false,
+    }
+    true
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -288,11 +288,12 @@ fn pack_interleaved_edges_exhaustive() {
 }
 
 /// The packers themselves, for f32 and f64, on every layout (row-major A / column-major B take
-/// the interleaved path): the sliver must hold exactly `A[i][p]` / `B[p][j]`, zero-padded.
+/// the interleaved path, full column-major A / row-major B slivers the fixed-size copies): the
+/// sliver must hold exactly `A[i][p]` / `B[p][j]`, zero-padded.
 #[test]
 fn pack_a_b_layouts() {
     fn run<T: Real>() {
-        let (rows, kc, p0, i0) = (19usize, 23usize, 3usize, 2usize);
+        let (rows, kc, p0, i0) = (19usize, 37usize, 3usize, 2usize); // full and partial slivers for every mr and nr
         for lay in [Layout::RowMajor(0), Layout::RowMajor(3), Layout::ColMajor(0), Layout::ColMajor(2)] {
             let (d, rs, cs) = matrix::<T>(i0 + rows, p0 + kc, lay, 1, 31);
             let a = mat(&d, 1, rs, cs);
