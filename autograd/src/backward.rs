@@ -179,6 +179,7 @@ fn apply_rule(op: &Op, c: &Ctx, g: Tensor) -> Result<Vec<Option<Tensor>>> {
         Op::Resize { mh, mwt, .. } => nn::resize_backward(mh, mwt, c, &g),
         Op::Softmax { dim } => nn::softmax_backward(*dim, false, c, &g),
         Op::LogSoftmax { dim } => nn::softmax_backward(*dim, true, c, &g),
+        Op::ScaledSoftmax { scale, causal } => nn::scaled_softmax_backward(*scale, *causal, c, &g),
         Op::LayerNorm { norm_shape, stats, has_gamma } => nn::layer_norm_backward(norm_shape, stats, *has_gamma, c, &g),
         Op::RmsNorm { norm_shape, stats } => nn::rms_norm_backward(norm_shape, stats, c, &g),
         Op::GroupNorm { groups, stats, has_gamma } => nn::group_norm_backward(*groups, stats, *has_gamma, c, &g),

@@ -51,6 +51,10 @@ impl Var {
             });
         }
         let mut scores = q.matmul(&k.transpose(-1, -2)?)?;
+        if mask.is_none() {
+            // Scale, causal mask and softmax as one op (one pass over the scores each way).
+            return scores.scaled_softmax(scale, causal)?.matmul(v);
+        }
         if scale != 1.0 {
             scores = scores.mul_scalar(scale)?;
         }

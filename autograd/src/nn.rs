@@ -55,6 +55,12 @@ impl Var {
     pub fn log_softmax(&self, dim: isize) -> Result<Var> {
         Ok(Var::from_op(self.value().log_softmax(dim)?, Op::LogSoftmax { dim }, vec![self.clone()]))
     }
+    /// `softmax(scale · self)` over the last dim, with a causal mask over `[.., L_q, L_k]` when
+    /// `causal` (query `i` sees keys `j ≤ i`): attention's score softmax as one op.
+    pub fn scaled_softmax(&self, scale: f64, causal: bool) -> Result<Var> {
+        let y = self.value().scaled_softmax(scale, causal)?;
+        Ok(Var::from_op(y, Op::ScaledSoftmax { scale, causal }, vec![self.clone()]))
+    }
     /// Layer norm over the trailing dims `norm_shape` with optional affine parameters.
     pub fn layer_norm(&self, norm_shape: &[usize], gamma: Option<&Var>, beta: Option<&Var>, eps: f64) -> Result<Var> {
         let (y, stats) = self.value().layer_norm(norm_shape, gamma.map(Var::value), beta.map(Var::value), eps)?;
@@ -172,6 +178,11 @@ pub(crate) fn avg_pool2d_backward(
 // y = M_h x M_wᵀ  →  dx = M_hᵀ dy M_w
 pub(crate) fn resize_backward(mh: &Tensor, mwt: &Tensor, _c: &Ctx, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
     Ok(vec![Some(mh.transpose(0, 1)?.matmul(&g.matmul(&mwt.transpose(0, 1)?)?)?)])
+}
+
+// y = softmax(scale·x), masked keys at −∞  →  dx = scale · y (dy − Σ dy·y), 0 where masked
+pub(crate) fn scaled_softmax_backward(scale: f64, causal: bool, c: &Ctx, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+    Ok(vec![Some(Tensor::scaled_softmax_backward(c.out, g, scale, causal)?)])
 }
 
 // softmax: dx = y (dy − Σ dy·y);  log-softmax: dx = dy − exp(y) Σ dy

@@ -10,37 +10,119 @@ pub enum Op {
     Unary(UnaryOp),
     Binary(BinaryOp),
     // reductions
-    Reduce { op: ReduceOp, dims: Vec<isize>, keepdim: bool },
-    Variance { dims: Vec<isize>, unbiased: bool, keepdim: bool },
+    Reduce {
+        op: ReduceOp,
+        dims: Vec<isize>,
+        keepdim: bool,
+    },
+    Variance {
+        dims: Vec<isize>,
+        unbiased: bool,
+        keepdim: bool,
+    },
     // views and layout
     Reshape,
-    Permute { dims: Vec<usize> },
-    Slice { dim: usize, start: usize, len: usize, step: usize },
+    Permute {
+        dims: Vec<usize>,
+    },
+    Slice {
+        dim: usize,
+        start: usize,
+        len: usize,
+        step: usize,
+    },
     Expand,
     // joining, indexing, selection
-    Cat { dim: usize, sizes: Vec<usize> },
-    IndexSelect { dim: isize, index: Tensor },
-    Gather { dim: isize, index: Tensor },
-    ScatterAdd { dim: isize, index: Tensor },
-    IndexAdd { dim: isize, index: Tensor },
-    WhereCond { mask: Tensor },
-    MaskedFill { mask: Tensor },
-    Pad { pads: Vec<(usize, usize)> },
-    ToDType { from: DType },
-    Embedding { ids: Tensor },
+    Cat {
+        dim: usize,
+        sizes: Vec<usize>,
+    },
+    IndexSelect {
+        dim: isize,
+        index: Tensor,
+    },
+    Gather {
+        dim: isize,
+        index: Tensor,
+    },
+    ScatterAdd {
+        dim: isize,
+        index: Tensor,
+    },
+    IndexAdd {
+        dim: isize,
+        index: Tensor,
+    },
+    WhereCond {
+        mask: Tensor,
+    },
+    MaskedFill {
+        mask: Tensor,
+    },
+    Pad {
+        pads: Vec<(usize, usize)>,
+    },
+    ToDType {
+        from: DType,
+    },
+    Embedding {
+        ids: Tensor,
+    },
     // linear algebra and networks
     Matmul,
-    Conv2d { params: Conv2dParams },
-    ConvTranspose2d { params: Conv2dParams },
-    MaxPool2d { kernel: (usize, usize), stride: (usize, usize), padding: (usize, usize), argmax: Tensor },
-    AvgPool2d { kernel: (usize, usize), stride: (usize, usize), padding: (usize, usize) },
-    Resize { kind: ResizeKind, mh: Tensor, mwt: Tensor },
-    Softmax { dim: isize },
-    LogSoftmax { dim: isize },
-    LayerNorm { norm_shape: Vec<usize>, stats: NormStats, has_gamma: bool },
-    RmsNorm { norm_shape: Vec<usize>, stats: NormStats },
-    GroupNorm { groups: usize, stats: NormStats, has_gamma: bool },
-    CrossEntropy { targets: Tensor, ignore_index: Option<i64>, label_smoothing: f64, count: usize },
+    Conv2d {
+        params: Conv2dParams,
+    },
+    ConvTranspose2d {
+        params: Conv2dParams,
+    },
+    MaxPool2d {
+        kernel: (usize, usize),
+        stride: (usize, usize),
+        padding: (usize, usize),
+        argmax: Tensor,
+    },
+    AvgPool2d {
+        kernel: (usize, usize),
+        stride: (usize, usize),
+        padding: (usize, usize),
+    },
+    Resize {
+        kind: ResizeKind,
+        mh: Tensor,
+        mwt: Tensor,
+    },
+    Softmax {
+        dim: isize,
+    },
+    LogSoftmax {
+        dim: isize,
+    },
+    /// `softmax(scale · x)` over the last dim, optionally causal (attention's scores).
+    ScaledSoftmax {
+        scale: f64,
+        causal: bool,
+    },
+    LayerNorm {
+        norm_shape: Vec<usize>,
+        stats: NormStats,
+        has_gamma: bool,
+    },
+    RmsNorm {
+        norm_shape: Vec<usize>,
+        stats: NormStats,
+    },
+    GroupNorm {
+        groups: usize,
+        stats: NormStats,
+        has_gamma: bool,
+    },
+    CrossEntropy {
+        targets: Tensor,
+        ignore_index: Option<i64>,
+        label_smoothing: f64,
+        count: usize,
+    },
 }
 
 macro_rules! op_kinds {
@@ -75,7 +157,7 @@ op_kinds! {
     Matmul => "matmul", Conv2d => "conv2d", ConvTranspose2d => "conv_transpose2d",
     MaxPool2d => "max_pool2d", AvgPool2d => "avg_pool2d", ResizeNearest => "upsample_nearest",
     ResizeArea => "resize_area", ResizeBicubic => "upsample_bicubic", Softmax => "softmax",
-    LogSoftmax => "log_softmax", LayerNorm => "layer_norm", RmsNorm => "rms_norm",
+    LogSoftmax => "log_softmax", ScaledSoftmax => "scaled_softmax", LayerNorm => "layer_norm", RmsNorm => "rms_norm",
     GroupNorm => "group_norm", CrossEntropy => "cross_entropy",
 }
 
@@ -150,6 +232,7 @@ impl Op {
             },
             Op::Softmax { .. } => K::Softmax,
             Op::LogSoftmax { .. } => K::LogSoftmax,
+            Op::ScaledSoftmax { .. } => K::ScaledSoftmax,
             Op::LayerNorm { .. } => K::LayerNorm,
             Op::RmsNorm { .. } => K::RmsNorm,
             Op::GroupNorm { .. } => K::GroupNorm,

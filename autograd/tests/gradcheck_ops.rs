@@ -310,6 +310,12 @@ fn cases_for(kind: OpKind) -> Vec<Case> {
             case("dim 1 of rank 3", vec![rnd(&[2, 4, 3])], |x| x[0].log_softmax(1)),
             case("of expanded", vec![rnd(&[1, 4])], |x| x[0].expand(&[3, 4])?.log_softmax(-1)),
         ],
+        K::ScaledSoftmax => vec![
+            case("scale 0.5, [2,3,5]", vec![rnd(&[2, 3, 5])], |x| x[0].scaled_softmax(0.5, false)),
+            case("causal, L_q < L_k", vec![rnd(&[2, 3, 5])], |x| x[0].scaled_softmax(0.7, true)),
+            case("causal, L_q > L_k, heads", vec![rnd(&[2, 2, 5, 3])], |x| x[0].scaled_softmax(1.3, true)),
+            case("causal of transposed", vec![rnd(&[4, 3, 2])], |x| x[0].transpose(1, 2)?.scaled_softmax(-0.4, true)),
+        ],
         K::LayerNorm => vec![
             case("affine, last dim", vec![rnd(&[3, 5]), rnd(&[5]), rnd(&[5])], |x| {
                 x[0].layer_norm(&[5], Some(&x[1]), Some(&x[2]), 1e-5)

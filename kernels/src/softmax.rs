@@ -138,6 +138,51 @@ pub fn log_softmax_rows_backward<T: Real>(y: &[T], dy: &[T], rows: usize, d: usi
     for_rows(dx, rows, d, |r, dxr| log_softmax_backward_row(&y[r * d..(r + 1) * d], &dy[r * d..(r + 1) * d], dxr));
 }
 
+/// Attention's score softmax in one pass: `y = softmax(scale·x)` per row. With
+/// `causal = Some(lq)` the rows are the query rows of `[.., lq, d]` score matrices and row `r`
+/// (query `i = r % lq`) sees only the keys `j ≤ i`; the others count as `−∞`, so `y = 0` there
+/// (PyTorch's `is_causal`, top-left aligned). The same bits as scaling, filling the masked
+/// scores with `−∞` and [`softmax_rows`] one after another, without the two extra passes.
+/// x, y: [rows, d]
+pub fn scaled_softmax_rows<T: Real>(x: &[T], (rows, d): (usize, usize), scale: T, causal: Option<usize>, y: &mut [T]) {
+    check_len("x", x, rows * d);
+    for_rows(y, rows, d, |r, yr| {
+        let xr = &x[r * d..(r + 1) * d];
+        let seen = visible_keys(r, d, causal);
+        crate::scratch::with_scratch(d, |scores: &mut [T]| {
+            scores[..seen].iter_mut().zip(&xr[..seen]).for_each(|(s, &v)| *s = v * scale);
+            scores[seen..].fill(T::neg_infinity());
+            softmax_row(scores, yr);
+        });
+    });
+}
+
+/// Backward of [`scaled_softmax_rows`] given its output `y`: `dx = scale·y·(dy − Σ dy·y)` per
+/// row, and exactly `0` at the masked keys (as the masked fill's own backward gives).
+/// y, dy, dx: [rows, d]
+pub fn scaled_softmax_rows_backward<T: Real>(
+    (y, dy): (&[T], &[T]),
+    (rows, d): (usize, usize),
+    scale: T,
+    causal: Option<usize>,
+    dx: &mut [T],
+) {
+    check_len("y", y, rows * d);
+    check_len("dy", dy, rows * d);
+    for_rows(dx, rows, d, |r, dxr| {
+        softmax_backward_row(&y[r * d..(r + 1) * d], &dy[r * d..(r + 1) * d], dxr);
+        let seen = visible_keys(r, d, causal);
+        dxr[..seen].iter_mut().for_each(|v| *v *= scale);
+        dxr[seen..].fill(T::zero());
+    });
+}
+
+/// How many keys (from the first) row `r` of a score matrix sees: all `d`, or with a causal
+/// mask over `lq` query rows, `r % lq + 1` (at most `d`).
+fn visible_keys(r: usize, d: usize, causal: Option<usize>) -> usize {
+    causal.map_or(d, |lq| (r % lq.max(1) + 1).min(d))
+}
+
 /// The target class of a row, or `None` when the row is ignored.
 fn target_of(t: i64, ignore_index: Option<i64>, classes: usize) -> Option<usize> {
     if ignore_index == Some(t) {
@@ -354,6 +399,39 @@ mod tests {
         }
         check::<f32>();
         check::<f64>();
+    }
+
+    /// The fused attention softmax against its pieces done one after another (scale, fill the
+    /// masked scores with −∞, softmax; backward: softmax backward, zero the masked, scale):
+    /// the same bits, forward and backward, with and without a causal mask, lq above and below d.
+    #[test]
+    fn scaled_softmax_matches_its_pieces_bitwise() {
+        let bits = |v: &[f32]| v.iter().map(|a| a.to_bits()).collect::<Vec<u32>>();
+        for (batch, lq, d) in [(3usize, 5usize, 7usize), (2, 7, 5), (4, 64, 64), (1, 1, 3), (300, 8, 8)] {
+            let rows = batch * lq;
+            let (x, dy) = (lcg(rows * d, lq as u64), lcg(rows * d, 77 + d as u64));
+            let scale = 0.125f32;
+            for causal in [None, Some(lq)] {
+                let blocked = |r: usize, j: usize| causal.is_some() && j > r % lq;
+                let pieces: Vec<f32> = (0..rows * d)
+                    .map(|k| if blocked(k / d, k % d) { f32::NEG_INFINITY } else { x[k] * scale })
+                    .collect();
+                let mut want = vec![0f32; rows * d];
+                softmax_rows(&pieces, rows, d, &mut want);
+                let mut y = vec![0f32; rows * d];
+                scaled_softmax_rows(&x, (rows, d), scale, causal, &mut y);
+                assert_eq!(bits(&y), bits(&want), "forward {batch}x{lq}x{d} causal {causal:?}");
+
+                let mut want_dx = vec![0f32; rows * d];
+                softmax_rows_backward(&want, &dy, rows, d, &mut want_dx);
+                for (k, v) in want_dx.iter_mut().enumerate() {
+                    *v = if blocked(k / d, k % d) { 0.0 } else { *v * scale };
+                }
+                let mut dx = vec![0f32; rows * d];
+                scaled_softmax_rows_backward((&y, &dy), (rows, d), scale, causal, &mut dx);
+                assert_eq!(bits(&dx), bits(&want_dx), "backward {batch}x{lq}x{d} causal {causal:?}");
+            }
+        }
     }
 
     /// Deterministic pseudo-random values in [-4, 4).

@@ -6,6 +6,7 @@ pub mod cuda;
 mod dtype;
 mod error;
 pub mod layout;
+mod ops_attention;
 mod ops_elementwise;
 mod ops_index;
 mod ops_nn;
