@@ -140,25 +140,18 @@ pub fn log_softmax_rows_backward<T: Real>(y: &[T], dy: &[T], rows: usize, d: usi
 
 /// Attention's score softmax in one pass: `y = softmax(scale·x)` per row. With
 /// `causal = Some(lq)` the rows are the query rows of `[.., lq, d]` score matrices and row `r`
-/// (query `i = r % lq`) sees only the keys `j ≤ i`; the others count as `−∞`, so `y = 0` there
-/// (PyTorch's `is_causal`, top-left aligned). The same bits as scaling, filling the masked
-/// scores with `−∞` and [`softmax_rows`] one after another, without the two extra passes.
+/// (query `i = r % lq`) sees only the keys `j ≤ i`: the softmax runs over those and the others
+/// get exactly 0, as `−∞` scores would (PyTorch's `is_causal`, top-left aligned). Each row is
+/// the same bits as [`softmax_rows`] of its scaled visible part; masked keys cost no `exp`
+/// (whose result would underflow through subnormals, slow on x86).
 /// x, y: [rows, d]
 pub fn scaled_softmax_rows<T: Real>(x: &[T], (rows, d): (usize, usize), scale: T, causal: Option<usize>, y: &mut [T]) {
     check_len("x", x, rows * d);
-    for_rows(y, rows, d, |r, yr| {
-        let xr = &x[r * d..(r + 1) * d];
-        let seen = visible_keys(r, d, causal);
-        crate::scratch::with_scratch(d, |scores: &mut [T]| {
-            scores[..seen].iter_mut().zip(&xr[..seen]).for_each(|(s, &v)| *s = v * scale);
-            scores[seen..].fill(T::neg_infinity());
-            softmax_row(scores, yr);
-        });
-    });
+    for_rows(y, rows, d, |r, yr| scaled_softmax_row(&x[r * d..(r + 1) * d], scale, visible_keys(r, d, causal), yr));
 }
 
-/// Backward of [`scaled_softmax_rows`] given its output `y`: `dx = scale·y·(dy − Σ dy·y)` per
-/// row, and exactly `0` at the masked keys (as the masked fill's own backward gives).
+/// Backward of [`scaled_softmax_rows`] given its output `y`: `dx = scale·y·(dy − Σ dy·y)` over
+/// each row's visible keys, exactly 0 at the masked ones.
 /// y, dy, dx: [rows, d]
 pub fn scaled_softmax_rows_backward<T: Real>(
     (y, dy): (&[T], &[T]),
@@ -170,11 +163,35 @@ pub fn scaled_softmax_rows_backward<T: Real>(
     check_len("y", y, rows * d);
     check_len("dy", dy, rows * d);
     for_rows(dx, rows, d, |r, dxr| {
-        softmax_backward_row(&y[r * d..(r + 1) * d], &dy[r * d..(r + 1) * d], dxr);
-        let seen = visible_keys(r, d, causal);
-        dxr[..seen].iter_mut().for_each(|v| *v *= scale);
-        dxr[seen..].fill(T::zero());
+        let (yr, dyr) = (&y[r * d..(r + 1) * d], &dy[r * d..(r + 1) * d]);
+        scaled_softmax_backward_row(yr, dyr, scale, visible_keys(r, d, causal), dxr)
     });
+}
+
+simd_fn! {
+    /// `out[..seen] = softmax(scale·row[..seen])`, `out[seen..] = 0`: [`softmax_row`]'s steps on
+    /// the scaled visible part (the same bits), written straight into `out`.
+    fn scaled_softmax_row<T>(row: &[T], scale: T, seen: usize, out: &mut [T]) -> () {
+        let (head, tail) = out.split_at_mut(seen);
+        head.iter_mut().zip(&row[..seen]).for_each(|(o, &v)| *o = v * scale);
+        let m = row_max(head);
+        head.iter_mut().for_each(|o| *o = (*o - m).fast_exp());
+        let s = row_sum(head, |v| v);
+        head.iter_mut().for_each(|o| *o /= s);
+        tail.fill(T::zero());
+    }
+}
+
+simd_fn! {
+    /// `dx[..seen] = (y·(dy − Σ dy·y))·scale` over the visible part, `dx[seen..] = 0`.
+    fn scaled_softmax_backward_row<T>(yr: &[T], dyr: &[T], scale: T, seen: usize, dxr: &mut [T]) -> () {
+        let (head, tail) = dxr.split_at_mut(seen);
+        let dot = lane_dot::<T, ROW_LANES>(&yr[..seen], &dyr[..seen]);
+        for ((o, &a), &b) in head.iter_mut().zip(yr).zip(dyr) {
+            *o = a * (b - dot) * scale;
+        }
+        tail.fill(T::zero());
+    }
 }
 
 /// How many keys (from the first) row `r` of a score matrix sees: all `d`, or with a causal
@@ -401,35 +418,43 @@ mod tests {
         check::<f64>();
     }
 
-    /// The fused attention softmax against its pieces done one after another (scale, fill the
-    /// masked scores with −∞, softmax; backward: softmax backward, zero the masked, scale):
-    /// the same bits, forward and backward, with and without a causal mask, lq above and below d.
+    /// The fused attention softmax against its pieces: per row, the scaled visible part through
+    /// `softmax_rows` (backward: `softmax_rows_backward`, then the scale), zeros at the masked
+    /// keys. The same bits, forward and backward, without and with a causal mask (`lq` above
+    /// and below `d`); without a mask that is exactly scale-then-softmax of the whole rows.
     #[test]
     fn scaled_softmax_matches_its_pieces_bitwise() {
         let bits = |v: &[f32]| v.iter().map(|a| a.to_bits()).collect::<Vec<u32>>();
-        for (batch, lq, d) in [(3usize, 5usize, 7usize), (2, 7, 5), (4, 64, 64), (1, 1, 3), (300, 8, 8)] {
+        for (batch, lq, d) in [(3usize, 5usize, 7usize), (2, 7, 5), (4, 64, 64), (1, 1, 3), (300, 8, 8), (2, 40, 37)] {
             let rows = batch * lq;
             let (x, dy) = (lcg(rows * d, lq as u64), lcg(rows * d, 77 + d as u64));
             let scale = 0.125f32;
             for causal in [None, Some(lq)] {
-                let blocked = |r: usize, j: usize| causal.is_some() && j > r % lq;
-                let pieces: Vec<f32> = (0..rows * d)
-                    .map(|k| if blocked(k / d, k % d) { f32::NEG_INFINITY } else { x[k] * scale })
-                    .collect();
-                let mut want = vec![0f32; rows * d];
-                softmax_rows(&pieces, rows, d, &mut want);
-                let mut y = vec![0f32; rows * d];
+                let (mut want, mut want_dx) = (vec![0f32; rows * d], vec![0f32; rows * d]);
+                for r in 0..rows {
+                    let seen = if causal.is_some() { (r % lq + 1).min(d) } else { d };
+                    let scaled: Vec<f32> = x[r * d..r * d + seen].iter().map(|&v| v * scale).collect();
+                    softmax_rows(&scaled, 1, seen, &mut want[r * d..r * d + seen]);
+                    let (yr, dyr) = (&want[r * d..r * d + seen], &dy[r * d..r * d + seen]);
+                    let mut g = vec![0f32; seen];
+                    softmax_rows_backward(yr, dyr, 1, seen, &mut g);
+                    for (o, v) in want_dx[r * d..].iter_mut().zip(g) {
+                        *o = v * scale;
+                    }
+                }
+                let mut y = vec![f32::NAN; rows * d];
                 scaled_softmax_rows(&x, (rows, d), scale, causal, &mut y);
                 assert_eq!(bits(&y), bits(&want), "forward {batch}x{lq}x{d} causal {causal:?}");
-
-                let mut want_dx = vec![0f32; rows * d];
-                softmax_rows_backward(&want, &dy, rows, d, &mut want_dx);
-                for (k, v) in want_dx.iter_mut().enumerate() {
-                    *v = if blocked(k / d, k % d) { 0.0 } else { *v * scale };
-                }
-                let mut dx = vec![0f32; rows * d];
+                let mut dx = vec![f32::NAN; rows * d];
                 scaled_softmax_rows_backward((&y, &dy), (rows, d), scale, causal, &mut dx);
                 assert_eq!(bits(&dx), bits(&want_dx), "backward {batch}x{lq}x{d} causal {causal:?}");
+                if causal.is_none() {
+                    // Without a mask: scale, then the plain softmax of the whole rows.
+                    let scaled: Vec<f32> = x.iter().map(|&v| v * scale).collect();
+                    let mut plain = vec![0f32; rows * d];
+                    softmax_rows(&scaled, rows, d, &mut plain);
+                    assert_eq!(bits(&y), bits(&plain));
+                }
             }
         }
     }
