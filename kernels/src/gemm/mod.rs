@@ -11,7 +11,7 @@
 //!     pack B[pc.., jc..] (kc×nc) -> Bp        // NR-wide slivers, Bp[sliver][p][0..NR]; stays in L2
 //!     for ic in 0..m step mc  (rayon tasks)   // row block of A and C           (mc ≤ MC)
 //!       for ir in 0..mc step MR               // one A sliver (kc×MR): packed just in time, or
-//!                                             //   read in place when A is row-major; stays in L1
+//!                                             //   read in place (row- or column-major A); in L1
 //!         for jr in 0..nc step NR             // one B sliver (kc×NR), streamed from L2
 //!           micro-kernel: MR×NR tile (+)= A sliver · Bp sliver, straight into C
 //! ```
@@ -19,7 +19,7 @@
 //! The thin operand (MR rows of A, broadcast one element at a time) is the one kept in L1, and
 //! the wide one (NR columns of B, whole vector loads) streams from L2, as in BLIS; the micro-kernel
 //! adds its register tile into C itself (masked stores at the edges), so no tile is copied.
-//! Packing reads B (and A when it is not row-major) through their strides once per block, so any
+//! Packing reads B (and A when it is neither row- nor column-major) through their strides, so any
 //! layout (row-major, transposed, padded, broadcast with stride 0, nonzero offset) feeds the same
 //! micro-kernel. Packed B slivers are zero-padded to a full NR; the kernel reads only the valid
 //! rows of A and writes only the valid `rows×cols` corner of C.
@@ -405,9 +405,11 @@ unsafe fn gemm_blocked<T: Real>(
     // (fewer passes over C). This depends only on k, never on threads.
     let kc_max = k.div_ceil(k.div_ceil(blk.kc));
     // A row-major A (or one row repeated, row stride 0) is read in place by the micro-kernels:
-    // each sliver is mr short rows that stay in L1, so packing would only copy it. Other layouts
-    // (and rows made on demand) are packed one sliver at a time.
-    let direct_a = matches!(a, Operand::Strided(a) if a.col_stride == 1);
+    // each sliver is mr short rows that stay in L1, so packing would only copy it. So is a
+    // column-major A (each column's mr values are contiguous; the kernels prefetch the columns
+    // ahead, as the stride defeats the hardware prefetcher). Other layouts (and rows made on
+    // demand) are packed one sliver at a time.
+    let direct_a = matches!(a, Operand::Strided(a) if a.col_stride == 1 || a.row_stride == 1);
     // Packed B panel: up to nc/nr slivers of kc×nr, reused by every row block. Packing writes
     // every element of the part it uses (padding included), so the buffer is per-thread scratch.
     crate::scratch::with_scratch(round_up(blk.nc.min(n), nr) * kc_max, |b_pack: &mut [T]| {

@@ -54,6 +54,8 @@ const AVX512_MR: usize = 8;
 const MAX_MR: usize = 14;
 /// How many `p` steps ahead the AVX-512 kernel asks for B's cache lines.
 const B_PREFETCH: usize = 16;
+/// How many `p` steps ahead the kernels ask for the lines of an A read in place.
+const A_PREFETCH: usize = 8;
 
 /// `(mr, nr, kernel)` of the fastest f32 kernel this CPU supports, `None` for the portable one.
 pub fn best_f32_kernel() -> Option<(usize, usize, KernelFn)> {
@@ -87,7 +89,7 @@ pub fn supported_f32_kernels() -> Vec<(usize, usize, KernelFn)> {
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{MatRef, TileOut, B_PREFETCH, MAX_MR};
+    use super::{MatRef, TileOut, A_PREFETCH, B_PREFETCH, MAX_MR};
     use std::arch::x86_64::*;
 
     /// The 6×16 AVX2 kernel behind a safe signature. Only [`super::best_f32_kernel`] hands it
@@ -194,6 +196,9 @@ mod x86 {
         overwrite: bool,
     ) {
         let mut acc = [_mm256_setzero_ps(); 12];
+        // A column-major A read in place (not the packed sliver, column stride 6, nor a
+        // row-major A): prefetched ahead, see the AVX-512 kernel.
+        let prefetch_a = a_cs != 1 && a_cs != 6;
         for p in 0..kc {
             // SAFETY: p < kc, so the A reads (rows a_rows[i], column p) and the sliver's row p
             // are in bounds (contract).
@@ -201,6 +206,12 @@ mod x86 {
                 let bp = b.add(p * 16);
                 let (b0, b1) = (_mm256_loadu_ps(bp), _mm256_loadu_ps(bp.add(8)));
                 let ap = a.add(p * a_cs);
+                if prefetch_a {
+                    // A's lines A_PREFETCH columns ahead, as in the AVX-512 kernel.
+                    let pa = ap.wrapping_add(A_PREFETCH * a_cs);
+                    _mm_prefetch::<_MM_HINT_T0>(pa.wrapping_add(a_rows[0]).cast::<i8>());
+                    _mm_prefetch::<_MM_HINT_T0>(pa.wrapping_add(a_rows[5]).cast::<i8>());
+                }
                 for i in 0..6 {
                     let ai = _mm256_broadcast_ss(&*ap.add(a_rows[i]));
                     acc[2 * i] = _mm256_fmadd_ps(ai, b0, acc[2 * i]);
@@ -251,6 +262,10 @@ mod x86 {
             _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(cols - 1).cast::<i8>());
         }
         let mut acc = [[_mm512_setzero_ps(); 2]; MR];
+        // An A read in place with its columns a stride apart (column-major): the hardware
+        // prefetcher does not follow that stride across pages, so the kernel asks for the first
+        // and last row's line A_PREFETCH columns ahead. (A row-major A streams along its rows.)
+        let prefetch_a = !PACKED_A && a_cs != 1;
         for p in 0..kc {
             // SAFETY: p < kc, so row p of the B sliver and A's column p in the rows a_rows are in
             // bounds (contract).
@@ -261,6 +276,11 @@ mod x86 {
                 _mm_prefetch::<_MM_HINT_T0>(pf.cast::<i8>());
                 _mm_prefetch::<_MM_HINT_T0>(pf.wrapping_add(16).cast::<i8>());
                 let ap = a.add(p * a_cs);
+                if prefetch_a {
+                    let pa = ap.wrapping_add(A_PREFETCH * a_cs);
+                    _mm_prefetch::<_MM_HINT_T0>(pa.wrapping_add(a_rows[0]).cast::<i8>());
+                    _mm_prefetch::<_MM_HINT_T0>(pa.wrapping_add(a_rows[MR - 1]).cast::<i8>());
+                }
                 for (i, (acc, &row)) in acc.iter_mut().zip(&a_rows).enumerate() {
                     let ai = _mm512_set1_ps(*ap.add(if PACKED_A { i } else { row }));
                     acc[0] = _mm512_fmadd_ps(ai, b0, acc[0]);
