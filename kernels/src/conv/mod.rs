@@ -23,6 +23,7 @@
 use crate::gemm::{gemm_op_threads, gemm_op_uninit, MatRef, Operand, RowSource};
 use crate::scratch::with_scratch;
 use crate::Real;
+use implicit::Implicit;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
@@ -253,15 +254,30 @@ fn bands(g: &Conv2dGeom, band: usize) -> impl Iterator<Item = (usize, usize)> {
 /// Forward convolution (no bias).
 // x: [N, C_in, H, W], w: [C_out, C_in/groups, kh, kw], y: [N, C_out, Ho, Wo] (overwritten)
 pub fn conv2d_forward<T: Real>(g: &Conv2dGeom, x: &[T], w: &[T], y: &mut [T]) {
-    // SAFETY: `forward_banded` writes only values (GEMM results, copies, zeros) into `y`.
-    forward_banded(g, x, w, unsafe { crate::memory::as_uninit(y) }, band_rows(g));
+    // SAFETY: `forward_into` writes only values (GEMM results, copies, zeros) into `y`.
+    forward_into(g, x, w, unsafe { crate::memory::as_uninit(y) });
 }
 
 /// [`conv2d_forward`] into a new vector (`[N, C_out, Ho, Wo]`), written without being filled first.
 pub fn conv2d_forward_vec<T: Real>(g: &Conv2dGeom, x: &[T], w: &[T]) -> Vec<T> {
     let len = g.n * g.c_out * g.col_cols();
-    // SAFETY: `forward_banded` writes every element of y (see there) or panics.
-    unsafe { crate::memory::written_vec(len, |y| forward_banded(g, x, w, y, band_rows(g))) }
+    // SAFETY: `forward_into` writes every element of y (see there) or panics.
+    unsafe { crate::memory::written_vec(len, |y| forward_into(g, x, w, y)) }
+}
+
+/// The forward pass into `y` (every element written): the implicit GEMM where it applies and
+/// there are enough images to give every thread whole images, im2col otherwise. Same bits.
+fn forward_into<T: Real>(g: &Conv2dGeom, x: &[T], w: &[T], y: &mut [MaybeUninit<T>]) {
+    let x_img_len = g.c_in * g.h * g.w;
+    let plan = if g.is_pointwise() || inner_parallel(g.n) { None } else { Implicit::plan::<T>(g) };
+    match plan {
+        Some(plan) if !y.is_empty() && x_img_len > 0 => {
+            g.check(x.len(), w.len(), y.len());
+            let chunks = y.par_chunks_mut(g.c_out * g.col_cols()).zip(x.par_chunks(x_img_len));
+            chunks.for_each(|(y_img, x_img)| plan.forward_image(g, x_img, w, y_img));
+        }
+        _ => forward_banded(g, x, w, y, band_rows(g)),
+    }
 }
 
 /// Writes every element of `y`: zeros for an empty input, otherwise each image's groups in full
@@ -510,5 +526,6 @@ pub fn conv2d_reference<T: Real>(g: &Conv2dGeom, x: &[T], w: &[T], y: &mut [T]) 
     }
 }
 
+mod implicit;
 #[cfg(test)]
 mod tests;

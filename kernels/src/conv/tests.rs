@@ -277,3 +277,39 @@ fn im2col_rows_on_demand_match_the_stored_matrix() {
         }
     }
 }
+
+/// The implicit GEMM (stride 1, output rows of 32 or 16 pixels) against the im2col path: the
+/// same bits, for several depth slices, C_out not a multiple of the tile, dilation and no
+/// padding; and against the naive reference.
+#[test]
+fn implicit_forward_equals_im2col_bitwise() {
+    let cases = [
+        geo([5, 64, 16, 16, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1]), // Wo 16, K = 576: two depth slices
+        geo([5, 3, 32, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1]),  // Wo 32, K = 27
+        geo([4, 8, 32, 34, 3, 3, 3, 1, 1, 0, 0, 1, 1, 1]),   // no padding: Wo 32 from W 34, C_out 3
+        geo([4, 5, 20, 20, 9, 3, 3, 1, 1, 0, 0, 2, 2, 1]),   // dilation 2: Wo 16
+        geo([8, 16, 64, 64, 16, 5, 5, 1, 1, 2, 2, 1, 1, 1]), // Wo 64: two slivers per row
+    ];
+    // Enough images that every thread of the pool gets whole ones (the implicit path's condition).
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("a pool");
+    pool.install(|| {
+        for g in &cases {
+            assert_eq!(Implicit::plan::<f32>(g).is_some(), crate::gemm::gather::gathered_available(), "{g:?}");
+            let x: Vec<f32> = rand_vec(7, x_len(g)).iter().map(|&v| v as f32).collect();
+            let w: Vec<f32> = rand_vec(8, g.weight_len()).iter().map(|&v| v as f32).collect();
+            let mut want = vec![f32::NAN; y_len(g)];
+            // SAFETY: forward_banded writes only values.
+            forward_banded(g, &x, &w, unsafe { crate::memory::as_uninit(&mut want) }, band_rows(g));
+            let got = conv2d_forward_vec(g, &x, &w);
+            let bits = |v: &[f32]| v.iter().map(|a| a.to_bits()).collect::<Vec<u32>>();
+            assert_eq!(bits(&got), bits(&want), "{g:?}");
+            let (xd, wd): (Vec<f64>, Vec<f64>) =
+                (x.iter().map(|&v| v as f64).collect(), w.iter().map(|&v| v as f64).collect());
+            let mut reference = vec![0.0; y_len(g)];
+            conv2d_reference(g, &xd, &wd, &mut reference);
+            for (i, (a, b)) in got.iter().zip(&reference).enumerate() {
+                assert_close(*a as f64, *b, 1e-4, g, &format!("y[{i}]"));
+            }
+        }
+    });
+}

@@ -37,6 +37,7 @@ use crate::Real;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
+pub mod gather;
 mod pack;
 mod simd;
 use pack::{pack_a, pack_b};

@@ -68,6 +68,17 @@ pub fn best_f32_kernel() -> Option<(usize, usize, KernelFn)> {
     }
 }
 
+/// The gathered-B AVX-512 tile kernel (`gemm::gather`), `None` on CPUs without AVX-512F.
+#[allow(clippy::type_complexity)]
+pub fn gathered_f32_kernel() -> Option<(usize, fn(usize, MatRef<f32>, (&[f32], &[usize], usize, usize), TileOut<f32>))>
+{
+    match isa() {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => Some((AVX512_MR, x86::run_avx512_gathered::<AVX512_MR>)),
+        _ => None,
+    }
+}
+
 /// Every hand-written kernel this CPU can run, `(mr, nr, kernel)`: what the tests check each of
 /// (the driver only ever uses the best one).
 #[cfg(test)]
@@ -137,14 +148,99 @@ mod x86 {
             // the tile's rows 0..rows of `cols` floats at c + j0 + i·ldc, which is all the kernel
             // touches (masked stores at the edge).
             unsafe {
+                let b = Packed(b);
                 match (cols == 32, packed_a) {
-                    (true, true) => kernel_avx512::<MR, true, true>(kc, a, b, tile),
-                    (true, false) => kernel_avx512::<MR, true, false>(kc, a, b, tile),
-                    (false, true) => kernel_avx512::<MR, false, true>(kc, a, b, tile),
-                    (false, false) => kernel_avx512::<MR, false, false>(kc, a, b, tile),
+                    (true, true) => kernel_avx512::<MR, true, true, _>(kc, a, b, tile),
+                    (true, false) => kernel_avx512::<MR, true, false, _>(kc, a, b, tile),
+                    (false, true) => kernel_avx512::<MR, false, true, _>(kc, a, b, tile),
+                    (false, false) => kernel_avx512::<MR, false, false, _>(kc, a, b, tile),
                 }
             }
         }
+    }
+
+    /// Where the AVX-512 kernel finds row `p` of its 32-wide B sliver: two halves of 16 floats.
+    pub(crate) trait BRows: Copy {
+        /// The two halves of row `p`.
+        /// # Safety
+        /// `p` below the kernel's `kc`; the pointers are then valid for 16 reads each (what
+        /// whoever built the value checked).
+        unsafe fn row(self, p: usize) -> (*const f32, *const f32);
+        /// Addresses worth prefetching a few rows ahead of `p` (never dereferenced).
+        fn ahead(self, p: usize) -> (*const f32, *const f32);
+    }
+
+    /// A packed sliver: row `p` at `p·32`.
+    #[derive(Clone, Copy)]
+    struct Packed(*const f32);
+
+    impl BRows for Packed {
+        #[inline(always)]
+        unsafe fn row(self, p: usize) -> (*const f32, *const f32) {
+            // SAFETY: p < kc, and a packed sliver holds kc rows of 32 floats.
+            let lo = unsafe { self.0.add(p * 32) };
+            (lo, lo.wrapping_add(16))
+        }
+        #[inline(always)]
+        fn ahead(self, p: usize) -> (*const f32, *const f32) {
+            let pf = self.0.wrapping_add((p + B_PREFETCH) * 32);
+            (pf, pf.wrapping_add(16))
+        }
+    }
+
+    /// A sliver gathered from an image in place (see `gemm::gather`): row `p` at
+    /// `base + offs[p]` and `base + offs[p] + d1`.
+    #[derive(Clone, Copy)]
+    struct Gathered {
+        base: *const f32,
+        offs: *const usize,
+        kc: usize,
+        d1: usize,
+    }
+
+    impl BRows for Gathered {
+        #[inline(always)]
+        unsafe fn row(self, p: usize) -> (*const f32, *const f32) {
+            // SAFETY: p < kc = offs.len(), and the builder checked every row's 16 + 16 reads.
+            unsafe {
+                let lo = self.base.add(*self.offs.add(p));
+                (lo, lo.add(self.d1))
+            }
+        }
+        #[inline(always)]
+        fn ahead(self, p: usize) -> (*const f32, *const f32) {
+            // SAFETY: the index is clamped below kc, inside the offsets table.
+            let off = unsafe { *self.offs.add((p + 8).min(self.kc - 1)) };
+            let lo = self.base.wrapping_add(off);
+            (lo, lo.wrapping_add(self.d1))
+        }
+    }
+
+    /// One 32-column tile with B gathered in place (`gemm::gather`'s kernel): the tile's row
+    /// `p` of B is `data[start + offs[p]..][..16]` then `data[start + offs[p] + d1..][..16]`.
+    /// `out.cols` must be 32. Checks A and C as [`run_avx512`] does and B's reads from the
+    /// largest offset.
+    pub fn run_avx512_gathered<const MR: usize>(
+        kc: usize,
+        a: MatRef<f32>,
+        (data, offs, start, d1): (&[f32], &[usize], usize, usize),
+        out: TileOut<f32>,
+    ) {
+        assert!(super::has_avx512(), "the gathered kernel needs AVX-512F");
+        assert!(out.cols == 32 && offs.len() == kc && kc > 0, "gathered tile: 32 columns, kc offsets");
+        out.check(MR, 32);
+        let a_rows = check_a(kc, &a, out.rows, MR);
+        let max_off = offs.iter().copied().max().unwrap_or(0);
+        let end = max_off.checked_add(start).and_then(|o| o.checked_add(d1)).and_then(|o| o.checked_add(16));
+        assert!(end.is_some_and(|e| e <= data.len()), "gathered B outside its slice");
+        let mut rows = [0usize; MR];
+        rows.copy_from_slice(&a_rows[..MR]);
+        let b = Gathered { base: data.as_ptr().wrapping_add(start), offs: offs.as_ptr(), kc, d1 };
+        let tile = (out.c.as_mut_ptr().cast::<f32>(), out.ldc, out.rows, 32, out.overwrite);
+        // SAFETY: AVX-512F was detected (asserted above); A's reads at rows[i] + p·cs and the
+        // tile's rows of 32 floats by TileOut::check; every B read lies in
+        // data[start + offs[p] .. start + offs[p] + d1 + 16], below `end` ≤ len.
+        unsafe { kernel_avx512::<MR, true, false, _>(kc, (a.data.as_ptr(), rows, a.col_stride), b, tile) }
     }
 
     /// The panel's slivers `(first column, valid columns, pointer to the kc×nr sliver)`.
@@ -166,18 +262,25 @@ mod x86 {
         mr: usize,
         nr: usize,
     ) -> [usize; MAX_MR] {
-        assert!(mr <= MAX_MR);
         out.check(mr, usize::MAX);
         let b_len = out.cols.div_ceil(nr).checked_mul(nr * kc);
         assert!(b_len.is_some_and(|len| bp.len() >= len), "packed B panel too short");
+        check_a(kc, a, out.rows, mr)
+    }
+
+    /// The A part of [`check_operands`]: every `A(i, p)`, `i < rows`, `p < kc`, inside `a.data`;
+    /// returns the row offsets for all `mr` tile rows (past `rows`, the last valid one repeated).
+    #[inline(always)]
+    fn check_a(kc: usize, a: &MatRef<f32>, out_rows: usize, mr: usize) -> [usize; MAX_MR] {
+        assert!(mr <= MAX_MR && out_rows >= 1);
         // The last element read, computed without wrapping: every other offset read is smaller
         // (offsets grow with the row and the column), so this one bound covers them all.
-        let last_row = (out.rows - 1).checked_mul(a.row_stride).and_then(|r| r.checked_add(a.offset));
+        let last_row = (out_rows - 1).checked_mul(a.row_stride).and_then(|r| r.checked_add(a.offset));
         let a_last = last_row.and_then(|r| r.checked_add(kc.saturating_sub(1).checked_mul(a.col_stride)?));
         assert!(a_last.is_some_and(|l| kc == 0 || l < a.data.len()), "A outside its slice");
         let mut rows = [0usize; MAX_MR];
         for (i, r) in rows.iter_mut().enumerate().take(mr) {
-            *r = a.offset + i.min(out.rows - 1) * a.row_stride;
+            *r = a.offset + i.min(out_rows - 1) * a.row_stride;
         }
         rows
     }
@@ -249,10 +352,10 @@ mod x86 {
     /// MR is at most 14 (2·MR accumulators, two B registers and a
     /// broadcast in 32 registers). `PACKED_A`: `a.1[i] == i` and `a.2 == MR`.
     #[target_feature(enable = "avx512f")]
-    unsafe fn kernel_avx512<const MR: usize, const FULL_B: bool, const PACKED_A: bool>(
+    unsafe fn kernel_avx512<const MR: usize, const FULL_B: bool, const PACKED_A: bool, B: BRows>(
         kc: usize,
         (a, a_rows, a_cs): (*const f32, [usize; MR], usize),
-        b: *const f32,
+        b: B,
         (c, ldc, rows, cols, overwrite): (*mut f32, usize, usize, usize, bool),
     ) {
         // The C rows are needed after the loop: ask for them now so they arrive meanwhile.
@@ -270,11 +373,11 @@ mod x86 {
             // SAFETY: p < kc, so row p of the B sliver and A's column p in the rows a_rows are in
             // bounds (contract).
             unsafe {
-                let bp = b.add(p * 32);
-                let (b0, b1) = (_mm512_loadu_ps(bp), _mm512_loadu_ps(bp.add(16)));
-                let pf = bp.wrapping_add(B_PREFETCH * 32);
-                _mm_prefetch::<_MM_HINT_T0>(pf.cast::<i8>());
-                _mm_prefetch::<_MM_HINT_T0>(pf.wrapping_add(16).cast::<i8>());
+                let (lo, hi) = b.row(p);
+                let (b0, b1) = (_mm512_loadu_ps(lo), _mm512_loadu_ps(hi));
+                let (pf_lo, pf_hi) = b.ahead(p);
+                _mm_prefetch::<_MM_HINT_T0>(pf_lo.cast::<i8>());
+                _mm_prefetch::<_MM_HINT_T0>(pf_hi.cast::<i8>());
                 let ap = a.add(p * a_cs);
                 if prefetch_a {
                     let pa = ap.wrapping_add(A_PREFETCH * a_cs);
