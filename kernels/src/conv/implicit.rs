@@ -74,6 +74,50 @@ impl Implicit {
     }
 }
 
+/// The input gradient of a stride-1 convolution as the forward convolution of `dy` with the
+/// weights flipped and transposed: `dx[ci, i, j] = Σ W[co, ci, ki, kj] · dy[co, i + ph − ki·dh,
+/// j + pw − kj·dw]` is a correlation of `dy` (padded by `d·(k−1) − p`) with
+/// `W'[ci, co, ki, kj] = W[co, ci, kh−1−ki, kw−1−kj]`, whose output is `dx`'s size. Each
+/// element is one sum over `(co, ki, kj)`, not GEMM sums scattered by `col2im`, so the last bits
+/// differ from the im2col path; still one fixed order, whatever the thread count. Writes all of
+/// `dx` and returns true where the implicit forward applies to that correlation (and the
+/// padding is at most `d·(k−1)`); otherwise returns false and leaves `dx` alone.
+pub(super) fn backward_input<T: crate::Real>(g: &Conv2dGeom, dy: &[T], w: &[T], dx: &mut [T]) -> bool {
+    let (dh, dw) = g.dilation;
+    let (eh, ew) = (dh * (g.kh - 1), dw * (g.kw - 1));
+    let (ph, pw) = g.padding;
+    if g.groups != 1 || g.stride != (1, 1) || g.is_pointwise() || ph > eh || pw > ew || super::inner_parallel(g.n) {
+        return false;
+    }
+    let gt = Conv2dGeom { c_in: g.c_out, h: g.out_h(), w: g.out_w(), c_out: g.c_in, padding: (eh - ph, ew - pw), ..*g };
+    let Some(plan) = Implicit::plan::<T>(&gt) else { return false };
+    g.check(dx.len(), w.len(), dy.len());
+    debug_assert!(gt.out_h() == g.h && gt.out_w() == g.w);
+    let (kh, kw, cin) = (g.kh, g.kw, g.c_in);
+    // W'[ci, co, ki, kj] = W[co, ci, kh−1−ki, kw−1−kj]
+    let mut wt = Vec::with_capacity(w.len());
+    for ci in 0..cin {
+        for co in 0..g.c_out {
+            for ki in 0..kh {
+                for kj in 0..kw {
+                    wt.push(w[((co * cin + ci) * kh + (kh - 1 - ki)) * kw + (kw - 1 - kj)]);
+                }
+            }
+        }
+    }
+    let (dx_img_len, dy_img_len) = (cin * g.h * g.w, g.c_out * gt.h * gt.w);
+    if dx_img_len == 0 || dy_img_len == 0 {
+        return false;
+    }
+    // SAFETY: the implicit forward writes only values (GEMM results) into dx.
+    let dx = unsafe { crate::memory::as_uninit(dx) };
+    use rayon::prelude::*;
+    dx.par_chunks_mut(dx_img_len)
+        .zip(dy.par_chunks(dy_img_len))
+        .for_each(|(dx_img, dy_img)| plan.forward_image(&gt, dy_img, &wt, dx_img));
+    true
+}
+
 /// `s` as `&[f32]` (`T` must be f32).
 fn as_f32<T: 'static>(s: &[T]) -> &[f32] {
     assert!(TypeId::of::<T>() == TypeId::of::<f32>(), "implicit convolution: f32 only");

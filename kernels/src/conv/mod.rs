@@ -337,14 +337,18 @@ fn forward_banded<T: Real>(g: &Conv2dGeom, x: &[T], w: &[T], y: &mut [MaybeUnini
 /// Gradient of the convolution with respect to its input: `dx = col2im(Wᵀ · dy)`.
 // dy: [N, C_out, Ho, Wo], w: [C_out, C_in/groups, kh, kw], dx: [N, C_in, H, W] (overwritten)
 pub fn conv2d_backward_input<T: Real>(g: &Conv2dGeom, dy: &[T], w: &[T], dx: &mut [T]) {
-    backward_input_banded(g, dy, w, dx, band_rows(g), false);
+    if !implicit::backward_input(g, dy, w, dx) {
+        backward_input_banded(g, dy, w, dx, band_rows(g), false);
+    }
 }
 
 /// [`conv2d_backward_input`] for a `dx` that is already all zeros (a fresh `vec![0; n]`): the
 /// same result, without zero-filling `dx` a second time before `col2im` adds into it.
 pub fn conv2d_backward_input_into_zeroed<T: Real>(g: &Conv2dGeom, dy: &[T], w: &[T], dx: &mut [T]) {
     debug_assert!(dx.iter().all(|v| *v == T::zero()), "conv2d_backward_input_into_zeroed: dx is not zero");
-    backward_input_banded(g, dy, w, dx, band_rows(g), true);
+    if !implicit::backward_input(g, dy, w, dx) {
+        backward_input_banded(g, dy, w, dx, band_rows(g), true);
+    }
 }
 
 /// `zeroed`: `dx` is known to hold zeros on entry.

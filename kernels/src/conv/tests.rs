@@ -313,3 +313,43 @@ fn implicit_forward_equals_im2col_bitwise() {
         }
     });
 }
+
+/// The input gradient through the implicit forward (stride 1, flipped and transposed weights)
+/// against the im2col path in f64: equal to f32 accuracy; and where it does not apply (odd
+/// widths, padding beyond the kernel's reach) nothing is written and im2col takes over.
+#[test]
+fn implicit_backward_input_matches_im2col() {
+    let cases = [
+        (geo([5, 64, 16, 16, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1]), true),
+        (geo([5, 3, 32, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1]), true),
+        (geo([4, 16, 32, 32, 8, 5, 5, 1, 1, 2, 2, 1, 1, 1]), true),
+        (geo([4, 5, 32, 32, 9, 3, 3, 1, 1, 2, 2, 2, 2, 1]), true), // dilation 2, padding 2
+        (geo([4, 5, 20, 20, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1]), false), // dx rows of 20
+        (geo([4, 5, 32, 32, 9, 3, 3, 1, 1, 3, 3, 1, 1, 1]), false), // padding 3 > k − 1
+    ];
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("a pool");
+    pool.install(|| {
+        for (g, applies) in &cases {
+            let dy64 = rand_vec(5, y_len(g));
+            let w64 = rand_vec(6, g.weight_len());
+            let mut want = vec![f64::NAN; x_len(g)];
+            backward_input_banded(g, &dy64, &w64, &mut want, band_rows(g), false);
+            let (dy, w): (Vec<f32>, Vec<f32>) =
+                (dy64.iter().map(|&v| v as f32).collect(), w64.iter().map(|&v| v as f32).collect());
+            let mut got = vec![f32::NAN; x_len(g)];
+            let ran = implicit::backward_input(g, &dy, &w, &mut got);
+            assert_eq!(ran, *applies && crate::gemm::gather::gathered_available(), "{g:?}");
+            if !ran {
+                assert!(got.iter().all(|v| v.is_nan()), "{g:?}: written although not applied");
+            }
+            let mut through_api = vec![0f32; x_len(g)];
+            conv2d_backward_input(g, &dy, &w, &mut through_api);
+            for (i, (a, b)) in through_api.iter().zip(&want).enumerate() {
+                assert_close(*a as f64, *b, 1e-4, g, &format!("dx[{i}]"));
+                if ran {
+                    assert_eq!(a.to_bits(), got[i].to_bits(), "{g:?}: dx[{i}] differs from the implicit path");
+                }
+            }
+        }
+    });
+}
