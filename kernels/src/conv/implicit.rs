@@ -8,8 +8,8 @@
 //! im2col path's. Used where the kernel exists (AVX-512) for f32, one group, stride 1 and output
 //! rows of 16 pixels (an even number of them) or a multiple of 32; other convolutions keep im2col.
 use super::Conv2dGeom;
-use crate::gemm::gather::{gathered_available, gemm_gathered, Gathered};
-use crate::gemm::MatRef;
+use crate::gemm::gather::{gathered_available, gemm_gathered, gemm_row_table, row_table_available, Gathered};
+use crate::gemm::{MatRef, Operand};
 use crate::scratch::with_scratch;
 use std::any::TypeId;
 use std::mem::MaybeUninit;
@@ -116,6 +116,85 @@ pub(super) fn backward_input<T: crate::Real>(g: &Conv2dGeom, dy: &[T], w: &[T], 
         .zip(dy.par_chunks(dy_img_len))
         .for_each(|(dx_img, dy_img)| plan.forward_image(&gt, dy_img, &wt, dx_img));
     true
+}
+
+/// `target [C_out, K] = Σ_{n in images} dy_n · cols_nᵀ` (overwritten) for a stride-1
+/// convolution, with the im2col rows read straight out of each zero-padded image: the sum runs
+/// over output pixels laid out on the padded width (`Ho × Wp`, `dy` taken as 0 in the columns
+/// `Wo..Wp`), where tap `(c, ki, kj)`'s row of the im2col matrix is one run of the padded image
+/// from the tap's offset. Computed transposed (`targetᵀ = cols · dyᵀ`, cols the A operand read
+/// in place through a table of row starts) and transposed into `target` at the end. The sums
+/// differ from im2col's in grouping (and include the zero columns: an infinite input there
+/// gives NaN rather than ±∞), one fixed order either way. Returns false, touching nothing,
+/// where this does not apply (f32 with AVX-512, one group, stride 1, not 1×1 unpadded).
+pub(super) fn weight_grad<T: 'static>(
+    g: &Conv2dGeom,
+    (x, dy): (&[T], &[T]),
+    images: std::ops::Range<usize>,
+    target: &mut [T],
+) -> bool {
+    let applies = TypeId::of::<T>() == TypeId::of::<f32>()
+        && row_table_available()
+        && g.groups == 1
+        && g.stride == (1, 1)
+        && !g.is_pointwise()
+        && g.c_in > 0
+        && g.c_out > 0
+        && !images.is_empty();
+    if !applies {
+        return false;
+    }
+    let (x, dy, target) = (as_f32(x), as_f32(dy), as_f32_mut(target));
+    let (hp, wp) = (g.h + 2 * g.padding.0, g.w + 2 * g.padding.1);
+    let (ho, wo, (ph, pw)) = (g.out_h(), g.out_w(), g.padding);
+    let p_ext = ho * wp;
+    let ((dh, dw), (kh, kw)) = (g.dilation, (g.kh, g.kw));
+    let offs: Vec<usize> = (0..g.c_in)
+        .flat_map(|c| (0..kh).flat_map(move |ki| (0..kw).map(move |kj| c * hp * wp + ki * dh * wp + kj * dw)))
+        .collect();
+    let k = offs.len();
+    // The padded image, plus zeros where the last taps' runs reach past it (into the zero columns).
+    let x_len = (offs.iter().copied().max().unwrap_or(0) + p_ext).max(g.c_in * hp * wp);
+    let (x_img_len, dy_img_len) = (g.c_in * g.h * g.w, g.c_out * ho * wo);
+    with_scratch(x_len, |xp: &mut [f32]| {
+        with_scratch(g.c_out * p_ext, |dye: &mut [f32]| {
+            with_scratch(k * g.c_out, |tt: &mut [f32]| {
+                xp.fill(0.0);
+                for (i, n) in images.enumerate() {
+                    let x_img = &x[n * x_img_len..(n + 1) * x_img_len];
+                    for (c, plane) in x_img.chunks_exact(g.h * g.w).enumerate() {
+                        for (r, row) in plane.chunks_exact(g.w).enumerate() {
+                            let at = (c * hp + r + ph) * wp + pw;
+                            xp[at..at + g.w].copy_from_slice(row);
+                        }
+                    }
+                    // dy on the padded width: each output row, then zeros to Wp.
+                    let dy_img = &dy[n * dy_img_len..(n + 1) * dy_img_len];
+                    for (ext, row) in dye.chunks_exact_mut(wp).zip(dy_img.chunks_exact(wo)) {
+                        ext[..wo].copy_from_slice(row);
+                        ext[wo..].fill(0.0);
+                    }
+                    // tt [K, C_out] (+)= cols [K, p_ext] · dyeᵀ [p_ext, C_out]
+                    let b = Operand::Strided(MatRef { data: dye, offset: 0, row_stride: 1, col_stride: p_ext });
+                    let done = gemm_row_table(g.c_out, p_ext, (xp, &offs), b, tt, i > 0);
+                    assert!(done, "the row-table kernel was available a moment ago");
+                }
+                for (kk, row) in tt.chunks_exact(g.c_out).enumerate() {
+                    for (co, &v) in row.iter().enumerate() {
+                        target[co * k + kk] = v;
+                    }
+                }
+            })
+        })
+    });
+    true
+}
+
+/// `s` as `&mut [f32]` (`T` must be f32).
+fn as_f32_mut<T: 'static>(s: &mut [T]) -> &mut [f32] {
+    assert!(TypeId::of::<T>() == TypeId::of::<f32>(), "implicit convolution: f32 only");
+    // SAFETY: T is f32 (same TypeId); this reborrows the same exclusive slice with its length.
+    unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast::<f32>(), s.len()) }
 }
 
 /// `s` as `&[f32]` (`T` must be f32).

@@ -458,6 +458,9 @@ fn accumulate_weight_grad<T: Real>(
     band: usize,
 ) {
     debug_assert!(!images.is_empty());
+    if implicit::weight_grad(g, (x, dy), images.clone(), target) {
+        return;
+    }
     let (p, wo) = (g.col_cols(), g.out_w());
     let (k, cog) = (g.col_rows() / g.groups, g.c_out / g.groups);
     let pointwise = g.is_pointwise();

@@ -353,3 +353,42 @@ fn implicit_backward_input_matches_im2col() {
         }
     });
 }
+
+/// The weight gradient with the im2col rows read from the padded image (stride 1, any width)
+/// against the im2col path in f64: equal to f32 accuracy, whatever the thread count's chunking;
+/// and where it does not apply (stride 2, groups) im2col runs.
+#[test]
+fn implicit_weight_grad_matches_im2col() {
+    let cases = [
+        (geo([5, 64, 16, 16, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1]), true),
+        (geo([3, 3, 32, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1]), true),
+        (geo([4, 5, 20, 13, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1]), true), // odd sizes
+        (geo([2, 4, 9, 9, 6, 5, 3, 1, 1, 0, 1, 2, 1, 1]), true),   // dilation, uneven padding
+        (geo([3, 4, 9, 9, 6, 3, 3, 2, 2, 1, 1, 1, 1, 1]), false),  // stride 2
+        (geo([3, 4, 9, 9, 6, 3, 3, 1, 1, 1, 1, 1, 1, 2]), false),  // two groups
+    ];
+    for (g, applies) in &cases {
+        let (x64, dy64) = (rand_vec(3, x_len(g)), rand_vec(4, y_len(g)));
+        let mut want = vec![f64::NAN; g.weight_len()];
+        backward_weight_banded(g, &x64, &dy64, &mut want, band_rows(g));
+        let (x, dy): (Vec<f32>, Vec<f32>) =
+            (x64.iter().map(|&v| v as f32).collect(), dy64.iter().map(|&v| v as f32).collect());
+        let mut direct = vec![f32::NAN; g.weight_len()];
+        let ran = implicit::weight_grad(g, (&x, &dy), 0..g.n, &mut direct);
+        assert_eq!(ran, *applies && crate::gemm::gather::row_table_available(), "{g:?}");
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a pool");
+            let mut got = vec![f32::NAN; g.weight_len()];
+            pool.install(|| conv2d_backward_weight(g, &x, &dy, &mut got));
+            for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+                assert_close(*a as f64, *b, 1e-4, g, &format!("dw[{i}] ({threads} threads)"));
+            }
+            if ran {
+                // The image chunks depend only on the shapes: the global pool gives the same bits.
+                let mut again = vec![f32::NAN; g.weight_len()];
+                conv2d_backward_weight(g, &x, &dy, &mut again);
+                assert!(got.iter().zip(&again).all(|(a, b)| a.to_bits() == b.to_bits()), "{g:?}: thread counts differ");
+            }
+        }
+    }
+}

@@ -8,11 +8,15 @@
 //! from; `d1` is 16 when a sliver's 32 pixels lie in one output row, the padded row length
 //! when they are two rows of 16.
 //!
+//! [`gemm_row_table`] is the other way round: B is packed as usual and A is read in place from a
+//! table of row starts (`A(i, p) = data[rows[i] + p]`), how a convolution's weight gradient reads
+//! the im2col matrix's rows (one per tap) straight out of the padded image.
+//!
 //! The sums are those of [`super::gemm`] with the same blocking: depth slices of
 //! `k.div_ceil(k.div_ceil(KC))`, each a fresh sum over increasing `p` by the same AVX-512
 //! kernel, stored (first slice) or added to C. So the result is the same bits as `gemm` of A and
 //! the stored B (the im2col matrix) on the same CPU.
-use super::{MatRef, TileOut, KC};
+use super::{round_up, MatRef, Operand, TileOut, KC, NC};
 use std::mem::MaybeUninit;
 
 /// B of [`gemm_gathered`], see the module docs.
@@ -68,6 +72,65 @@ pub fn gemm_gathered(m: usize, k: usize, a: MatRef<f32>, b: Gathered, c: &mut [M
     true
 }
 
+/// Whether [`gemm_row_table`] runs on this CPU (it needs the AVX-512 kernel).
+pub fn row_table_available() -> bool {
+    super::simd::row_table_f32_kernel().is_some()
+}
+
+/// `c [m × n] (+)= A · b` with `A(i, p) = a_data[a_rows[i] + p]` (`m = a_rows.len()`, `p < k`),
+/// `c` row-major and initialised, added to when `accumulate`. B is packed panel by panel as in
+/// the blocked GEMM, whose depth slices and kernel this uses (so the same bits as `gemm` of the
+/// stored A). Runs on the calling thread. Returns false, touching nothing, when the CPU lacks the
+/// kernel.
+///
+/// # Panics
+/// If `c` is shorter than `m·n` or a read of A or B falls outside its slice.
+pub fn gemm_row_table(
+    n: usize,
+    k: usize,
+    (a_data, a_rows): (&[f32], &[usize]),
+    b: Operand<f32>,
+    c: &mut [f32],
+    accumulate: bool,
+) -> bool {
+    let Some((mr, nr, run)) = super::simd::row_table_f32_kernel() else { return false };
+    let m = a_rows.len();
+    let c = &mut c[..m * n];
+    if m == 0 || n == 0 {
+        return true;
+    }
+    if k == 0 {
+        if !accumulate {
+            c.fill(0.0);
+        }
+        return true;
+    }
+    // SAFETY: `c` is initialised (it comes as `&mut [f32]`) and the kernel writes only values.
+    let c = unsafe { crate::memory::as_uninit(c) };
+    let kc_max = k.div_ceil(k.div_ceil(KC));
+    crate::scratch::with_scratch(round_up(NC.min(n), nr) * kc_max, |b_pack: &mut [f32]| {
+        for jc in (0..n).step_by(NC) {
+            let nc = NC.min(n - jc);
+            for pc in (0..k).step_by(kc_max) {
+                let kc = kc_max.min(k - pc);
+                let bp = &mut b_pack[..round_up(nc, nr) * kc];
+                super::pack::pack_b(bp, b, (pc, kc), (jc, nc), nr, usize::MAX);
+                for ir in (0..m).step_by(mr) {
+                    let rows = mr.min(m - ir);
+                    let mut starts = [0usize; 16];
+                    for (s, &r) in starts.iter_mut().zip(&a_rows[ir..ir + rows]) {
+                        *s = r + pc;
+                    }
+                    let overwrite = pc == 0 && !accumulate;
+                    let out = TileOut { c: &mut c[ir * n + jc..], ldc: n, rows, cols: nc, overwrite };
+                    run(kc, (a_data, &starts[..rows]), bp, out);
+                }
+            }
+        }
+    });
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +179,44 @@ mod tests {
             let want: Vec<u32> = want.iter().map(|v| v.to_bits()).collect();
             assert_eq!(got, want, "m {m} k {k} slivers {slivers} d1 {d1}");
         }
+    }
+
+    /// Against `gemm` of the same A written out: the same bits, over several depth slices and
+    /// panels, B transposed (packed by interleaving), stored and accumulated.
+    #[test]
+    fn row_table_equals_gemm_of_the_stored_matrix() {
+        if !row_table_available() {
+            return; // nothing to compare on this CPU: the caller falls back
+        }
+        for (m, n, k) in [(13usize, 40usize, 700usize), (8, 600, 9), (27, 24, 1100), (3, 1, 5)] {
+            let data: Vec<f32> = (0..3 * k + 40 * m + 64).map(|i| ((i * 7919) % 1013) as f32 * 1e-2 - 5.0).collect();
+            let rows: Vec<usize> = (0..m).map(|i| (i * 37) % (2 * k + 7)).collect();
+            let a: Vec<f32> = rows.iter().flat_map(|&r| data[r..r + k].to_vec()).collect();
+            let bt: Vec<f32> = (0..k * n).map(|i| ((i * 104_729) % 997) as f32 * 1e-2 - 4.9).collect();
+            // B [k × n] read transposed from a row-major [n × k] buffer.
+            let b = MatRef { data: &bt, offset: 0, row_stride: 1, col_stride: k };
+            for accumulate in [false, true] {
+                let mut want: Vec<f32> = (0..m * n).map(|i| i as f32 * 0.5).collect();
+                let mut got = want.clone();
+                let am = MatRef { data: &a, offset: 0, row_stride: k, col_stride: 1 };
+                super::super::gemm(m, n, k, am, b, &mut want, accumulate);
+                assert!(gemm_row_table(n, k, (&data, &rows), Operand::Strided(b), &mut got, accumulate));
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
+                assert_eq!(bits(&got), bits(&want), "m {m} n {n} k {k} accumulate {accumulate}");
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "A outside its slice")]
+    fn row_table_reads_are_bounds_checked() {
+        if !row_table_available() {
+            panic!("A outside its slice"); // the same outcome on CPUs without the kernel
+        }
+        let (data, b) = (vec![0f32; 100], vec![0f32; 10 * 32]);
+        let bm = MatRef { data: &b, offset: 0, row_stride: 32, col_stride: 1 };
+        // Row start 95 + k 10 > 100.
+        gemm_row_table(32, 10, (&data, &[0, 95]), Operand::Strided(bm), &mut vec![0f32; 64], false);
     }
 
     #[test]

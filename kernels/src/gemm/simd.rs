@@ -79,6 +79,17 @@ pub fn gathered_f32_kernel() -> Option<(usize, fn(usize, MatRef<f32>, (&[f32], &
     }
 }
 
+/// The row-table AVX-512 kernel (`gemm::gather::gemm_row_table`): `(mr, nr, kernel)`, `None`
+/// on CPUs without AVX-512F.
+#[allow(clippy::type_complexity)]
+pub fn row_table_f32_kernel() -> Option<(usize, usize, fn(usize, (&[f32], &[usize]), &[f32], TileOut<f32>))> {
+    match isa() {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => Some((AVX512_MR, 32, x86::run_avx512_row_table::<AVX512_MR>)),
+        _ => None,
+    }
+}
+
 /// Every hand-written kernel this CPU can run, `(mr, nr, kernel)`: what the tests check each of
 /// (the driver only ever uses the best one).
 #[cfg(test)]
@@ -241,6 +252,43 @@ mod x86 {
         // tile's rows of 32 floats by TileOut::check; every B read lies in
         // data[start + offs[p] .. start + offs[p] + d1 + 16], below `end` ≤ len.
         unsafe { kernel_avx512::<MR, true, false, _>(kc, (a.data.as_ptr(), rows, a.col_stride), b, tile) }
+    }
+
+    /// The AVX-512 kernel over a packed B panel with A given by a table of row starts
+    /// (`gemm::gather::gemm_row_table`): `A(i, p) = data[rows[i] + p]` for `i < out.rows`
+    /// (`rows.len() == out.rows`), `p < kc`. Checks every read of A and the panel and C as
+    /// [`run_avx512`] does.
+    pub fn run_avx512_row_table<const MR: usize>(
+        kc: usize,
+        (data, rows): (&[f32], &[usize]),
+        bp: &[f32],
+        out: TileOut<f32>,
+    ) {
+        assert!(super::has_avx512(), "the row-table kernel needs AVX-512F");
+        assert!(rows.len() == out.rows, "one row start per tile row");
+        let whole = MatRef { data, offset: 0, row_stride: 0, col_stride: 1 };
+        // Bounds: the panel and C as usual, and A through its largest row start (with row
+        // stride 0, check_a checks the row at `offset` over kc columns).
+        check_operands(kc, &MatRef { offset: rows.iter().copied().max().unwrap_or(0), ..whole }, bp, &out, MR, 32);
+        let mut a_rows = [0usize; MR];
+        for (i, r) in a_rows.iter_mut().enumerate() {
+            *r = rows[i.min(rows.len() - 1)];
+        }
+        let a = (data.as_ptr(), a_rows, 1);
+        let c = out.c.as_mut_ptr().cast::<f32>();
+        for (j0, cols, b) in slivers(kc, bp, out.cols, 32) {
+            let tile = (c.wrapping_add(j0), out.ldc, out.rows, cols, out.overwrite);
+            // SAFETY: AVX-512F was detected (asserted); every A read is data[rows[i] + p] with
+            // rows[i] ≤ the largest start, whose kc columns check_operands bounded; the packed
+            // sliver and the tile's rows of `cols` floats are bounded as in `run_avx512`.
+            unsafe {
+                if cols == 32 {
+                    kernel_avx512::<MR, true, false, _>(kc, a, Packed(b), tile)
+                } else {
+                    kernel_avx512::<MR, false, false, _>(kc, a, Packed(b), tile)
+                }
+            }
+        }
     }
 
     /// The panel's slivers `(first column, valid columns, pointer to the kc×nr sliver)`.
