@@ -58,14 +58,14 @@ pub fn gemm_gathered(m: usize, k: usize, a: MatRef<f32>, b: Gathered, c: &mut [M
     let kc_max = k.div_ceil(k.div_ceil(KC));
     for pc in (0..k).step_by(kc_max) {
         let kc = kc_max.min(k - pc);
-        let offs = &b.offs[pc..pc + kc];
+        let offs = super::simd::GatherOffsets::new(&b.offs[pc..pc + kc]);
         for ir in (0..m).step_by(mr) {
             let rows = mr.min(m - ir);
             let a_sliver = a.at(ir, pc);
             for (s, &start) in b.starts.iter().enumerate() {
                 // The first slice overwrites, so every element is initialised when later slices add.
                 let out = TileOut { c: &mut c[ir * n + 32 * s..], ldc: n, rows, cols: 32, overwrite: pc == 0 };
-                run(kc, a_sliver, (b.data, offs, start, b.d1), out);
+                run(kc, a_sliver, (b.data, &offs, start, b.d1), out);
             }
         }
     }

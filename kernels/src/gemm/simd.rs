@@ -68,10 +68,24 @@ pub fn best_f32_kernel() -> Option<(usize, usize, KernelFn)> {
     }
 }
 
+/// The row offsets of a gathered B with their largest value, found once when made (the fields
+/// are private to this module, so the kernel can rely on `max` in its bounds check instead of
+/// scanning the offsets on every tile).
+pub struct GatherOffsets<'a> {
+    offs: &'a [usize],
+    max: usize,
+}
+
+impl<'a> GatherOffsets<'a> {
+    pub fn new(offs: &'a [usize]) -> Self {
+        GatherOffsets { offs, max: offs.iter().copied().max().unwrap_or(0) }
+    }
+}
+
 /// The gathered-B AVX-512 tile kernel (`gemm::gather`), `None` on CPUs without AVX-512F.
 #[allow(clippy::type_complexity)]
-pub fn gathered_f32_kernel() -> Option<(usize, fn(usize, MatRef<f32>, (&[f32], &[usize], usize, usize), TileOut<f32>))>
-{
+pub fn gathered_f32_kernel(
+) -> Option<(usize, fn(usize, MatRef<f32>, (&[f32], &GatherOffsets, usize, usize), TileOut<f32>))> {
     match isa() {
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => Some((AVX512_MR, x86::run_avx512_gathered::<AVX512_MR>)),
@@ -111,7 +125,7 @@ pub fn supported_f32_kernels() -> Vec<(usize, usize, KernelFn)> {
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{MatRef, TileOut, A_PREFETCH, B_PREFETCH, MAX_MR};
+    use super::{GatherOffsets, MatRef, TileOut, A_PREFETCH, B_PREFETCH, MAX_MR};
     use std::arch::x86_64::*;
 
     /// The 6×16 AVX2 kernel behind a safe signature. Only [`super::best_f32_kernel`] hands it
@@ -234,14 +248,14 @@ mod x86 {
     pub fn run_avx512_gathered<const MR: usize>(
         kc: usize,
         a: MatRef<f32>,
-        (data, offs, start, d1): (&[f32], &[usize], usize, usize),
+        (data, offs, start, d1): (&[f32], &GatherOffsets, usize, usize),
         out: TileOut<f32>,
     ) {
+        let (max_off, offs) = (offs.max, offs.offs);
         assert!(super::has_avx512(), "the gathered kernel needs AVX-512F");
         assert!(out.cols == 32 && offs.len() == kc && kc > 0, "gathered tile: 32 columns, kc offsets");
         out.check(MR, 32);
         let a_rows = check_a(kc, &a, out.rows, MR);
-        let max_off = offs.iter().copied().max().unwrap_or(0);
         let end = max_off.checked_add(start).and_then(|o| o.checked_add(d1)).and_then(|o| o.checked_add(16));
         assert!(end.is_some_and(|e| e <= data.len()), "gathered B outside its slice");
         let mut rows = [0usize; MR];
