@@ -2,7 +2,7 @@
 //! explicit sizes and strides; nothing here knows what a tensor is. Each op family keeps a naive
 //! reference implementation next to the fast one, and the tests compare the two.
 //!
-//! Families: [`gemm`] (matrix products), [`conv`] (im2col / col2im convolution),
+//! Families: [`gemm`] (matrix products), [`conv`] (im2col / col2im and implicit-GEMM convolution),
 //! [`norm`] (layer / group / RMS norm), [`softmax`] (softmax, log-softmax, cross-entropy rows),
 //! [`pool`] (max / average pooling and the separable resize matrices), [`elementwise`]
 //! (unary maps and strided binary broadcasting), [`reduce`] (row reductions).

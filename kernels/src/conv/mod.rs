@@ -1,4 +1,4 @@
-//! 2-D convolution (cross-correlation, as in PyTorch) by im2col + GEMM.
+//! 2-D convolution (cross-correlation, as in PyTorch) by im2col + GEMM, or an implicit GEMM.
 //!
 //! For one image, `im2col` unrolls every receptive field into a column: the matrix
 //! `cols: [C_in·kh·kw, Ho·Wo]` has row `(c, ki, kj)` and column `(oh, ow)` holding
@@ -20,6 +20,12 @@
 //! To bound scratch memory, `cols` is built for a band of output rows at a time (at most
 //! `COLS_BUDGET` elements, 16 MiB of f32, per task); band boundaries depend only on the shapes.
 //! A 1×1 kernel with stride 1 and no padding needs no unrolling: `cols` is the image itself.
+//!
+//! Stride-1 convolutions in f32 on CPUs with AVX-512 mostly skip the unrolling altogether
+//! (`implicit.rs`): each image is zero-padded once and the GEMM kernel reads the rows of `cols`
+//! straight out of it (forward: the same bits as im2col; input gradient: the forward of `dy` with
+//! flipped, transposed weights; weight gradient: `cols` as an A operand read through a table of
+//! row starts).
 use crate::gemm::{gemm_op_threads, gemm_op_uninit, MatRef, Operand, RowSource};
 use crate::scratch::with_scratch;
 use crate::Real;
