@@ -93,6 +93,17 @@ pub fn gathered_f32_kernel(
     }
 }
 
+/// The in-place-B AVX-512 kernel (`gemm::gather::gemm_b_in_place`): `(mr, kernel)`, `None` on
+/// CPUs without AVX-512F.
+#[allow(clippy::type_complexity)]
+pub fn b_in_place_f32_kernel() -> Option<(usize, fn(usize, MatRef<f32>, MatRef<f32>, TileOut<f32>))> {
+    match isa() {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => Some((AVX512_MR, x86::run_avx512_b_in_place::<AVX512_MR>)),
+        _ => None,
+    }
+}
+
 /// The row-table AVX-512 kernel (`gemm::gather::gemm_row_table`): `(mr, nr, kernel)`, `None`
 /// on CPUs without AVX-512F.
 #[allow(clippy::type_complexity)]
@@ -238,6 +249,62 @@ mod x86 {
             let off = unsafe { *self.offs.add((p + 8).min(self.kc - 1)) };
             let lo = self.base.wrapping_add(off);
             (lo, lo.wrapping_add(self.d1))
+        }
+    }
+
+    /// A row-major B read in place: row `p` at `base + p·ld`.
+    #[derive(Clone, Copy)]
+    struct InPlace {
+        base: *const f32,
+        ld: usize,
+    }
+
+    impl BRows for InPlace {
+        #[inline(always)]
+        unsafe fn row(self, p: usize) -> (*const f32, *const f32) {
+            // SAFETY: p < kc, and the builder checked rows 0..kc of 32 floats.
+            let lo = unsafe { self.base.add(p * self.ld) };
+            (lo, lo.wrapping_add(16))
+        }
+        #[inline(always)]
+        fn ahead(self, p: usize) -> (*const f32, *const f32) {
+            let pf = self.base.wrapping_add((p + B_PREFETCH) * self.ld);
+            (pf, pf.wrapping_add(16))
+        }
+    }
+
+    /// The AVX-512 kernel with a row-major B read where it is (`gemm::gather::gemm_b_in_place`):
+    /// B's sliver row `p` is `b.data[b.offset + p·b.row_stride..][..32]`, for `out.cols / 32`
+    /// slivers side by side (`out.cols` a multiple of 32). Checks A and C as [`run_avx512`] does
+    /// and B's last row.
+    pub fn run_avx512_b_in_place<const MR: usize>(kc: usize, a: MatRef<f32>, b: MatRef<f32>, out: TileOut<f32>) {
+        assert!(super::has_avx512(), "the in-place-B kernel needs AVX-512F");
+        assert!(out.cols.is_multiple_of(32) && b.col_stride == 1 && kc > 0, "in-place B: row-major, whole slivers");
+        out.check(MR, usize::MAX);
+        let a_rows = check_a(kc, &a, out.rows, MR);
+        let end = (kc - 1)
+            .checked_mul(b.row_stride)
+            .and_then(|o| o.checked_add(b.offset))
+            .and_then(|o| o.checked_add(out.cols));
+        assert!(end.is_some_and(|e| e <= b.data.len()), "in-place B outside its slice");
+        let mut rows = [0usize; MR];
+        rows.copy_from_slice(&a_rows[..MR]);
+        let packed_a = a.offset == 0 && a.row_stride == 1 && a.col_stride == MR && out.rows == MR;
+        let a = (a.data.as_ptr(), rows, a.col_stride);
+        let c = out.c.as_mut_ptr().cast::<f32>();
+        for j0 in (0..out.cols).step_by(32) {
+            let bq = InPlace { base: b.data.as_ptr().wrapping_add(b.offset + j0), ld: b.row_stride };
+            let tile = (c.wrapping_add(j0), out.ldc, out.rows, 32, out.overwrite);
+            // SAFETY: AVX-512F was detected (asserted); A's reads and the tile's rows of 32
+            // floats at c + j0 are bounded by check_a and TileOut::check; B's row p < kc of this
+            // sliver lies in data[offset + p·ld + j0..][..32], below `end` ≤ len.
+            unsafe {
+                if packed_a {
+                    kernel_avx512::<MR, true, true, _>(kc, a, bq, tile)
+                } else {
+                    kernel_avx512::<MR, true, false, _>(kc, a, bq, tile)
+                }
+            }
         }
     }
 

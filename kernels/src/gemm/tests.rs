@@ -447,3 +447,39 @@ fn gemm_rejects_wrapping_strides() {
     let mut c = [0.0f32; 3];
     gemm(3, 1, 3, a, b, &mut c, false);
 }
+
+/// Small row-major B read in place (attention-sized products, `gather::gemm_b_in_place`): the same
+/// bits as the packed path, for A row-major, column-major and offset, B padded and offset.
+#[test]
+fn small_b_in_place_matches_packed_path() {
+    for (m, n, k) in [(64usize, 64usize, 64usize), (13, 32, 100), (5, 96, 40), (70, 32, 1)] {
+        for a_col_major in [false, true] {
+            let (ad, bd) = (fill::<f32>(m * k + 3, 21), fill::<f32>((k + 1) * (n + 5), 22));
+            let a = if a_col_major { mat(&ad, 3, 1, m) } else { mat(&ad, 3, k, 1) };
+            let b = mat(&bd, 2, n + 5, 1);
+            let mut fast = fill::<f32>(m * n, 23);
+            gemm(m, n, k, a, b, &mut fast, false);
+            let mut packed = fill::<f32>(m * n, 24);
+            // SAFETY: `packed` is initialised; parallel mode never takes the in-place path.
+            unsafe {
+                gemm_blocked(
+                    m,
+                    n,
+                    k,
+                    Operand::Strided(a),
+                    Operand::Strided(b),
+                    as_uninit(&mut packed),
+                    false,
+                    BLOCKING,
+                    true,
+                )
+            };
+            assert_eq!(bits(&fast), bits(&packed), "{m}x{n}x{k}, A column-major {a_col_major}");
+            let mut naive = vec![0f32; m * n];
+            gemm_reference(m, n, k, a, b, &mut naive, false);
+            for (x, y) in fast.iter().zip(&naive) {
+                assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "{m}x{n}x{k}: {x} vs {y}");
+            }
+        }
+    }
+}
