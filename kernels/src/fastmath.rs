@@ -71,20 +71,24 @@ pub fn tanh_f32(x: f32) -> f32 {
 /// |x| = 0.25 the Maclaurin series (relative error < 1e-6).
 #[inline(always)]
 pub fn erf_f32(x: f32) -> f32 {
+    erf_and_gauss_f32(x).0
+}
+
+/// `(erf(x), exp(−x²))` for f32: [`erf_f32`] and the exponential its formula computes anyway
+/// (what the exact GELU's derivative needs besides erf, so it costs no second `exp`).
+#[inline(always)]
+pub fn erf_and_gauss_f32(x: f32) -> (f32, f32) {
     let a = x.abs();
     let t = 1.0 / (1.0 + 0.327_591_1 * a);
     let poly = t * (0.254_829_6 + t * (-0.284_496_74 + t * (1.421_413_7 + t * (-1.453_152 + t * 1.061_405_4))));
-    let big = (1.0 - poly * exp_f32(-a * a)).copysign(x);
+    let gauss = exp_f32(-a * a);
+    let big = (1.0 - poly * gauss).copysign(x);
     // Near 0 the formula above cancels; the Maclaurin series is exact to f32 there.
     let x2 = x * x;
     let small = x
         * std::f32::consts::FRAC_2_SQRT_PI
         * (1.0 + x2 * (-1.0 / 3.0 + x2 * (1.0 / 10.0 + x2 * (-1.0 / 42.0 + x2 * (1.0 / 216.0)))));
-    if a < 0.25 {
-        small
-    } else {
-        big
-    }
+    (if a < 0.25 { small } else { big }, gauss)
 }
 
 #[cfg(test)]

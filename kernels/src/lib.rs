@@ -99,6 +99,12 @@ pub trait Real:
     fn fast_tanh(self) -> Self;
     /// `erf`: [`fastmath::erf_f32`] for f32 (vectorisable), [`erf_f64`] for f64.
     fn fast_erf(self) -> Self;
+    /// `(fast_erf(x), exp(−x²))`; for f32 one exponential serves both
+    /// ([`fastmath::erf_and_gauss_f32`]).
+    #[inline(always)]
+    fn fast_erf_and_gauss(self) -> (Self, Self) {
+        (self.fast_erf(), (-(self * self)).fast_exp())
+    }
 }
 
 impl Real for f32 {
@@ -122,6 +128,10 @@ impl Real for f32 {
     #[inline(always)]
     fn fast_erf(self) -> Self {
         fastmath::erf_f32(self)
+    }
+    #[inline(always)]
+    fn fast_erf_and_gauss(self) -> (Self, Self) {
+        fastmath::erf_and_gauss_f32(self)
     }
 }
 
