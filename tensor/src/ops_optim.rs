@@ -50,6 +50,32 @@ impl Tensor {
         })
     }
 
+    /// [`Tensor::adam_update`] consuming the moments: on the CPU they are updated in their own
+    /// buffers when these are their only handles (an optimiser's state), instead of copied into
+    /// new ones. The same bits either way.
+    pub fn adam_update_owned(
+        &self,
+        grad: &Tensor,
+        (m, v): (Tensor, Tensor),
+        cfg: &AdamConfig,
+        step: u64,
+    ) -> Result<(Tensor, Tensor, Tensor)> {
+        check_operands("adam", self, &[grad, &m, &v])?;
+        if self.device() != crate::Device::Cpu {
+            return self.adam_update(grad, &m, &v, cfg, step);
+        }
+        let shape = self.shape().to_vec();
+        float_dispatch!(self.dtype(), "adam", T => {
+            let mut pv = self.to_vec::<T>()?;
+            let (mut ms, mut vs) = (m.into_cpu_storage()?, v.into_cpu_storage()?);
+            let (Some(mv), Some(vv)) = (<T as crate::storage::CpuElem>::slice_mut(&mut ms), <T as crate::storage::CpuElem>::slice_mut(&mut vs)) else {
+                return Err(Error::DTypeMismatch { op: "adam", lhs: self.dtype(), rhs: ms.dtype() });
+            };
+            adam_step(cfg, step, &mut pv, &grad.cpu_data::<T>()?, mv, vv);
+            Ok((Tensor::from_vec(pv, &shape)?, Tensor::from_cpu(ms, &shape)?, Tensor::from_cpu(vs, &shape)?))
+        })
+    }
+
     /// One SGD step on this parameter with gradient `grad` and momentum buffer `buf` (`first`:
     /// the buffer starts as the gradient, as in PyTorch): returns `(p', buf')`. Without momentum
     /// the buffer is returned unchanged. See [`kernels::optim::sgd_step`] for the rule.
@@ -103,6 +129,24 @@ mod tests {
             (p1.to_vec::<f32>().unwrap(), m1.to_vec::<f32>().unwrap(), v1.to_vec::<f32>().unwrap()),
             (pv, mv, vv)
         );
+        // Consuming the moments: the same bits, whether they are owned (updated in place), shared
+        // (copied; the other handle keeps the old values) or views.
+        let (m0, v0) = (
+            Tensor::randn(&[5, 7], 0.0, 0.1, 4, DType::F32).unwrap(),
+            Tensor::randn(&[5, 7], 0.0, 0.1, 5, DType::F32).unwrap().square().unwrap(),
+        );
+        let want = p.adam_update(&g, &m0, &v0, &cfg, 3).unwrap();
+        let bits = |t: &Tensor| t.to_vec::<f32>().unwrap().iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
+        let m0_before = bits(&m0);
+        let shared = p.adam_update_owned(&g, (m0.clone(), v0.clone()), &cfg, 3).unwrap();
+        assert_eq!(bits(&m0), m0_before, "a shared moment is not modified");
+        let owned = p.adam_update_owned(&g, (m0.copy().unwrap(), v0.copy().unwrap()), &cfg, 3).unwrap();
+        let viewed = p
+            .adam_update_owned(&g, (m0.transpose(0, 1).unwrap().transpose(0, 1).unwrap(), v0.copy().unwrap()), &cfg, 3)
+            .unwrap();
+        for got in [&shared, &owned, &viewed] {
+            assert_eq!((bits(&got.0), bits(&got.1), bits(&got.2)), (bits(&want.0), bits(&want.1), bits(&want.2)));
+        }
         let x = Tensor::randn(&[1001], 0.0, 1.0, 3, DType::F64).unwrap();
         let want: f64 = x.to_vec::<f64>().unwrap().iter().map(|a| a * a).sum();
         assert_eq!(x.sum_squares_f64().unwrap(), want);

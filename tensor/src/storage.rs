@@ -118,11 +118,18 @@ from_vec!(f64, F64);
 /// Typed access to a `CpuStorage` buffer.
 pub trait CpuElem: WithDType {
     fn slice(s: &CpuStorage) -> Option<&[Self]>;
+    fn slice_mut(s: &mut CpuStorage) -> Option<&mut [Self]>;
 }
 macro_rules! cpu_elem {
     ($t:ty, $d:ident) => {
         impl CpuElem for $t {
             fn slice(s: &CpuStorage) -> Option<&[Self]> {
+                match s {
+                    CpuStorage::$d(v) => Some(v),
+                    _ => None,
+                }
+            }
+            fn slice_mut(s: &mut CpuStorage) -> Option<&mut [Self]> {
                 match s {
                     CpuStorage::$d(v) => Some(v),
                     _ => None,

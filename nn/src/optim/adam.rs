@@ -31,18 +31,19 @@ impl Optimizer for Adam {
         self.step += 1;
         for (name, p, g) in &grads.items {
             let value = p.value();
-            let (m, v) = match self.moments.entry(name.clone()) {
-                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::btree_map::Entry::Vacant(e) => e.insert((value.zeros_like()?, value.zeros_like()?)),
+            let (mut m, mut v) = match self.moments.remove(name) {
+                Some(mv) => mv,
+                None => (value.zeros_like()?, value.zeros_like()?),
             };
             // Moments follow their parameter (a checkpoint loads them on the CPU).
             if m.device() != value.device() {
-                (*m, *v) = (m.to_device(value.device())?, v.to_device(value.device())?);
+                (m, v) = (m.to_device(value.device())?, v.to_device(value.device())?);
             }
             let g = g.to_dtype(value.dtype())?;
-            // On the parameter's device: the fused update, no copy to the host.
-            let (new, m_new, v_new) = value.adam_update(&g, m, v, &self.cfg, self.step)?;
-            (*m, *v) = (m_new, v_new);
+            // On the parameter's device: the fused update, no copy to the host; the moments are
+            // handed over so the CPU updates them in their own buffers.
+            let (new, m_new, v_new) = value.adam_update_owned(&g, (m, v), &self.cfg, self.step)?;
+            self.moments.insert(name.clone(), (m_new, v_new));
             p.set(new)?;
         }
         Ok(())
