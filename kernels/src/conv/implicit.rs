@@ -51,9 +51,16 @@ impl Implicit {
         Some(Implicit { hp, wp, offs, starts, d1 })
     }
 
-    /// One image: `y_img [C_out, Ho·Wo] = W [C_out, K] · cols(x_img)`, every element written.
-    /// `T` must be the type the plan was made for (f32).
-    pub(super) fn forward_image<T: 'static>(&self, g: &Conv2dGeom, x_img: &[T], w: &[T], y_img: &mut [MaybeUninit<T>]) {
+    /// One image: `y_img [C_out, Ho·Wo] = W [C_out, K] · cols(x_img)`, every element written;
+    /// `parallel` splits the output channels between threads (the same bits). `T` must be the type
+    /// the plan was made for (f32).
+    pub(super) fn forward_image<T: 'static>(
+        &self,
+        g: &Conv2dGeom,
+        (x_img, w): (&[T], &[T]),
+        y_img: &mut [MaybeUninit<T>],
+        parallel: bool,
+    ) {
         let (x_img, w, y_img) = (as_f32(x_img), as_f32(w), as_f32_uninit(y_img));
         let (h, wd, (ph, pw)) = (g.h, g.w, g.padding);
         with_scratch(g.c_in * self.hp * self.wp, |xp: &mut [f32]| {
@@ -68,7 +75,7 @@ impl Implicit {
             let k = self.offs.len();
             let a = MatRef { data: w, offset: 0, row_stride: k, col_stride: 1 };
             let b = Gathered { data: xp, offs: &self.offs, starts: &self.starts, d1: self.d1 };
-            let done = gemm_gathered(g.c_out, k, a, b, y_img);
+            let done = gemm_gathered(g.c_out, k, a, b, y_img, parallel);
             assert!(done, "the implicit GEMM's kernel was available when the plan was made");
         });
     }
@@ -86,7 +93,8 @@ pub(super) fn backward_input<T: crate::Real>(g: &Conv2dGeom, dy: &[T], w: &[T], 
     let (dh, dw) = g.dilation;
     let (eh, ew) = (dh * (g.kh - 1), dw * (g.kw - 1));
     let (ph, pw) = g.padding;
-    if g.groups != 1 || g.stride != (1, 1) || g.is_pointwise() || ph > eh || pw > ew || super::inner_parallel(g.n) {
+    // Chosen by the shapes alone (its bits differ from im2col's, so never by the thread count).
+    if g.groups != 1 || g.stride != (1, 1) || g.is_pointwise() || ph > eh || pw > ew {
         return false;
     }
     let gt = Conv2dGeom { c_in: g.c_out, h: g.out_h(), w: g.out_w(), c_out: g.c_in, padding: (eh - ph, ew - pw), ..*g };
@@ -112,9 +120,11 @@ pub(super) fn backward_input<T: crate::Real>(g: &Conv2dGeom, dy: &[T], w: &[T], 
     // SAFETY: the implicit forward writes only values (GEMM results) into dx.
     let dx = unsafe { crate::memory::as_uninit(dx) };
     use rayon::prelude::*;
+    // Few images: each one's product also splits between threads (the same bits either way).
+    let inner = super::inner_parallel(g.n);
     dx.par_chunks_mut(dx_img_len)
         .zip(dy.par_chunks(dy_img_len))
-        .for_each(|(dx_img, dy_img)| plan.forward_image(&gt, dy_img, &wt, dx_img));
+        .for_each(|(dx_img, dy_img)| plan.forward_image(&gt, (dy_img, &wt), dx_img, inner));
     true
 }
 
@@ -126,11 +136,12 @@ pub(super) fn backward_input<T: crate::Real>(g: &Conv2dGeom, dy: &[T], w: &[T], 
 /// in place through a table of row starts) and transposed into `target` at the end. The sums
 /// differ from im2col's in grouping (and include the zero columns: an infinite input there
 /// gives NaN rather than ±∞), one fixed order either way. Returns false, touching nothing,
-/// where this does not apply (f32 with AVX-512, one group, stride 1, not 1×1 unpadded).
+/// where this does not apply (f32 with AVX-512, one group, stride 1, not 1×1 unpadded): chosen by
+/// the shapes alone, never by the thread count, as the bits differ from im2col's.
 pub(super) fn weight_grad<T: 'static>(
     g: &Conv2dGeom,
     (x, dy): (&[T], &[T]),
-    images: std::ops::Range<usize>,
+    (images, tasks): (std::ops::Range<usize>, usize),
     target: &mut [T],
 ) -> bool {
     let applies = TypeId::of::<T>() == TypeId::of::<f32>()
@@ -176,7 +187,9 @@ pub(super) fn weight_grad<T: 'static>(
                     }
                     // tt [K, C_out] (+)= cols [K, p_ext] · dyeᵀ [p_ext, C_out]
                     let b = Operand::Strided(MatRef { data: dye, offset: 0, row_stride: 1, col_stride: p_ext });
-                    let done = gemm_row_table(g.c_out, p_ext, (xp, &offs), b, tt, i > 0);
+                    // Few parallel chunks: each product also splits between threads (same bits).
+                    let split = super::inner_parallel(tasks);
+                    let done = gemm_row_table(g.c_out, p_ext, (xp, &offs), b, tt, (i > 0, split));
                     assert!(done, "the row-table kernel was available a moment ago");
                 }
                 for (kk, row) in tt.chunks_exact(g.c_out).enumerate() {

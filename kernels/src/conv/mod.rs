@@ -271,16 +271,18 @@ pub fn conv2d_forward_vec<T: Real>(g: &Conv2dGeom, x: &[T], w: &[T]) -> Vec<T> {
     unsafe { crate::memory::written_vec(len, |y| forward_into(g, x, w, y)) }
 }
 
-/// The forward pass into `y` (every element written): the implicit GEMM where it applies and
-/// there are enough images to give every thread whole images, im2col otherwise. Same bits.
+/// The forward pass into `y` (every element written): the implicit GEMM where it applies,
+/// im2col otherwise (the same bits either way).
 fn forward_into<T: Real>(g: &Conv2dGeom, x: &[T], w: &[T], y: &mut [MaybeUninit<T>]) {
     let x_img_len = g.c_in * g.h * g.w;
-    let plan = if g.is_pointwise() || inner_parallel(g.n) { None } else { Implicit::plan::<T>(g) };
+    let plan = if g.is_pointwise() { None } else { Implicit::plan::<T>(g) };
     match plan {
         Some(plan) if !y.is_empty() && x_img_len > 0 => {
             g.check(x.len(), w.len(), y.len());
+            // Few images: each one's product also splits between threads.
+            let inner = inner_parallel(g.n);
             let chunks = y.par_chunks_mut(g.c_out * g.col_cols()).zip(x.par_chunks(x_img_len));
-            chunks.for_each(|(y_img, x_img)| plan.forward_image(g, x_img, w, y_img));
+            chunks.for_each(|(y_img, x_img)| plan.forward_image(g, (x_img, w), y_img, inner));
         }
         _ => forward_banded(g, x, w, y, band_rows(g)),
     }
@@ -464,7 +466,7 @@ fn accumulate_weight_grad<T: Real>(
     band: usize,
 ) {
     debug_assert!(!images.is_empty());
-    if implicit::weight_grad(g, (x, dy), images.clone(), target) {
+    if implicit::weight_grad(g, (x, dy), (images.clone(), tasks), target) {
         return;
     }
     let (p, wo) = (g.col_cols(), g.out_w());

@@ -374,7 +374,7 @@ fn implicit_weight_grad_matches_im2col() {
         let (x, dy): (Vec<f32>, Vec<f32>) =
             (x64.iter().map(|&v| v as f32).collect(), dy64.iter().map(|&v| v as f32).collect());
         let mut direct = vec![f32::NAN; g.weight_len()];
-        let ran = implicit::weight_grad(g, (&x, &dy), 0..g.n, &mut direct);
+        let ran = implicit::weight_grad(g, (&x, &dy), (0..g.n, 1), &mut direct);
         assert_eq!(ran, *applies && crate::gemm::gather::row_table_available(), "{g:?}");
         for threads in [1, 2] {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a pool");
@@ -390,5 +390,32 @@ fn implicit_weight_grad_matches_im2col() {
                 assert!(got.iter().zip(&again).all(|(a, b)| a.to_bits() == b.to_bits()), "{g:?}: thread counts differ");
             }
         }
+    }
+}
+
+/// The implicit paths are chosen by the shapes alone and split few images' products between
+/// threads: forward, input and weight gradients are the same bits in pools of 1, 2 and 3 threads,
+/// for batches smaller and larger than the thread count.
+#[test]
+fn implicit_paths_are_thread_count_independent() {
+    for n in [1usize, 3, 6] {
+        let g = geo([n, 8, 16, 16, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1]);
+        let x: Vec<f32> = rand_vec(11, x_len(&g)).iter().map(|&v| v as f32).collect();
+        let w: Vec<f32> = rand_vec(12, g.weight_len()).iter().map(|&v| v as f32).collect();
+        let dy: Vec<f32> = rand_vec(13, y_len(&g)).iter().map(|&v| v as f32).collect();
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a pool");
+            pool.install(|| {
+                let y = conv2d_forward_vec(&g, &x, &w);
+                let mut dx = vec![0f32; x_len(&g)];
+                conv2d_backward_input(&g, &dy, &w, &mut dx);
+                let mut dw = vec![0f32; g.weight_len()];
+                conv2d_backward_weight(&g, &x, &dy, &mut dw);
+                [y, dx, dw].map(|v| v.iter().map(|a| a.to_bits()).collect::<Vec<u32>>())
+            })
+        };
+        let one = run(1);
+        assert_eq!(one, run(2), "n {n}: 1 vs 2 threads");
+        assert_eq!(one, run(3), "n {n}: 1 vs 3 threads");
     }
 }

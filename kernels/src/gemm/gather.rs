@@ -17,6 +17,7 @@
 //! kernel, stored (first slice) or added to C. So the result is the same bits as `gemm` of A and
 //! the stored B (the im2col matrix) on the same CPU.
 use super::{round_up, MatRef, Operand, TileOut, KC, NC};
+use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
 /// B of [`gemm_gathered`], see the module docs.
@@ -36,13 +37,22 @@ pub fn gathered_available() -> bool {
 }
 
 /// `c [m × n] = a [m × k] · B` with `n = 32·b.starts.len()`, `c` row-major with row length `n`
-/// (written in full, may start uninitialised), B gathered as the module docs say. Runs on the
-/// calling thread. Returns false, writing nothing, when the CPU lacks the kernel.
+/// (written in full, may start uninitialised), B gathered as the module docs say. With
+/// `parallel`, blocks of rows go to rayon tasks (each element is still computed by one kernel
+/// call per depth slice: the same bits). Returns false, writing nothing, when the CPU lacks the
+/// kernel.
 ///
 /// # Panics
 /// If `b.offs.len() != k`, `c` is shorter than `m·n`, or any read of A or B falls outside its
 /// slice.
-pub fn gemm_gathered(m: usize, k: usize, a: MatRef<f32>, b: Gathered, c: &mut [MaybeUninit<f32>]) -> bool {
+pub fn gemm_gathered(
+    m: usize,
+    k: usize,
+    a: MatRef<f32>,
+    b: Gathered,
+    c: &mut [MaybeUninit<f32>],
+    parallel: bool,
+) -> bool {
     let Some((mr, run)) = super::simd::gathered_f32_kernel() else { return false };
     let n = 32 * b.starts.len();
     assert_eq!(b.offs.len(), k, "gemm_gathered: one offset per row of B");
@@ -59,15 +69,16 @@ pub fn gemm_gathered(m: usize, k: usize, a: MatRef<f32>, b: Gathered, c: &mut [M
     for pc in (0..k).step_by(kc_max) {
         let kc = kc_max.min(k - pc);
         let offs = super::simd::GatherOffsets::new(&b.offs[pc..pc + kc]);
-        for ir in (0..m).step_by(mr) {
-            let rows = mr.min(m - ir);
+        let min_len = if parallel { 1 } else { usize::MAX };
+        c.par_chunks_mut(mr * n).with_min_len(min_len).enumerate().for_each(|(blk, c_rows)| {
+            let (ir, rows) = (blk * mr, c_rows.len() / n);
             let a_sliver = a.at(ir, pc);
             for (s, &start) in b.starts.iter().enumerate() {
                 // The first slice overwrites, so every element is initialised when later slices add.
-                let out = TileOut { c: &mut c[ir * n + 32 * s..], ldc: n, rows, cols: 32, overwrite: pc == 0 };
+                let out = TileOut { c: &mut c_rows[32 * s..], ldc: n, rows, cols: 32, overwrite: pc == 0 };
                 run(kc, a_sliver, (b.data, &offs, start, b.d1), out);
             }
-        }
+        });
     }
     true
 }
@@ -117,8 +128,8 @@ pub fn row_table_available() -> bool {
 /// `c [m × n] (+)= A · b` with `A(i, p) = a_data[a_rows[i] + p]` (`m = a_rows.len()`, `p < k`),
 /// `c` row-major and initialised, added to when `accumulate`. B is packed panel by panel as in
 /// the blocked GEMM, whose depth slices and kernel this uses (so the same bits as `gemm` of the
-/// stored A). Runs on the calling thread. Returns false, touching nothing, when the CPU lacks the
-/// kernel.
+/// stored A). With `parallel`, blocks of rows go to rayon tasks (the same bits). Returns false,
+/// touching nothing, when the CPU lacks the kernel.
 ///
 /// # Panics
 /// If `c` is shorter than `m·n` or a read of A or B falls outside its slice.
@@ -128,7 +139,7 @@ pub fn gemm_row_table(
     (a_data, a_rows): (&[f32], &[usize]),
     b: Operand<f32>,
     c: &mut [f32],
-    accumulate: bool,
+    (accumulate, parallel): (bool, bool),
 ) -> bool {
     let Some((mr, nr, run)) = super::simd::row_table_f32_kernel() else { return false };
     let m = a_rows.len();
@@ -150,18 +161,20 @@ pub fn gemm_row_table(
             let nc = NC.min(n - jc);
             for pc in (0..k).step_by(kc_max) {
                 let kc = kc_max.min(k - pc);
+                let min_len = if parallel { 1 } else { usize::MAX };
                 let bp = &mut b_pack[..round_up(nc, nr) * kc];
-                super::pack::pack_b(bp, b, (pc, kc), (jc, nc), nr, usize::MAX);
-                for ir in (0..m).step_by(mr) {
-                    let rows = mr.min(m - ir);
+                super::pack::pack_b(bp, b, (pc, kc), (jc, nc), nr, min_len);
+                let bp = &*bp;
+                c.par_chunks_mut(mr * n).with_min_len(min_len).enumerate().for_each(|(blk, c_rows)| {
+                    let (ir, rows) = (blk * mr, c_rows.len() / n);
                     let mut starts = [0usize; 16];
                     for (s, &r) in starts.iter_mut().zip(&a_rows[ir..ir + rows]) {
                         *s = r + pc;
                     }
                     let overwrite = pc == 0 && !accumulate;
-                    let out = TileOut { c: &mut c[ir * n + jc..], ldc: n, rows, cols: nc, overwrite };
+                    let out = TileOut { c: &mut c_rows[jc..], ldc: n, rows, cols: nc, overwrite };
                     run(kc, (a_data, &starts[..rows]), bp, out);
-                }
+                });
             }
         }
     });
@@ -210,11 +223,31 @@ mod tests {
                 false,
             );
             let mut got = vec![MaybeUninit::new(f32::NAN); m * n];
-            assert!(gemm_gathered(m, k, am, Gathered { data: &data, offs: &offs, starts: &starts, d1 }, &mut got));
+            assert!(gemm_gathered(
+                m,
+                k,
+                am,
+                Gathered { data: &data, offs: &offs, starts: &starts, d1 },
+                &mut got,
+                false
+            ));
+            // Split over threads by row blocks: the same bits.
+            let mut split = vec![MaybeUninit::new(f32::NAN); m * n];
+            assert!(gemm_gathered(
+                m,
+                k,
+                am,
+                Gathered { data: &data, offs: &offs, starts: &starts, d1 },
+                &mut split,
+                true
+            ));
+            // SAFETY: written in full (returned true).
+            let split: Vec<u32> = split.iter().map(|v| unsafe { v.assume_init() }.to_bits()).collect();
             // SAFETY: gemm_gathered wrote every element (it returned true).
             let got: Vec<u32> = got.iter().map(|v| unsafe { v.assume_init() }.to_bits()).collect();
             let want: Vec<u32> = want.iter().map(|v| v.to_bits()).collect();
             assert_eq!(got, want, "m {m} k {k} slivers {slivers} d1 {d1}");
+            assert_eq!(split, want, "m {m} k {k} slivers {slivers} d1 {d1}, split");
         }
     }
 
@@ -237,9 +270,12 @@ mod tests {
                 let mut got = want.clone();
                 let am = MatRef { data: &a, offset: 0, row_stride: k, col_stride: 1 };
                 super::super::gemm(m, n, k, am, b, &mut want, accumulate);
-                assert!(gemm_row_table(n, k, (&data, &rows), Operand::Strided(b), &mut got, accumulate));
+                let mut split = got.clone();
+                assert!(gemm_row_table(n, k, (&data, &rows), Operand::Strided(b), &mut got, (accumulate, false)));
+                assert!(gemm_row_table(n, k, (&data, &rows), Operand::Strided(b), &mut split, (accumulate, true)));
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
                 assert_eq!(bits(&got), bits(&want), "m {m} n {n} k {k} accumulate {accumulate}");
+                assert_eq!(bits(&split), bits(&want), "m {m} n {n} k {k} accumulate {accumulate}, split");
             }
         }
     }
@@ -253,7 +289,7 @@ mod tests {
         let (data, b) = (vec![0f32; 100], vec![0f32; 10 * 32]);
         let bm = MatRef { data: &b, offset: 0, row_stride: 32, col_stride: 1 };
         // Row start 95 + k 10 > 100.
-        gemm_row_table(32, 10, (&data, &[0, 95]), Operand::Strided(bm), &mut vec![0f32; 64], false);
+        gemm_row_table(32, 10, (&data, &[0, 95]), Operand::Strided(bm), &mut vec![0f32; 64], (false, false));
     }
 
     #[test]
@@ -267,6 +303,6 @@ mod tests {
         let mut c = vec![MaybeUninit::new(0f32); 8 * 32];
         let am = MatRef { data: &a, offset: 0, row_stride: 2, col_stride: 1 };
         // offset 60 + start 10 + d1 16 + 16 = 102 > 100
-        gemm_gathered(8, 2, am, Gathered { data: &data, offs: &[0, 60], starts: &[10], d1: 16 }, &mut c);
+        gemm_gathered(8, 2, am, Gathered { data: &data, offs: &[0, 60], starts: &[10], d1: 16 }, &mut c, false);
     }
 }

@@ -245,7 +245,8 @@ mod x86 {
         }
         #[inline(always)]
         fn ahead(self, p: usize) -> (*const f32, *const f32) {
-            // SAFETY: the index is clamped below kc, inside the offsets table.
+            // SAFETY: the index is clamped below kc, inside the offsets table (a `Gathered` is
+            // only built by `run_avx512_gathered`, with kc > 0 and kc offsets).
             let off = unsafe { *self.offs.add((p + 8).min(self.kc - 1)) };
             let lo = self.base.wrapping_add(off);
             (lo, lo.wrapping_add(self.d1))
@@ -268,7 +269,7 @@ mod x86 {
         }
         #[inline(always)]
         fn ahead(self, p: usize) -> (*const f32, *const f32) {
-            let pf = self.base.wrapping_add((p + B_PREFETCH) * self.ld);
+            let pf = self.base.wrapping_add((p + B_PREFETCH).wrapping_mul(self.ld));
             (pf, pf.wrapping_add(16))
         }
     }
@@ -440,7 +441,7 @@ mod x86 {
                 let ap = a.add(p * a_cs);
                 if prefetch_a {
                     // A's lines A_PREFETCH columns ahead, as in the AVX-512 kernel.
-                    let pa = ap.wrapping_add(A_PREFETCH * a_cs);
+                    let pa = ap.wrapping_add(A_PREFETCH.wrapping_mul(a_cs));
                     _mm_prefetch::<_MM_HINT_T0>(pa.wrapping_add(a_rows[0]).cast::<i8>());
                     _mm_prefetch::<_MM_HINT_T0>(pa.wrapping_add(a_rows[5]).cast::<i8>());
                 }
@@ -509,7 +510,7 @@ mod x86 {
                 _mm_prefetch::<_MM_HINT_T0>(pf_hi.cast::<i8>());
                 let ap = a.add(p * a_cs);
                 if prefetch_a {
-                    let pa = ap.wrapping_add(A_PREFETCH * a_cs);
+                    let pa = ap.wrapping_add(A_PREFETCH.wrapping_mul(a_cs));
                     _mm_prefetch::<_MM_HINT_T0>(pa.wrapping_add(a_rows[0]).cast::<i8>());
                     _mm_prefetch::<_MM_HINT_T0>(pa.wrapping_add(a_rows[MR - 1]).cast::<i8>());
                 }
