@@ -17,7 +17,7 @@
 //! each value is computed in the same order for any thread count. The cross-row sums for
 //! dgamma/dbeta use fixed `RED_ROWS × RED_COLS` tiles (constants, not derived from the thread
 //! count) whose partials are then added sequentially: bit-identical for any thread count.
-use crate::lanes::{combine, lane_sum, LANES};
+use crate::lanes::{combine, lane_fold, lane_sum, LANES};
 use crate::Real;
 use rayon::prelude::*;
 use std::ops::Range;
@@ -101,6 +101,22 @@ fn forward<T: Real>(
         .with_min_len(min_rows(d))
         .for_each(|(r, (yr, (m, rs)))| {
             let xr = &x[r * d..(r + 1) * d];
+            if let (1, Some(g), Some(b)) = (s, gamma, beta) {
+                // One element per channel (layer norm; group norm with s = 1) and both affine
+                // parameters: the same sums and formula over zipped slices (no index checks, so
+                // the loops vectorise); the same bits.
+                let mu =
+                    if center { lane_fold::<T, LANES>(xr, T::zero(), |v| v, |a, v| a + v) * inv_d } else { T::zero() };
+                let var = lane_fold::<T, LANES>(xr, T::zero(), |v| (v - mu) * (v - mu), |a, v| a + v) * inv_d;
+                let inv = T::one() / (var + eps).sqrt();
+                (*m, *rs) = (mu, inv);
+                // s = 1: element i has channel c0 + i (c0 = 0 for layer norm).
+                let c0 = (r % groups) * d;
+                for (((y, &xv), &gv), &bv) in yr.iter_mut().zip(xr).zip(&g[c0..c0 + d]).zip(&b[c0..c0 + d]) {
+                    *y = (xv - mu) * inv * gv + bv;
+                }
+                return;
+            }
             let mu = if center { lane_sum(d, |i| xr[i]) * inv_d } else { T::zero() };
             let var = lane_sum(d, |i| (xr[i] - mu) * (xr[i] - mu)) * inv_d;
             let inv = T::one() / (var + eps).sqrt();
@@ -136,6 +152,26 @@ fn backward_dx<T: Real>(
         let c0 = (r % groups) * (d / s);
         // Lane sums (see LANES): term i goes to lane i % LANES.
         let (mut sg, mut sgx) = ([T::zero(); LANES], [T::zero(); LANES]);
+        if let (1, Some(g)) = (s, gamma) {
+            // One element per channel (layer norm; group norm with s = 1) with gamma: the same
+            // sums and formula over zipped slices (no index checks, so the loops vectorise); the
+            // same bits.
+            let g = &g[c0..c0 + d]; // s = 1: element i has channel c0 + i
+            let lanes = xr.chunks(LANES).zip(dyr.chunks(LANES)).zip(g.chunks(LANES));
+            for ((xc, dc), gc) in lanes {
+                for ((((a, ax), &xv), &dv), &gv) in sg.iter_mut().zip(sgx.iter_mut()).zip(xc).zip(dc).zip(gc) {
+                    let gi = dv * gv;
+                    *a += gi;
+                    *ax += gi * ((xv - mu) * rs);
+                }
+            }
+            let mg = mean.map_or(T::zero(), |_| combine(sg) * inv_d);
+            let mgx = combine(sgx) * inv_d;
+            for (((o, &xv), &dv), &gv) in dxr.iter_mut().zip(xr).zip(dyr).zip(g) {
+                *o = rs * (dv * gv - mg - (xv - mu) * rs * mgx);
+            }
+            return;
+        }
         for_channels(d, s, c0, gamma, None, |i, g, _| {
             let gi = dyr[i] * g;
             sg[i % LANES] += gi;

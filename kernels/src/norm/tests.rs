@@ -213,3 +213,43 @@ fn norms_are_bit_identical_across_thread_counts() {
         assert!(one == pool(t).install(run_all), "outputs differ between 1 and {t} threads");
     }
 }
+
+/// The layer-norm rows with both affine parameters run over zipped slices; they must give the
+/// bits of the per-element loops they replace (lane sums in `i % LANES` order), forward and
+/// backward, including rows shorter than a lane group and with a partial last group.
+#[test]
+fn layer_norm_zipped_rows_match_the_indexed_loops_bitwise() {
+    let bits = |v: &[f32]| v.iter().map(|a| a.to_bits()).collect::<Vec<u32>>();
+    for (rows, d) in [(7usize, 128usize), (5, 13), (3, 8), (4, 1), (2, 300)] {
+        let (x, dy, g, b) = (lcg(rows * d, 1), lcg(rows * d, 2), lcg(d, 3), lcg(d, 4));
+        let eps = 1e-5f32;
+        let (mut y, mut m, mut rs) = (vec![0f32; rows * d], vec![0f32; rows], vec![0f32; rows]);
+        layer_norm_forward(&x, rows, d, Some(&g), Some(&b), eps, &mut y, &mut m, &mut rs);
+        let mut dx = vec![0f32; rows * d];
+        layer_norm_backward(&x, &dy, rows, d, Some(&g), &m, &rs, &mut dx, None, None);
+        let inv_d = 1.0 / d as f32;
+        let (mut want_y, mut want_dx) = (vec![0f32; rows * d], vec![0f32; rows * d]);
+        for r in 0..rows {
+            let (xr, dyr) = (&x[r * d..(r + 1) * d], &dy[r * d..(r + 1) * d]);
+            let mu = lane_sum(d, |i| xr[i]) * inv_d;
+            let var = lane_sum(d, |i| (xr[i] - mu) * (xr[i] - mu)) * inv_d;
+            let inv = 1.0 / (var + eps).sqrt();
+            assert_eq!((m[r].to_bits(), rs[r].to_bits()), (mu.to_bits(), inv.to_bits()), "{rows}x{d} row {r} stats");
+            for i in 0..d {
+                want_y[r * d + i] = (xr[i] - mu) * inv * g[i] + b[i];
+            }
+            let (mut sg, mut sgx) = ([0f32; LANES], [0f32; LANES]);
+            for i in 0..d {
+                let gi = dyr[i] * g[i];
+                sg[i % LANES] += gi;
+                sgx[i % LANES] += gi * ((xr[i] - mu) * inv);
+            }
+            let (mg, mgx) = (combine(sg) * inv_d, combine(sgx) * inv_d);
+            for i in 0..d {
+                want_dx[r * d + i] = inv * (dyr[i] * g[i] - mg - (xr[i] - mu) * inv * mgx);
+            }
+        }
+        assert_eq!(bits(&y), bits(&want_y), "{rows}x{d} forward");
+        assert_eq!(bits(&dx), bits(&want_dx), "{rows}x{d} backward");
+    }
+}
