@@ -78,6 +78,24 @@ pub(crate) unsafe fn written_vec<T>(len: usize, write: impl FnOnce(&mut [std::me
     v
 }
 
+/// `s` as a slice of `U` when `T` is `U` (the same type by `TypeId`), `None` otherwise: how the
+/// generic kernels hand their data to the f32-only SIMD paths.
+pub(crate) fn same_type<T: 'static, U: 'static>(s: &[T]) -> Option<&[U]> {
+    (std::any::TypeId::of::<T>() == std::any::TypeId::of::<U>()).then(|| {
+        // SAFETY: T is U (same TypeId), so this is the same memory, length and lifetime as a [U].
+        unsafe { std::slice::from_raw_parts(s.as_ptr().cast::<U>(), s.len()) }
+    })
+}
+
+/// [`same_type`] for an exclusive slice (reborrowed with its length).
+pub(crate) fn same_type_mut<T: 'static, U: 'static>(s: &mut [T]) -> Option<&mut [U]> {
+    if std::any::TypeId::of::<T>() != std::any::TypeId::of::<U>() {
+        return None;
+    }
+    // SAFETY: T is U (same TypeId); this reborrows the same exclusive slice with its length.
+    Some(unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast::<U>(), s.len()) })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -10,6 +10,7 @@
 use super::Conv2dGeom;
 use crate::gemm::gather::{gathered_available, gemm_gathered, gemm_row_table, row_table_available, Gathered};
 use crate::gemm::{MatRef, Operand};
+use crate::memory::{same_type, same_type_mut};
 use crate::scratch::with_scratch;
 use std::any::TypeId;
 use std::mem::MaybeUninit;
@@ -61,7 +62,7 @@ impl Implicit {
         y_img: &mut [MaybeUninit<T>],
         parallel: bool,
     ) {
-        let (x_img, w, y_img) = (as_f32(x_img), as_f32(w), as_f32_uninit(y_img));
+        let (x_img, w, y_img) = (as_f32(x_img), as_f32(w), as_f32_mut(y_img));
         let (h, wd, (ph, pw)) = (g.h, g.w, g.padding);
         with_scratch(g.c_in * self.hp * self.wp, |xp: &mut [f32]| {
             // The zero-padded image: borders zero, rows copied in.
@@ -203,23 +204,12 @@ pub(super) fn weight_grad<T: 'static>(
     true
 }
 
-/// `s` as `&mut [f32]` (`T` must be f32).
-fn as_f32_mut<T: 'static>(s: &mut [T]) -> &mut [f32] {
-    assert!(TypeId::of::<T>() == TypeId::of::<f32>(), "implicit convolution: f32 only");
-    // SAFETY: T is f32 (same TypeId); this reborrows the same exclusive slice with its length.
-    unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast::<f32>(), s.len()) }
-}
-
-/// `s` as `&[f32]` (`T` must be f32).
+/// `s` as `&[f32]` (`T` must be f32: the plans are only made for f32).
 fn as_f32<T: 'static>(s: &[T]) -> &[f32] {
-    assert!(TypeId::of::<T>() == TypeId::of::<f32>(), "implicit convolution: f32 only");
-    // SAFETY: T is f32 (same TypeId), so the memory, length and lifetime are those of an [f32].
-    unsafe { std::slice::from_raw_parts(s.as_ptr().cast::<f32>(), s.len()) }
+    same_type(s).expect("implicit convolution: f32 only")
 }
 
-/// `s` as `&mut [MaybeUninit<f32>]` (`T` must be f32).
-fn as_f32_uninit<T: 'static>(s: &mut [MaybeUninit<T>]) -> &mut [MaybeUninit<f32>] {
-    assert!(TypeId::of::<T>() == TypeId::of::<f32>(), "implicit convolution: f32 only");
-    // SAFETY: T is f32 (same TypeId); this reborrows the same exclusive slice with its length.
-    unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast::<MaybeUninit<f32>>(), s.len()) }
+/// `s` as `&mut [U]` for the f32 forms `U` of `T` (`f32`, `MaybeUninit<f32>`).
+fn as_f32_mut<T: 'static, U: 'static>(s: &mut [T]) -> &mut [U] {
+    same_type_mut(s).expect("implicit convolution: f32 only")
 }

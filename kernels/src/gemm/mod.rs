@@ -371,7 +371,7 @@ unsafe fn gemm_blocked<T: Real>(
     if !parallel && !accumulate && k.saturating_mul(n) <= gather::B_IN_PLACE_MAX && blk.kc == KC {
         // A small row-major B (attention's blocks) is read where it is instead of packed.
         if let (Operand::Strided(a), Operand::Strided(b)) = (a, b) {
-            if let (Some(a), Some(b), Some(c)) = (as_f32_mat(a), as_f32_mat(b), as_f32_out(c)) {
+            if let (Some(a), Some(b), Some(c)) = (as_f32_mat(a), as_f32_mat(b), crate::memory::same_type_mut(c)) {
                 if gather::gemm_b_in_place(m, n, k, a, b, c) {
                     return;
                 }
@@ -449,20 +449,8 @@ unsafe fn gemm_blocked<T: Real>(
 
 /// `m` as a matrix of f32 when `T` is f32.
 fn as_f32_mat<T: 'static>(m: MatRef<T>) -> Option<MatRef<f32>> {
-    (std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()).then(|| {
-        // SAFETY: T is f32 (same TypeId): the same memory, length and lifetime as an [f32].
-        let data = unsafe { std::slice::from_raw_parts(m.data.as_ptr().cast::<f32>(), m.data.len()) };
-        MatRef { data, offset: m.offset, row_stride: m.row_stride, col_stride: m.col_stride }
-    })
-}
-
-/// `c` as f32 output memory when `T` is f32.
-fn as_f32_out<T: 'static>(c: &mut [MaybeUninit<T>]) -> Option<&mut [MaybeUninit<f32>]> {
-    if std::any::TypeId::of::<T>() != std::any::TypeId::of::<f32>() {
-        return None;
-    }
-    // SAFETY: T is f32 (same TypeId); this reborrows the same exclusive slice with its length.
-    Some(unsafe { std::slice::from_raw_parts_mut(c.as_mut_ptr().cast::<MaybeUninit<f32>>(), c.len()) })
+    let data = crate::memory::same_type(m.data)?;
+    Some(MatRef { data, offset: m.offset, row_stride: m.row_stride, col_stride: m.col_stride })
 }
 
 impl<T> MatRef<'_, T> {

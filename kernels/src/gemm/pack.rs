@@ -27,24 +27,18 @@ pub(super) fn pack_interleaved<'a, T: Real + 'a>(
     lines: impl Iterator<Item = &'a [T]>,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
-        && sliver.len() == kc * width
-        && x86::supports(width)
-    {
-        let mut buf: [&[f32]; MAX_LINES] = [&[]; MAX_LINES];
-        let mut n = 0;
-        for line in lines {
-            assert!(n < width, "more than {width} lines for a sliver of width {width}");
-            // SAFETY: T is f32 (same TypeId), so `line` is a valid `[f32]` of the same length
-            // and lifetime.
-            buf[n] = unsafe { std::slice::from_raw_parts(line.as_ptr().cast::<f32>(), line.len()) };
-            n += 1;
+    if sliver.len() == kc * width && x86::supports(width) {
+        if let Some(out) = crate::memory::same_type_mut::<T, f32>(sliver) {
+            let mut buf: [&[f32]; MAX_LINES] = [&[]; MAX_LINES];
+            let mut n = 0;
+            for line in lines {
+                assert!(n < width, "more than {width} lines for a sliver of width {width}");
+                buf[n] = crate::memory::same_type(line).expect("lines of the sliver's type");
+                n += 1;
+            }
+            x86::pack_f32(out, width, kc, &buf[..n]);
+            return;
         }
-        // SAFETY: T is f32 (same TypeId); this reborrows the same exclusive slice with its
-        // length, and `sliver` is not used again while `out` lives.
-        let out = unsafe { std::slice::from_raw_parts_mut(sliver.as_mut_ptr().cast::<f32>(), sliver.len()) };
-        x86::pack_f32(out, width, kc, &buf[..n]);
-        return;
     }
     pack_interleaved_ref(sliver, width, kc, lines);
 }
