@@ -8,44 +8,7 @@ pub fn unary_backward_in_place<T: Real>(op: UnaryOp, x: &[T], y: &[T], g_dx: &mu
     fn run<T: Real>(x: &[T], y: &[T], d: &mut [T], f: impl Pointwise<T>) {
         use rayon::prelude::*;
         const CHUNK: usize = 8192;
-        type Chunks<'a, T> = ((&'a mut [T], &'a [T]), &'a [T]);
-        #[inline(always)]
-        fn body<T: Real>(((d, x), y): Chunks<T>, f: &impl Pointwise<T>) {
-            let n = d.len();
-            let (x, y) = (&x[..n], &y[..n]);
-            for i in 0..n {
-                d[i] *= f.at(x[i], y[i]);
-            }
-        }
-        /// The same loop compiled for AVX2+FMA.
-        /// # Safety
-        /// The CPU must support AVX2 and FMA.
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn body_avx2<T: Real>(c: Chunks<T>, f: &impl Pointwise<T>) {
-            body(c, f)
-        }
-        /// The same loop compiled for AVX-512.
-        /// # Safety
-        /// The CPU must support AVX-512F.
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx512f")]
-        unsafe fn body_avx512<T: Real>(c: Chunks<T>, f: &impl Pointwise<T>) {
-            body(c, f)
-        }
-        let dispatch = |c: Chunks<T>| {
-            #[cfg(target_arch = "x86_64")]
-            if crate::gemm::has_avx512() {
-                // SAFETY: the CPU supports AVX-512F (checked just above).
-                return unsafe { body_avx512(c, &f) };
-            }
-            #[cfg(target_arch = "x86_64")]
-            if crate::gemm::has_avx2_fma() {
-                // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-                return unsafe { body_avx2(c, &f) };
-            }
-            body(c, &f)
-        };
+        let dispatch = |c: InPlaceChunk<T>| in_place_chunk(c, &f);
         assert!(x.len() == d.len() && y.len() == d.len(), "unary_backward_in_place: lengths differ");
         if d.len() >= crate::strided::PAR_MIN_ELEMS {
             d.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).zip(y.par_chunks(CHUNK)).for_each(dispatch);
@@ -63,6 +26,22 @@ pub fn unary_backward_in_place<T: Real>(op: UnaryOp, x: &[T], y: &[T], g_dx: &mu
     // The same derivative table as `unary_backward`.
     with_derivative(op, Over(x, y, g_dx))
 }
+
+simd_fn! {
+    /// `d[i] *= f'(x[i], y[i])` over one chunk, compiled for AVX-512 / AVX2 where the CPU has
+    /// them (the same values as `backward_chunk`: `dy · f'` is one multiplication either way).
+    fn in_place_chunk<T>(c: InPlaceChunk<T>, f: &impl Pointwise<T>) -> () {
+        let ((d, x), y) = c;
+        let n = d.len();
+        let (x, y) = (&x[..n], &y[..n]);
+        for i in 0..n {
+            d[i] *= f.at(x[i], y[i]);
+        }
+    }
+}
+
+/// One chunk of the in-place backward: `(dy → dx, x), y`.
+type InPlaceChunk<'a, T> = ((&'a mut [T], &'a [T]), &'a [T]);
 
 #[cfg(test)]
 mod tests {

@@ -63,48 +63,7 @@ fn unary_backward_into<T: Real>(op: UnaryOp, x: &[T], y: &[T], dy: &[T], dx: &mu
     fn run<T: Real>(x: &[T], y: &[T], dy: &[T], dx: &mut [MaybeUninit<T>], f: impl Pointwise<T>) {
         use rayon::prelude::*;
         const CHUNK: usize = 8192;
-        type Chunks<'a, T> = (((&'a mut [MaybeUninit<T>], &'a [T]), &'a [T]), &'a [T]);
-        // Zipped slices (no index arithmetic, no bounds checks) so the loop vectorises.
-        #[inline(always)]
-        fn body<T: Real>((((d, x), y), g): Chunks<T>, f: &impl Pointwise<T>) {
-            // Re-sliced to one length so the indexed loop has no bounds checks.
-            let n = d.len();
-            let (x, y, g) = (&x[..n], &y[..n], &g[..n]);
-            for i in 0..n {
-                d[i].write(g[i] * f.at(x[i], y[i]));
-            }
-        }
-        /// The same loop compiled for AVX2+FMA.
-        /// # Safety
-        /// The CPU must support AVX2 and FMA.
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn body_avx2<T: Real>(c: Chunks<T>, f: &impl Pointwise<T>) {
-            body(c, f)
-        }
-        /// The same loop compiled for AVX-512 (16 f32 lanes).
-        /// # Safety
-        /// The CPU must support AVX-512F.
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx512f")]
-        unsafe fn body_avx512<T: Real>(c: Chunks<T>, f: &impl Pointwise<T>) {
-            body(c, f)
-        }
-        // The widest instruction set available, chosen at run time (same values either way:
-        // the same IEEE operations lane by lane, never contracted into FMAs).
-        let dispatch = |c: Chunks<T>| {
-            #[cfg(target_arch = "x86_64")]
-            if crate::gemm::has_avx512() {
-                // SAFETY: AVX-512F was detected on this CPU.
-                return unsafe { body_avx512(c, &f) };
-            }
-            #[cfg(target_arch = "x86_64")]
-            if crate::gemm::has_avx2_fma() {
-                // SAFETY: AVX2 and FMA were detected on this CPU.
-                return unsafe { body_avx2(c, &f) };
-            }
-            body(c, &f)
-        };
+        let dispatch = |c: BackwardChunk<T>| backward_chunk(c, &f);
         if dx.len() >= crate::strided::PAR_MIN_ELEMS {
             dx.par_chunks_mut(CHUNK)
                 .zip(x.par_chunks(CHUNK))
@@ -124,6 +83,22 @@ fn unary_backward_into<T: Real>(op: UnaryOp, x: &[T], y: &[T], dy: &[T], dx: &mu
     }
     with_derivative(op, ToDx(x, y, dy, dx))
 }
+
+simd_fn! {
+    /// `dx[i] = dy[i] · f'(x[i], y[i])` over one chunk (zipped, so no index checks), compiled
+    /// for AVX-512 / AVX2 where the CPU has them (the same values, as in [`map_chunk`]).
+    fn backward_chunk<T>(c: BackwardChunk<T>, f: &impl Pointwise<T>) -> () {
+        let (((d, x), y), g) = c;
+        let n = d.len();
+        let (x, y, g) = (&x[..n], &y[..n], &g[..n]);
+        for i in 0..n {
+            d[i].write(g[i] * f.at(x[i], y[i]));
+        }
+    }
+}
+
+/// One chunk of a backward loop: `((dx, x), y), dy`.
+type BackwardChunk<'a, T> = (((&'a mut [MaybeUninit<T>], &'a [T]), &'a [T]), &'a [T]);
 
 /// A loop that takes the derivative f'(x, y) of a unary op as a [`Pointwise`].
 pub(crate) trait WithDerivative<T> {
@@ -211,44 +186,22 @@ pointwise_fwd! {
 fn run_map<T: Real>(x: &[T], y: &mut [MaybeUninit<T>], p: impl Pointwise<T>) {
     use rayon::prelude::*;
     const CHUNK: usize = 8192;
-    #[inline(always)]
-    fn body<T: Real>(out: &mut [MaybeUninit<T>], x: &[T], p: &impl Pointwise<T>) {
+    let dispatch = |(out, x): (&mut [MaybeUninit<T>], &[T])| map_chunk(out, x, &p);
+    if y.len() >= crate::strided::PAR_MIN_ELEMS {
+        y.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(dispatch);
+    } else {
+        y.chunks_mut(CHUNK).zip(x.chunks(CHUNK)).for_each(dispatch);
+    }
+}
+
+simd_fn! {
+    /// `out[i] = p(x[i])` over one chunk, compiled for AVX-512 / AVX2 where the CPU has them
+    /// (the same IEEE operations lane by lane, never contracted into FMAs: the same values).
+    fn map_chunk<T>(out: &mut [MaybeUninit<T>], x: &[T], p: &impl Pointwise<T>) -> () {
         let n = out.len();
         let x = &x[..n];
         for i in 0..n {
             out[i].write(p.at(x[i], x[i]));
         }
-    }
-    /// # Safety
-    /// The CPU must support AVX2 and FMA.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn body_avx2<T: Real>(out: &mut [MaybeUninit<T>], x: &[T], p: &impl Pointwise<T>) {
-        body(out, x, p)
-    }
-    /// # Safety
-    /// The CPU must support AVX-512F.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn body_avx512<T: Real>(out: &mut [MaybeUninit<T>], x: &[T], p: &impl Pointwise<T>) {
-        body(out, x, p)
-    }
-    let dispatch = |(out, x): (&mut [MaybeUninit<T>], &[T])| {
-        #[cfg(target_arch = "x86_64")]
-        if crate::gemm::has_avx512() {
-            // SAFETY: AVX-512F was detected on this CPU.
-            return unsafe { body_avx512(out, x, &p) };
-        }
-        #[cfg(target_arch = "x86_64")]
-        if crate::gemm::has_avx2_fma() {
-            // SAFETY: AVX2 and FMA were detected on this CPU.
-            return unsafe { body_avx2(out, x, &p) };
-        }
-        body(out, x, &p)
-    };
-    if y.len() >= crate::strided::PAR_MIN_ELEMS {
-        y.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(dispatch);
-    } else {
-        y.chunks_mut(CHUNK).zip(x.chunks(CHUNK)).for_each(dispatch);
     }
 }
