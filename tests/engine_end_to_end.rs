@@ -55,15 +55,23 @@ fn a_small_conv_net_learns() {
 #[test]
 fn a_training_step_is_bit_identical_for_one_and_two_threads() {
     let (params, x, y) = setup();
-    let run = |threads: usize| {
+    // `kept_warm`: the pool's other threads spin between kernels (kernels::parallel::install).
+    let run = |threads: usize, kept_warm: bool| {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        pool.install(|| train_step(&params, &x, &y, 0.1).unwrap())
+        let step = || train_step(&params, &x, &y, 0.1).unwrap();
+        if kept_warm {
+            kernels::parallel::install(&pool, step)
+        } else {
+            pool.install(step)
+        }
     };
-    let (l1, p1) = run(1);
-    let (l2, p2) = run(2);
-    assert_eq!(l1.to_bits(), l2.to_bits());
-    for (a, b) in p1.iter().zip(&p2) {
-        let (a, b) = (a.to_vec::<f32>().unwrap(), b.to_vec::<f32>().unwrap());
-        assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()));
+    let (l1, p1) = run(1, false);
+    for (threads, kept_warm) in [(2, false), (2, true), (3, true)] {
+        let (l2, p2) = run(threads, kept_warm);
+        assert_eq!(l1.to_bits(), l2.to_bits(), "{threads} threads, kept warm: {kept_warm}");
+        for (a, b) in p1.iter().zip(&p2) {
+            let (a, b) = (a.to_vec::<f32>().unwrap(), b.to_vec::<f32>().unwrap());
+            assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()));
+        }
     }
 }

@@ -132,7 +132,7 @@ fn in_pool<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> Box
         return Err("--threads must be at least 1".into());
     }
     let pool = rayon::ThreadPoolBuilder::new().num_threads(n).build()?;
-    Ok((n, pool.install(f)))
+    Ok((n, kernels::parallel::install(&pool, f)))
 }
 
 /// One JSON object with its keys in the given order (serde_json's `json!` sorts them, and turning

@@ -41,16 +41,25 @@ pub type CliResult<T> = Result<T, Box<dyn std::error::Error>>;
 fn main() {
     kernels::memory::keep_freed_buffers();
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Data(c) => data_cmd::run(c),
-        Command::Eval(c) => eval_cmd::run(c),
-        Command::Train(c) => train_cmd::run(c),
-        Command::Sample(a) => sample_cmd::run(a),
-        Command::ExportWeights(a) => models_cmd::export(a),
+    let run = move || {
+        let result = match cli.command {
+            Command::Data(c) => data_cmd::run(c),
+            Command::Eval(c) => eval_cmd::run(c),
+            Command::Train(c) => train_cmd::run(c),
+            Command::Sample(a) => sample_cmd::run(a),
+            Command::ExportWeights(a) => models_cmd::export(a),
+        };
+        result.map_err(|e| e.to_string())
+    };
+    // The command runs on a thread of its own pool (all CPUs, or RAYON_NUM_THREADS), whose other
+    // threads stay awake between kernels (`kernels::parallel`); 8 MiB stacks, as the main thread's.
+    let result = match rayon::ThreadPoolBuilder::new().stack_size(8 << 20).build() {
+        Ok(pool) => kernels::parallel::install(&pool, run),
+        Err(_) => run(),
     };
     if let Err(e) = result {
         // One clear line (multi-line library messages are folded).
-        eprintln!("error: {}", e.to_string().replace('\n', "; "));
+        eprintln!("error: {}", e.replace('\n', "; "));
         std::process::exit(1);
     }
 }

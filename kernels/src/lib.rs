@@ -61,6 +61,7 @@ mod lanes;
 pub mod memory;
 pub mod norm;
 pub mod optim;
+pub mod parallel;
 pub mod pool;
 pub mod ptx;
 pub mod reduce;

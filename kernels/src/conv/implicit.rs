@@ -123,6 +123,7 @@ pub(super) fn backward_input<T: crate::Real>(g: &Conv2dGeom, dy: &[T], w: &[T], 
     use rayon::prelude::*;
     // Few images: each one's product also splits between threads (the same bits either way).
     let inner = super::inner_parallel(g.n);
+    crate::parallel::keep_warm();
     dx.par_chunks_mut(dx_img_len)
         .zip(dy.par_chunks(dy_img_len))
         .for_each(|(dx_img, dy_img)| plan.forward_image(&gt, (dy_img, &wt), dx_img, inner));

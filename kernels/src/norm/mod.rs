@@ -95,6 +95,7 @@ fn forward<T: Real>(
         return;
     }
     let inv_d = T::one() / cst::<T>(d as f64);
+    crate::parallel::keep_warm();
     y.par_chunks_mut(d)
         .zip(mean.par_iter_mut().zip(rstd.par_iter_mut()))
         .enumerate()
@@ -146,6 +147,7 @@ fn backward_dx<T: Real>(
         return;
     }
     let inv_d = T::one() / cst::<T>(d as f64);
+    crate::parallel::keep_warm();
     dx.par_chunks_mut(d).enumerate().with_min_len(min_rows(d)).for_each(|(r, dxr)| {
         let (xr, dyr) = (&x[r * d..(r + 1) * d], &dy[r * d..(r + 1) * d]);
         let (mu, rs) = (mean.map_or(T::zero(), |m| m[r]), rstd[r]);
@@ -191,6 +193,7 @@ fn backward_dx<T: Real>(
 fn column_sums<T: Real>(rows: usize, d: usize, k: usize, acc: impl Fn(usize, Range<usize>, &mut [T]) + Sync) -> Vec<T> {
     let (n_rb, n_cb) = (rows.div_ceil(RED_ROWS), d.div_ceil(RED_COLS));
     let cols_of = |cb: usize| cb * RED_COLS..((cb + 1) * RED_COLS).min(d);
+    crate::parallel::keep_warm();
     let tiles: Vec<Vec<T>> = (0..n_rb * n_cb)
         .into_par_iter()
         .map(|t| {
@@ -382,6 +385,7 @@ pub fn group_norm_backward<T: Real>(
     if d > 0 {
         let inv_d = T::one() / cst::<T>(d as f64);
         let gamma_of = |ch: usize| gamma.map_or(T::one(), |g| g[ch]);
+        crate::parallel::keep_warm();
         let blocks = dx.par_chunks_mut(d).zip(shares.par_chunks_mut(cg)).enumerate();
         blocks.with_min_len(min_rows(d)).for_each(|(r, (dxr, share))| {
             let (xr, dyr) = (&x[r * d..(r + 1) * d], &dy[r * d..(r + 1) * d]);
