@@ -29,8 +29,9 @@ pub(crate) fn combine<T: Real, const N: usize>(a: [T; N]) -> T {
     combine_with(a, |x, y| x + y)
 }
 
-/// `Σ_{i<n} f(i)` in the order of [`LANES`] lanes.
-#[inline(always)]
+/// `Σ_{i<n} f(i)` in the order of [`LANES`] lanes (the indexed form the tests check
+/// [`lane_fold`]'s sums against).
+#[cfg(test)]
 pub(crate) fn lane_sum<T: Real>(n: usize, mut f: impl FnMut(usize) -> T) -> T {
     let mut acc = [T::zero(); LANES];
     let full = n / LANES * LANES;

@@ -435,18 +435,13 @@ fn conv_compute(a: &Tensor, b: &Tensor, op: &'static str, out_shape: &[usize], k
     crate::on_cuda!(a, st => crate::cuda::nn::conv::conv(a, st, b, op, out_shape, k));
     float_dispatch!(a.dtype(), op, T => {
         let (av, bv) = (a.cpu_data::<T>()?, b.cpu_data::<T>()?);
-        let zeros = || kernels::memory::zeros::<T>(out_shape.iter().product());
         let y = match k {
             // The forward writes every element: no fill first.
             ConvKernel::Forward(g) => kernels::conv::conv2d_forward_vec(&g, &av, &bv),
-            // A fresh zero buffer: col2im adds straight into it.
-            ConvKernel::BackwardInput(g) => {
-                let mut y = zeros();
-                kernels::conv::conv2d_backward_input_into_zeroed(&g, &av, &bv, &mut y);
-                y
-            }
+            // Written in full (implicit GEMM) or a fresh zero buffer col2im adds into.
+            ConvKernel::BackwardInput(g) => kernels::conv::conv2d_backward_input_vec(&g, &av, &bv),
             ConvKernel::BackwardWeight(g) => {
-                let mut y = zeros();
+                let mut y = kernels::memory::zeros::<T>(out_shape.iter().product());
                 kernels::conv::conv2d_backward_weight(&g, &av, &bv, &mut y);
                 y
             }

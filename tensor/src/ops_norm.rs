@@ -78,8 +78,8 @@ impl Tensor {
         float_dispatch!(self.dtype(), "layer_norm", T => {
             let x = self.cpu_data::<T>()?;
             let (g, b) = (opt_data!(gamma, T), opt_data!(beta, T));
-            let (mut y, mut mean, mut rstd) = (kernels::memory::zeros::<T>(x.len()), vec![T::default(); rows], vec![T::default(); rows]);
-            kernels::norm::layer_norm_forward(&x, rows, d, g.as_deref(), b.as_deref(), eps as T, &mut y, &mut mean, &mut rstd);
+            let (mut mean, mut rstd) = (vec![T::default(); rows], vec![T::default(); rows]);
+            let y = kernels::norm::layer_norm_forward_vec(&x, rows, d, g.as_deref(), b.as_deref(), eps as T, &mut mean, &mut rstd);
             Ok((Tensor::from_vec(y, self.shape())?, NormStats { mean: Tensor::from_vec(mean, &[rows])?, rstd: Tensor::from_vec(rstd, &[rows])? }))
         })
     }
@@ -184,8 +184,8 @@ impl Tensor {
         crate::on_cuda!(self, st => crate::cuda::norm::group_norm(self, st, (n, c, s), groups, gamma, beta, eps));
         float_dispatch!(self.dtype(), "group_norm", T => {
             let (x, g, b) = (self.cpu_data::<T>()?, opt_data!(gamma, T), opt_data!(beta, T));
-            let (mut y, mut mean, mut rstd) = (kernels::memory::zeros::<T>(x.len()), vec![T::default(); n * groups], vec![T::default(); n * groups]);
-            kernels::norm::group_norm_forward(&x, n, c, s, groups, g.as_deref(), b.as_deref(), eps as T, &mut y, &mut mean, &mut rstd);
+            let (mut mean, mut rstd) = (vec![T::default(); n * groups], vec![T::default(); n * groups]);
+            let y = kernels::norm::group_norm_forward_vec(&x, (n, c, s), groups, g.as_deref(), b.as_deref(), eps as T, &mut mean, &mut rstd);
             Ok((Tensor::from_vec(y, self.shape())?, NormStats { mean: Tensor::from_vec(mean, &[n * groups])?, rstd: Tensor::from_vec(rstd, &[n * groups])? }))
         })
     }
@@ -213,10 +213,10 @@ impl Tensor {
         float_dispatch!(x.dtype(), "group_norm_backward", T => {
             let (xv, gv, g) = (x.cpu_data::<T>()?, dy.cpu_data::<T>()?, opt_data!(gamma, T));
             let (mean, rstd) = (st.mean.cpu_data::<T>()?, st.rstd.cpu_data::<T>()?);
-            let mut dx = kernels::memory::zeros::<T>(xv.len());
             let mut dg = gamma.map(|_| vec![T::default(); c]);
             let mut db = if has_beta { Some(vec![T::default(); c]) } else { None };
-            kernels::norm::group_norm_backward(&xv, &gv, n, c, s, groups, g.as_deref(), &mean, &rstd, &mut dx, dg.as_deref_mut(), db.as_deref_mut());
+            let (stats, param_grads) = ((&mean[..], &rstd[..]), (dg.as_deref_mut(), db.as_deref_mut()));
+            let dx = kernels::norm::group_norm_backward_vec(&xv, &gv, (n, c, s), groups, g.as_deref(), stats, param_grads);
             Ok((
                 Tensor::from_vec(dx, x.shape())?,
                 dg.map(|v| Tensor::from_vec(v, &[c])).transpose()?,

@@ -65,12 +65,18 @@ impl Implicit {
         let (x_img, w, y_img) = (as_f32(x_img), as_f32(w), as_f32_mut(y_img));
         let (h, wd, (ph, pw)) = (g.h, g.w, g.padding);
         with_scratch(g.c_in * self.hp * self.wp, |xp: &mut [f32]| {
-            // The zero-padded image: borders zero, rows copied in.
-            xp.fill(0.0);
-            for (c, plane) in x_img.chunks_exact(h * wd).enumerate() {
-                for (r, row) in plane.chunks_exact(wd).enumerate() {
-                    let at = (c * self.hp + r + ph) * self.wp + pw;
-                    xp[at..at + wd].copy_from_slice(row);
+            // The zero-padded image, every element written once: rows of zeros above and below
+            // each plane, and each image row between its zeros to the left and right.
+            let wp = self.wp;
+            for (plane, xp_plane) in x_img.chunks_exact(h * wd).zip(xp.chunks_exact_mut(self.hp * wp)) {
+                let (top, rest) = xp_plane.split_at_mut(ph * wp);
+                let (body, bottom) = rest.split_at_mut(h * wp);
+                top.fill(0.0);
+                bottom.fill(0.0);
+                for (row, out) in plane.chunks_exact(wd).zip(body.chunks_exact_mut(wp)) {
+                    out[..pw].fill(0.0);
+                    out[pw..pw + wd].copy_from_slice(row);
+                    out[pw + wd..].fill(0.0);
                 }
             }
             let k = self.offs.len();
@@ -91,43 +97,59 @@ impl Implicit {
 /// `dx` and returns true where the implicit forward applies to that correlation (and the
 /// padding is at most `d·(k−1)`); otherwise returns false and leaves `dx` alone.
 pub(super) fn backward_input<T: crate::Real>(g: &Conv2dGeom, dy: &[T], w: &[T], dx: &mut [T]) -> bool {
-    let (dh, dw) = g.dilation;
-    let (eh, ew) = (dh * (g.kh - 1), dw * (g.kw - 1));
-    let (ph, pw) = g.padding;
-    // Chosen by the shapes alone (its bits differ from im2col's, so never by the thread count).
-    if g.groups != 1 || g.stride != (1, 1) || g.is_pointwise() || ph > eh || pw > ew {
-        return false;
+    let Some(plan) = BackwardInput::plan::<T>(g) else { return false };
+    // SAFETY: the implicit forward writes only values (GEMM results) into dx.
+    plan.run(g, dy, w, unsafe { crate::memory::as_uninit(dx) });
+    true
+}
+
+/// [`backward_input`]'s correlation: its plan and geometry, made where it applies.
+pub(super) struct BackwardInput {
+    plan: Implicit,
+    gt: Conv2dGeom,
+}
+
+impl BackwardInput {
+    /// Chosen by the shapes alone (its bits differ from im2col's, so never by the thread count).
+    pub(super) fn plan<T: 'static>(g: &Conv2dGeom) -> Option<BackwardInput> {
+        let (dh, dw) = g.dilation;
+        let (eh, ew) = (dh * (g.kh - 1), dw * (g.kw - 1));
+        let (ph, pw) = g.padding;
+        if g.groups != 1 || g.stride != (1, 1) || g.is_pointwise() || ph > eh || pw > ew {
+            return None;
+        }
+        let gt = Conv2dGeom { c_in: g.c_out, h: g.out_h(), w: g.out_w(), c_out: g.c_in, padding: (eh - ph, ew - pw), ..*g };
+        let plan = Implicit::plan::<T>(&gt)?;
+        let empty = g.c_in * g.h * g.w == 0 || g.c_out * gt.h * gt.w == 0;
+        (!empty).then_some(BackwardInput { plan, gt })
     }
-    let gt = Conv2dGeom { c_in: g.c_out, h: g.out_h(), w: g.out_w(), c_out: g.c_in, padding: (eh - ph, ew - pw), ..*g };
-    let Some(plan) = Implicit::plan::<T>(&gt) else { return false };
-    g.check(dx.len(), w.len(), dy.len());
-    debug_assert!(gt.out_h() == g.h && gt.out_w() == g.w);
-    let (kh, kw, cin) = (g.kh, g.kw, g.c_in);
-    // W'[ci, co, ki, kj] = W[co, ci, kh−1−ki, kw−1−kj]
-    let mut wt = Vec::with_capacity(w.len());
-    for ci in 0..cin {
-        for co in 0..g.c_out {
-            for ki in 0..kh {
-                for kj in 0..kw {
-                    wt.push(w[((co * cin + ci) * kh + (kh - 1 - ki)) * kw + (kw - 1 - kj)]);
+
+    /// Writes every element of `dx` (`T` the type of the plan).
+    pub(super) fn run<T: crate::Real>(&self, g: &Conv2dGeom, dy: &[T], w: &[T], dx: &mut [MaybeUninit<T>]) {
+        let gt = &self.gt;
+        g.check(dx.len(), w.len(), dy.len());
+        debug_assert!(gt.out_h() == g.h && gt.out_w() == g.w);
+        let (kh, kw, cin) = (g.kh, g.kw, g.c_in);
+        // W'[ci, co, ki, kj] = W[co, ci, kh−1−ki, kw−1−kj]
+        let mut wt = Vec::with_capacity(w.len());
+        for ci in 0..cin {
+            for co in 0..g.c_out {
+                for ki in 0..kh {
+                    for kj in 0..kw {
+                        wt.push(w[((co * cin + ci) * kh + (kh - 1 - ki)) * kw + (kw - 1 - kj)]);
+                    }
                 }
             }
         }
+        let (dx_img_len, dy_img_len) = (cin * g.h * g.w, g.c_out * gt.h * gt.w);
+        use rayon::prelude::*;
+        // Few images: each one's product also splits between threads (the same bits either way).
+        let inner = super::inner_parallel(g.n);
+        crate::parallel::keep_warm();
+        dx.par_chunks_mut(dx_img_len)
+            .zip(dy.par_chunks(dy_img_len))
+            .for_each(|(dx_img, dy_img)| self.plan.forward_image(gt, (dy_img, &wt), dx_img, inner));
     }
-    let (dx_img_len, dy_img_len) = (cin * g.h * g.w, g.c_out * gt.h * gt.w);
-    if dx_img_len == 0 || dy_img_len == 0 {
-        return false;
-    }
-    // SAFETY: the implicit forward writes only values (GEMM results) into dx.
-    let dx = unsafe { crate::memory::as_uninit(dx) };
-    use rayon::prelude::*;
-    // Few images: each one's product also splits between threads (the same bits either way).
-    let inner = super::inner_parallel(g.n);
-    crate::parallel::keep_warm();
-    dx.par_chunks_mut(dx_img_len)
-        .zip(dy.par_chunks(dy_img_len))
-        .for_each(|(dx_img, dy_img)| plan.forward_image(&gt, (dy_img, &wt), dx_img, inner));
-    true
 }
 
 /// `target [C_out, K] = Σ_{n in images} dy_n · cols_nᵀ` (overwritten) for a stride-1

@@ -352,13 +352,17 @@ pub fn conv2d_backward_input<T: Real>(g: &Conv2dGeom, dy: &[T], w: &[T], dx: &mu
     }
 }
 
-/// [`conv2d_backward_input`] for a `dx` that is already all zeros (a fresh `vec![0; n]`): the
-/// same result, without zero-filling `dx` a second time before `col2im` adds into it.
-pub fn conv2d_backward_input_into_zeroed<T: Real>(g: &Conv2dGeom, dy: &[T], w: &[T], dx: &mut [T]) {
-    debug_assert!(dx.iter().all(|v| *v == T::zero()), "conv2d_backward_input_into_zeroed: dx is not zero");
-    if !implicit::backward_input(g, dy, w, dx) {
-        backward_input_banded(g, dy, w, dx, band_rows(g), true);
+/// [`conv2d_backward_input`] into a new `dx` (`[N, C_in, H, W]`): written without being filled
+/// first where the implicit path applies, a zero buffer for `col2im` to add into otherwise.
+pub fn conv2d_backward_input_vec<T: Real>(g: &Conv2dGeom, dy: &[T], w: &[T]) -> Vec<T> {
+    let len = g.n * g.c_in * g.h * g.w;
+    if let Some(plan) = implicit::BackwardInput::plan::<T>(g) {
+        // SAFETY: `run` writes every element of dx (or panics).
+        return unsafe { crate::memory::written_vec(len, |dx| plan.run(g, dy, w, dx)) };
     }
+    let mut dx = crate::memory::zeros(len);
+    backward_input_banded(g, dy, w, &mut dx, band_rows(g), true);
+    dx
 }
 
 /// `zeroed`: `dx` is known to hold zeros on entry.

@@ -344,6 +344,8 @@ fn implicit_backward_input_matches_im2col() {
             }
             let mut through_api = vec![0f32; x_len(g)];
             conv2d_backward_input(g, &dy, &w, &mut through_api);
+            let new_vec = conv2d_backward_input_vec(g, &dy, &w);
+            assert!(new_vec.iter().zip(&through_api).all(|(a, b)| a.to_bits() == b.to_bits()), "{g:?}: _vec form");
             for (i, (a, b)) in through_api.iter().zip(&want).enumerate() {
                 assert_close(*a as f64, *b, 1e-4, g, &format!("dx[{i}]"));
                 if ran {

@@ -17,9 +17,11 @@
 //! each value is computed in the same order for any thread count. The cross-row sums for
 //! dgamma/dbeta use fixed `RED_ROWS × RED_COLS` tiles (constants, not derived from the thread
 //! count) whose partials are then added sequentially: bit-identical for any thread count.
-use crate::lanes::{combine, lane_fold, lane_sum, LANES};
+use crate::lanes::{combine, lane_fold, LANES};
+use crate::memory::{as_uninit, written_vec};
 use crate::Real;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 use std::ops::Range;
 
 /// Roughly the fewest elements one parallel task should get.
@@ -64,7 +66,7 @@ fn for_channels<T: Real>(
 }
 
 /// Shared forward: `rows` rows of length `d`; row `r` uses channels from `(r % groups) * d / s`.
-/// `mean: None` means RMS norm (no centring).
+/// `mean: None` means RMS norm (no centring). Writes every element of `y`.
 #[allow(clippy::too_many_arguments)]
 fn forward<T: Real>(
     x: &[T],
@@ -72,7 +74,7 @@ fn forward<T: Real>(
     gamma: Option<&[T]>,
     beta: Option<&[T]>,
     eps: T,
-    y: &mut [T],
+    y: &mut [MaybeUninit<T>],
     mean: Option<&mut [T]>,
     rstd: &mut [T],
 ) {
@@ -102,27 +104,32 @@ fn forward<T: Real>(
         .with_min_len(min_rows(d))
         .for_each(|(r, (yr, (m, rs)))| {
             let xr = &x[r * d..(r + 1) * d];
-            if let (1, Some(g), Some(b)) = (s, gamma, beta) {
-                // One element per channel (layer norm; group norm with s = 1) and both affine
-                // parameters: the same sums and formula over zipped slices (no index checks, so
-                // the loops vectorise); the same bits.
-                let mu =
-                    if center { lane_fold::<T, LANES>(xr, T::zero(), |v| v, |a, v| a + v) * inv_d } else { T::zero() };
-                let var = lane_fold::<T, LANES>(xr, T::zero(), |v| (v - mu) * (v - mu), |a, v| a + v) * inv_d;
-                let inv = T::one() / (var + eps).sqrt();
-                (*m, *rs) = (mu, inv);
-                // s = 1: element i has channel c0 + i (c0 = 0 for layer norm).
-                let c0 = (r % groups) * d;
-                for (((y, &xv), &gv), &bv) in yr.iter_mut().zip(xr).zip(&g[c0..c0 + d]).zip(&b[c0..c0 + d]) {
-                    *y = (xv - mu) * inv * gv + bv;
-                }
-                return;
-            }
-            let mu = if center { lane_sum(d, |i| xr[i]) * inv_d } else { T::zero() };
-            let var = lane_sum(d, |i| (xr[i] - mu) * (xr[i] - mu)) * inv_d;
+            // The lane sums over the row's slice (no index checks, so the loops vectorise).
+            let mu = if center { lane_fold::<T, LANES>(xr, T::zero(), |v| v, |a, v| a + v) * inv_d } else { T::zero() };
+            let var = lane_fold::<T, LANES>(xr, T::zero(), |v| (v - mu) * (v - mu), |a, v| a + v) * inv_d;
             let inv = T::one() / (var + eps).sqrt();
             (*m, *rs) = (mu, inv);
-            for_channels(d, s, (r % groups) * (d / s), gamma, beta, |i, g, b| yr[i] = (xr[i] - mu) * inv * g + b);
+            let c0 = (r % groups) * (d / s);
+            match (s, gamma, beta) {
+                // One element per channel (layer norm; group norm with s = 1) and both affine
+                // parameters: zipped slices; element i has channel c0 + i.
+                (1, Some(g), Some(b)) => {
+                    for (((y, &xv), &gv), &bv) in yr.iter_mut().zip(xr).zip(&g[c0..c0 + d]).zip(&b[c0..c0 + d]) {
+                        *y = MaybeUninit::new((xv - mu) * inv * gv + bv);
+                    }
+                }
+                // Channels of s > 1 elements (group norm): one zipped run per channel.
+                (2.., _, _) => {
+                    for (cl, (ys, xs)) in yr.chunks_exact_mut(s).zip(xr.chunks_exact(s)).enumerate() {
+                        let g = gamma.map_or(T::one(), |g| g[c0 + cl]);
+                        let b = beta.map_or(T::zero(), |b| b[c0 + cl]);
+                        for (y, &xv) in ys.iter_mut().zip(xs) {
+                            *y = MaybeUninit::new((xv - mu) * inv * g + b);
+                        }
+                    }
+                }
+                _ => for_channels(d, s, c0, gamma, beta, |i, g, b| yr[i] = MaybeUninit::new((xr[i] - mu) * inv * g + b)),
+            }
         });
 }
 
@@ -273,7 +280,26 @@ pub fn layer_norm_forward<T: Real>(
 ) {
     gamma.inspect(|g| check_len("gamma", g, d));
     beta.inspect(|b| check_len("beta", b, d));
-    forward(x, (rows, d, 1, 1), gamma, beta, eps, y, Some(mean), rstd);
+    // SAFETY: `forward` writes only values into `y`.
+    forward(x, (rows, d, 1, 1), gamma, beta, eps, unsafe { as_uninit(y) }, Some(mean), rstd);
+}
+
+/// [`layer_norm_forward`] into a new `y` (`[rows, d]`), written without being filled first.
+#[allow(clippy::too_many_arguments)]
+pub fn layer_norm_forward_vec<T: Real>(
+    x: &[T],
+    rows: usize,
+    d: usize,
+    gamma: Option<&[T]>,
+    beta: Option<&[T]>,
+    eps: T,
+    mean: &mut [T],
+    rstd: &mut [T],
+) -> Vec<T> {
+    gamma.inspect(|g| check_len("gamma", g, d));
+    beta.inspect(|b| check_len("beta", b, d));
+    // SAFETY: `forward` writes every element of `y` (or panics).
+    unsafe { written_vec(rows * d, |y| forward(x, (rows, d, 1, 1), gamma, beta, eps, y, Some(mean), rstd)) }
 }
 
 /// dx overwritten; dgamma/dbeta overwritten when given
@@ -306,7 +332,8 @@ pub fn rms_norm_forward<T: Real>(
     rstd: &mut [T],
 ) {
     gamma.inspect(|g| check_len("gamma", g, d));
-    forward(x, (rows, d, 1, 1), gamma, None, eps, y, None, rstd);
+    // SAFETY: `forward` writes only values into `y`.
+    forward(x, (rows, d, 1, 1), gamma, None, eps, unsafe { as_uninit(y) }, None, rstd);
 }
 
 /// RMS norm backward: dx overwritten; dgamma overwritten when given.
@@ -346,7 +373,28 @@ pub fn group_norm_forward<T: Real>(
     gamma.inspect(|g| check_len("gamma", g, c));
     beta.inspect(|b| check_len("beta", b, c));
     let shape = (n * groups, cg * s, groups, s.max(1));
-    forward(x, shape, gamma, beta, eps, y, Some(mean), rstd);
+    // SAFETY: `forward` writes only values into `y`.
+    forward(x, shape, gamma, beta, eps, unsafe { as_uninit(y) }, Some(mean), rstd);
+}
+
+/// [`group_norm_forward`] into a new `y` (`[n, c, s]`), written without being filled first.
+#[allow(clippy::too_many_arguments)]
+pub fn group_norm_forward_vec<T: Real>(
+    x: &[T],
+    (n, c, s): (usize, usize, usize),
+    groups: usize,
+    gamma: Option<&[T]>,
+    beta: Option<&[T]>,
+    eps: T,
+    mean: &mut [T],
+    rstd: &mut [T],
+) -> Vec<T> {
+    let cg = group_width(c, groups);
+    gamma.inspect(|g| check_len("gamma", g, c));
+    beta.inspect(|b| check_len("beta", b, c));
+    let shape = (n * groups, cg * s, groups, s.max(1));
+    // SAFETY: `forward` writes every element of `y` (or panics).
+    unsafe { written_vec(n * c * s, |y| forward(x, shape, gamma, beta, eps, y, Some(mean), rstd)) }
 }
 
 /// Group norm backward: dx overwritten; dgamma/dbeta ([c]) overwritten when given.
@@ -372,12 +420,48 @@ pub fn group_norm_backward<T: Real>(
     dgamma: Option<&mut [T]>,
     dbeta: Option<&mut [T]>,
 ) {
+    check_len("dx", dx, x.len());
+    // SAFETY: `group_norm_backward_into` writes only values into `dx`.
+    let dx = unsafe { as_uninit(dx) };
+    group_norm_backward_into(x, dy, (n, c, s), groups, gamma, (mean, rstd), dx, (dgamma, dbeta));
+}
+
+/// [`group_norm_backward`] returning a new `dx` (`[n, c, s]`), written without being filled first.
+#[allow(clippy::too_many_arguments)]
+pub fn group_norm_backward_vec<T: Real>(
+    x: &[T],
+    dy: &[T],
+    (n, c, s): (usize, usize, usize),
+    groups: usize,
+    gamma: Option<&[T]>,
+    (mean, rstd): (&[T], &[T]),
+    (dgamma, dbeta): (Option<&mut [T]>, Option<&mut [T]>),
+) -> Vec<T> {
+    // SAFETY: `group_norm_backward_into` writes every element of `dx` (or panics).
+    unsafe {
+        written_vec(x.len(), |dx| group_norm_backward_into(x, dy, (n, c, s), groups, gamma, (mean, rstd), dx, (dgamma, dbeta)))
+    }
+}
+
+/// The group-norm backward pass; writes every element of `dx`.
+#[allow(clippy::too_many_arguments)]
+fn group_norm_backward_into<T: Real>(
+    x: &[T],
+    dy: &[T],
+    (n, c, s): (usize, usize, usize),
+    groups: usize,
+    gamma: Option<&[T]>,
+    (mean, rstd): (&[T], &[T]),
+    dx: &mut [MaybeUninit<T>],
+    (dgamma, dbeta): (Option<&mut [T]>, Option<&mut [T]>),
+) {
     let cg = group_width(c, groups);
     gamma.inspect(|g| check_len("gamma", g, c));
     let (rows, d) = (n * groups, cg * s);
-    for (name, v) in [("x", x), ("dy", dy), ("dx", &*dx)] {
+    for (name, v) in [("x", x), ("dy", dy)] {
         check_len(name, v, rows * d);
     }
+    check_len("dx", dx, rows * d);
     check_len("mean", mean, rows);
     check_len("rstd", rstd, rows);
     // shares[row][channel in group] = (Σ dy·xhat, Σ dy)
@@ -404,7 +488,7 @@ pub fn group_norm_backward<T: Real>(
             {
                 let g = gamma_of(c0 + cl);
                 for ((o, &xv), &dv) in dxs.iter_mut().zip(xs).zip(dys) {
-                    *o = rs * (dv * g - mg - (xv - mu) * rs * mgx);
+                    *o = MaybeUninit::new(rs * (dv * g - mg - (xv - mu) * rs * mgx));
                 }
             }
         });

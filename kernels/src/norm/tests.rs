@@ -1,5 +1,6 @@
 //! Tests: the fast kernels against the naive references.
 use super::*;
+use crate::lanes::lane_sum;
 use proptest::collection::vec;
 use proptest::prelude::*;
 
@@ -251,5 +252,48 @@ fn layer_norm_zipped_rows_match_the_indexed_loops_bitwise() {
         }
         assert_eq!(bits(&y), bits(&want_y), "{rows}x{d} forward");
         assert_eq!(bits(&dx), bits(&want_dx), "{rows}x{d} backward");
+    }
+}
+
+/// Group-norm rows (channels of `s > 1` elements, with and without the affine parameters) run
+/// over one zipped run per channel: the bits of the per-element loops, and the `_vec` forms give
+/// the same bits as the slice forms.
+#[test]
+fn group_norm_channel_runs_match_the_indexed_loops_bitwise() {
+    let bits = |v: &[f32]| v.iter().map(|a| a.to_bits()).collect::<Vec<u32>>();
+    for (n, c, s, groups) in [(2usize, 8usize, 16usize, 4usize), (3, 6, 5, 3), (1, 4, 64, 1), (2, 4, 3, 2)] {
+        for affine in [true, false] {
+            let (x, dy) = (lcg(n * c * s, 5), lcg(n * c * s, 6));
+            let (g, b) = (lcg(c, 7), lcg(c, 8));
+            let (ga, be) = if affine { (Some(&g[..]), Some(&b[..])) } else { (None, None) };
+            let eps = 1e-5f32;
+            let (rows, d, cg) = (n * groups, c / groups * s, c / groups);
+            let (mut m, mut rs) = (vec![0f32; rows], vec![0f32; rows]);
+            let y = group_norm_forward_vec(&x, (n, c, s), groups, ga, be, eps, &mut m, &mut rs);
+            let mut y2 = vec![0f32; n * c * s];
+            let (mut m2, mut rs2) = (vec![0f32; rows], vec![0f32; rows]);
+            group_norm_forward(&x, n, c, s, groups, ga, be, eps, &mut y2, &mut m2, &mut rs2);
+            assert_eq!((bits(&y), bits(&m), bits(&rs)), (bits(&y2), bits(&m2), bits(&rs2)), "forward _vec");
+            let mut want_y = vec![0f32; n * c * s];
+            let inv_d = 1.0 / d as f32;
+            for r in 0..rows {
+                let xr = &x[r * d..(r + 1) * d];
+                let mu = lane_sum(d, |i| xr[i]) * inv_d;
+                let var = lane_sum(d, |i| (xr[i] - mu) * (xr[i] - mu)) * inv_d;
+                let inv = 1.0 / (var + eps).sqrt();
+                assert_eq!((m[r].to_bits(), rs[r].to_bits()), (mu.to_bits(), inv.to_bits()), "row {r} stats");
+                for i in 0..d {
+                    let ch = (r % groups) * cg + i / s;
+                    let (gv, bv) = if affine { (g[ch], b[ch]) } else { (1.0, 0.0) };
+                    want_y[r * d + i] = (xr[i] - mu) * inv * gv + bv;
+                }
+            }
+            assert_eq!(bits(&y), bits(&want_y), "{n}x{c}x{s} / {groups} groups, affine {affine}: forward");
+            let (mut dg, mut db) = (vec![0f32; c], vec![0f32; c]);
+            let dx = group_norm_backward_vec(&x, &dy, (n, c, s), groups, ga, (&m, &rs), (Some(&mut dg), Some(&mut db)));
+            let (mut dx2, mut dg2, mut db2) = (vec![0f32; n * c * s], vec![0f32; c], vec![0f32; c]);
+            group_norm_backward(&x, &dy, n, c, s, groups, ga, &m, &rs, &mut dx2, Some(&mut dg2), Some(&mut db2));
+            assert_eq!((bits(&dx), bits(&dg), bits(&db)), (bits(&dx2), bits(&dg2), bits(&db2)), "backward _vec");
+        }
     }
 }
