@@ -41,7 +41,7 @@ pub fn filled<T: Copy + Send + Sync>(n: usize, value: T) -> Vec<T> {
         return vec![value; n];
     }
     let mut v: Vec<T> = Vec::with_capacity(n);
-    crate::parallel::keep_warm();
+    let _warm = crate::parallel::keep_warm();
     v.spare_capacity_mut()[..n].par_chunks_mut(FILL_CHUNK).for_each(|c| c.fill(std::mem::MaybeUninit::new(value)));
     // SAFETY: the capacity is at least `n` and the loop above initialised all of the first `n`
     // elements (the chunks cover `spare_capacity_mut()[..n]` exactly).

@@ -12,18 +12,20 @@
 //! [`LIFETIME`] in all (the next kernel then starts new keepers).
 //!
 //! Keepers are opt-in: only work run through [`install`] has them, and only kernels called on
-//! the thread that called `install` (the *owner*, the one running the user's code) start them.
-//! Kernels called from inside parallel tasks (nested, on any thread) never do. Which thread runs
-//! which task never changes a result (every kernel's tasks write disjoint outputs in a fixed
-//! order), so keepers change timings only, never bits.
+//! the thread that called `install` (the *owner*, the one running the user's code) start them,
+//! and only at the top level: [`keep_warm`] returns a guard that the kernel holds while it runs,
+//! and a kernel called inside it (a task of the outer kernel that happens to run on the owner)
+//! starts nothing. Kernels on the other threads never do. Which thread runs which task never
+//! changes a result (every kernel's tasks write disjoint outputs in a fixed order), so keepers
+//! change timings only, never bits.
 //!
-//! A keeper is an ordinary rayon job, so a thread that is waiting inside a `join` may pick one up
-//! and then finish its wait only when the keeper returns. Keepers start when a kernel begins on
-//! the owner thread and none are alive; the other threads are idle then unless a keeper expired
-//! in the middle of a kernel whose nested kernel restarted them, and even then the wait lasts at
-//! most one [`IDLE`] (or [`LIFETIME`]).
+//! A keeper is an ordinary rayon job, so a thread waiting inside a `join` may pick one up and
+//! then finish its wait only when the keeper returns. Keepers start only when a top-level kernel
+//! begins on the owner and none are alive: the previous kernel has returned, so no other thread
+//! is inside one of its joins (unless the caller runs rayon work of its own beside the kernels;
+//! even then the wait lasts at most [`IDLE`] after the keeper's last job, or [`LIFETIME`]).
 use rayon::Yield;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,64 +37,95 @@ pub const LIFETIME: Duration = Duration::from_millis(20);
 
 /// The keepers of the pool an [`install`] runs in.
 struct Keepers {
-    /// Index in its pool of the thread that called `install`.
-    owner: usize,
     /// Keepers started and not yet returned (the owner's own copy of a broadcast never counts).
     alive: AtomicUsize,
+    /// How many times keepers were started.
+    starts: AtomicUsize,
 }
 
 thread_local! {
     /// Set on the owner thread while an [`install`] runs there.
     static OWNED: RefCell<Option<Arc<Keepers>>> = const { RefCell::new(None) };
+    /// How many [`Warm`] guards the owner holds (kernels running, outermost first).
+    static DEPTH: Cell<usize> = const { Cell::new(0) };
 }
 
 /// Runs `f` in `pool` with its threads kept awake between the parallel kernels `f` calls (see the
 /// module docs). The same result as `pool.install(f)`.
 pub fn install<R: Send>(pool: &rayon::ThreadPool, f: impl FnOnce() -> R + Send) -> R {
     pool.install(|| {
-        // `install` runs its closure on one of the pool's threads, so this is never `None`.
-        let Some(owner) = rayon::current_thread_index() else { return f() };
-        let keepers = Arc::new(Keepers { owner, alive: AtomicUsize::new(0) });
-        let previous = OWNED.with(|o| o.replace(Some(keepers)));
+        let keepers = Keepers { alive: AtomicUsize::new(0), starts: AtomicUsize::new(0) };
+        let previous = OWNED.with(|o| o.replace(Some(Arc::new(keepers))));
+        let outer_depth = DEPTH.with(|d| d.replace(0));
         // Restores the previous owner state even if `f` panics.
-        struct Restore(Option<Option<Arc<Keepers>>>);
+        struct Restore(Option<Arc<Keepers>>, usize);
         impl Drop for Restore {
             fn drop(&mut self) {
-                let previous = self.0.take().flatten();
-                OWNED.with(|o| *o.borrow_mut() = previous);
+                OWNED.with(|o| *o.borrow_mut() = self.0.take());
+                DEPTH.with(|d| d.set(self.1));
             }
         }
-        let _restore = Restore(Some(previous));
+        let _restore = Restore(previous, outer_depth);
         f()
     })
 }
 
-/// Called by a kernel about to split across threads: on the owner thread of an [`install`], starts
-/// a keeper on every other thread of the pool unless they are still alive. Elsewhere a no-op.
-pub fn keep_warm() {
+/// Held by a kernel while it runs split across threads (see [`keep_warm`]).
+pub struct Warm {
+    owner: bool,
+}
+
+impl Drop for Warm {
+    fn drop(&mut self) {
+        if self.owner {
+            DEPTH.with(|d| d.set(d.get() - 1));
+        }
+    }
+}
+
+/// Called by a kernel about to split across threads; the kernel holds the returned guard until
+/// it is done. On the owner thread of an [`install`], outside any other kernel, starts a keeper
+/// on every other thread of the pool unless they are still alive. Elsewhere only a guard.
+#[must_use = "hold the guard while the kernel runs"]
+pub fn keep_warm() -> Warm {
     OWNED.with(|o| {
         let owned = o.borrow();
-        let Some(keepers) = owned.as_ref() else { return };
+        let Some(keepers) = owned.as_ref() else { return Warm { owner: false } };
+        let depth = DEPTH.with(|d| d.replace(d.get() + 1));
         let others = rayon::current_num_threads().saturating_sub(1);
-        if others == 0 || rayon::current_thread_index() != Some(keepers.owner) {
-            return;
+        if depth > 0 || others == 0 {
+            return Warm { owner: true };
         }
-        if keepers.alive.compare_exchange(0, others, Ordering::AcqRel, Ordering::Relaxed).is_err() {
-            return;
+        if keepers.alive.compare_exchange(0, others, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
+            keepers.starts.fetch_add(1, Ordering::Relaxed);
+            let keepers = Arc::clone(keepers);
+            let owner = rayon::current_thread_index();
+            rayon::spawn_broadcast(move |ctx| {
+                if Some(ctx.index()) != owner {
+                    // Counted down even if a job run by the keeper panics.
+                    struct Done<'a>(&'a Keepers);
+                    impl Drop for Done<'_> {
+                        fn drop(&mut self) {
+                            self.0.alive.fetch_sub(1, Ordering::AcqRel);
+                        }
+                    }
+                    let _done = Done(&keepers);
+                    keep();
+                }
+            });
         }
-        let keepers = Arc::clone(keepers);
-        rayon::spawn_broadcast(move |ctx| {
-            if ctx.index() != keepers.owner {
-                keep();
-                keepers.alive.fetch_sub(1, Ordering::AcqRel);
-            }
-        });
-    });
+        Warm { owner: true }
+    })
 }
 
 /// How many keepers of the current thread's [`install`] are running (0 outside one).
 pub fn keepers_alive() -> usize {
     OWNED.with(|o| o.borrow().as_ref().map_or(0, |k| k.alive.load(Ordering::Acquire)))
+}
+
+/// How many times the current thread's [`install`] has started keepers (0 outside one).
+pub fn keeper_starts() -> usize {
+    OWNED.with(|o| o.borrow().as_ref().map_or(0, |k| k.starts.load(Ordering::Relaxed)))
 }
 
 /// The keeper's loop: run the pool's work as it appears; return after [`IDLE`] without any or
@@ -140,47 +173,65 @@ mod tests {
     }
 
     #[test]
-    fn keepers_start_on_the_other_threads_and_return_when_idle() {
+    fn keepers_start_once_per_round_and_return_when_idle() {
         for threads in [2, 3] {
             install(&pool(threads), || {
-                assert_eq!(keepers_alive(), 0);
-                keep_warm();
-                assert_eq!(keepers_alive(), threads - 1, "one keeper per other thread");
-                // Started again only once they are all gone.
-                keep_warm();
-                assert!(keepers_alive() < threads, "never more than one keeper per other thread");
-                let gone = eventually(LIFETIME + Duration::from_secs(2), || keepers_alive() == 0);
-                assert!(gone, "keepers must return after IDLE without work");
-                keep_warm();
-                assert_eq!(keepers_alive(), threads - 1, "restarted after returning");
+                assert_eq!((keepers_alive(), keeper_starts()), (0, 0));
+                drop(keep_warm());
+                assert_eq!(keeper_starts(), 1);
+                // Not started again while any are alive.
+                while keepers_alive() > 0 {
+                    drop(keep_warm());
+                    assert_eq!(keeper_starts(), 1, "{threads} threads: started twice");
+                    std::thread::yield_now();
+                }
+                // All returned (after IDLE without work): the next kernel starts new ones.
+                drop(keep_warm());
+                assert_eq!(keeper_starts(), 2, "{threads} threads: not restarted");
             });
         }
     }
 
     #[test]
-    fn keep_warm_does_nothing_outside_install_on_one_thread_or_off_the_owner() {
-        keep_warm();
-        assert_eq!(keepers_alive(), 0, "no install: no keepers");
+    fn keepers_return_while_the_owner_is_busy() {
+        let limit = LIFETIME + Duration::from_secs(5);
+        install(&pool(2), || {
+            let _kernel = keep_warm();
+            assert!(eventually(limit, || keepers_alive() == 0), "keepers must return after IDLE without work");
+        });
+    }
+
+    #[test]
+    fn nested_kernels_and_other_threads_start_no_keepers() {
+        drop(keep_warm());
+        assert_eq!(keeper_starts(), 0, "no install: no keepers");
         pool(2).install(|| {
-            keep_warm();
-            assert_eq!(keepers_alive(), 0, "a plain install has no keepers");
+            drop(keep_warm());
+            assert_eq!(keeper_starts(), 0, "a plain install has no keepers");
         });
         install(&pool(1), || {
-            keep_warm();
-            assert_eq!(keepers_alive(), 0, "one thread: nobody to keep awake");
+            drop(keep_warm());
+            assert_eq!(keeper_starts(), 0, "one thread: nobody to keep awake");
         });
         install(&pool(2), || {
+            let outer = keep_warm();
+            assert_eq!(keeper_starts(), 1);
+            assert!(eventually(LIFETIME + Duration::from_secs(5), || keepers_alive() == 0));
+            // A kernel inside the running one (a task on the owner thread) starts nothing, even
+            // with no keeper alive.
+            drop(keep_warm());
+            assert_eq!(keeper_starts(), 1, "nested kernel on the owner started keepers");
+            // Nor does one on the other thread.
             let owner = rayon::current_thread_index();
-            // A kernel called from a task on the other thread must not start keepers.
-            let seen = rayon::broadcast(|ctx| {
+            rayon::broadcast(|ctx| {
                 if Some(ctx.index()) != owner {
-                    keep_warm();
-                    return Some(keepers_alive());
+                    drop(keep_warm());
                 }
-                None
             });
-            assert_eq!(seen.into_iter().flatten().collect::<Vec<_>>(), vec![0]);
-            assert_eq!(keepers_alive(), 0, "the owner's count is untouched");
+            assert_eq!(keeper_starts(), 1, "a kernel off the owner thread started keepers");
+            drop(outer);
+            drop(keep_warm());
+            assert_eq!(keeper_starts(), 2, "the next top-level kernel starts them");
         });
     }
 

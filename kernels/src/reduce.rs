@@ -29,7 +29,7 @@ pub fn reduce_rows<T: Real>(op: ReduceOp, x: &[T], rows: usize, len: usize, out:
     let out = &mut out[..rows];
     if rows > 1 && rows.saturating_mul(len) >= PAR_MIN_ELEMS {
         let min_rows = (PAR_MIN_ELEMS / 4).div_ceil(len.max(1)).max(1);
-        crate::parallel::keep_warm();
+        let _warm = crate::parallel::keep_warm();
         out.par_iter_mut()
             .enumerate()
             .with_min_len(min_rows)
@@ -78,7 +78,7 @@ pub fn sum_columns<T: Real>(x: &[T], rows: usize, cols: usize, out: &mut [T]) {
         }
     };
     if cols > COL_BLOCK && rows * cols >= PAR_MIN_ELEMS {
-        crate::parallel::keep_warm();
+        let _warm = crate::parallel::keep_warm();
         out.par_chunks_mut(COL_BLOCK).enumerate().for_each(|(b, o)| run(b * COL_BLOCK, o));
     } else {
         run(0, out);

@@ -36,7 +36,7 @@ fn for_rows<T: Real>(out: &mut [T], rows: usize, d: usize, f: impl Fn(usize, &mu
     if d == 0 {
         return;
     }
-    crate::parallel::keep_warm();
+    let _warm = (rows >= 2 * min_rows(d)).then(crate::parallel::keep_warm);
     out.par_chunks_mut(d).enumerate().with_min_len(min_rows(d)).for_each(|(r, o)| f(r, o));
 }
 
@@ -228,7 +228,7 @@ pub fn cross_entropy_rows<T: Real>(
     let eps = label_smoothing;
     let c = <T as Real>::from_f64(classes as f64);
     check_len("losses", losses, rows);
-    crate::parallel::keep_warm();
+    let _warm = (rows >= 2 * min_rows(classes)).then(crate::parallel::keep_warm);
     let tasks = losses.par_iter_mut().enumerate().with_min_len(min_rows(classes));
     tasks.for_each(|(r, out)| {
         *out = match target_of(targets[r], ignore_index, classes) {

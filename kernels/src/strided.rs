@@ -125,7 +125,7 @@ where
     if n >= PAR_MIN_ELEMS {
         // Enough rows per task to amortise the task cost when rows are short.
         let rows_per_task = (PAR_MIN_ELEMS / 4).div_ceil(inner).max(1);
-        crate::parallel::keep_warm();
+        let _warm = crate::parallel::keep_warm();
         out.par_chunks_mut(inner * rows_per_task).enumerate().for_each(|(t, chunk)| {
             for (k, row) in chunk.chunks_mut(inner).enumerate() {
                 do_row(t * rows_per_task + k, row);
@@ -144,7 +144,7 @@ pub fn zip_assign<T: Copy + Send + Sync>(acc: &mut [T], x: &[T], f: impl Fn(T, T
     assert_eq!(acc.len(), x.len(), "zip_assign: lengths differ");
     let run = |(a, x): (&mut [T], &[T])| a.iter_mut().zip(x).for_each(|(a, &x)| *a = f(*a, x));
     if acc.len() >= PAR_MIN_ELEMS {
-        crate::parallel::keep_warm();
+        let _warm = crate::parallel::keep_warm();
         acc.par_chunks_mut(PAR_MIN_ELEMS / 4).zip(x.par_chunks(PAR_MIN_ELEMS / 4)).for_each(run);
     } else {
         run((acc, x));
@@ -199,7 +199,7 @@ fn gather_into<T: Copy + Send + Sync>(shape: &[usize], src: Strided<T>, out: &mu
     let out = &mut out[..n];
     if n >= PAR_MIN_ELEMS {
         let rows_per_task = (PAR_MIN_ELEMS / 4).div_ceil(inner).max(1);
-        crate::parallel::keep_warm();
+        let _warm = crate::parallel::keep_warm();
         out.par_chunks_mut(inner * rows_per_task).enumerate().for_each(|(t, chunk)| {
             for (k, o) in chunk.chunks_mut(inner).enumerate() {
                 row(t * rows_per_task + k, o);
@@ -230,7 +230,7 @@ pub fn concat<T: Copy + Send + Sync>(parts: &[(&[T], usize)], outer: usize, out:
     };
     if out.len() >= PAR_MIN_ELEMS && outer > 1 {
         let min_rows = (PAR_MIN_ELEMS / 4).div_ceil(row).max(1);
-        crate::parallel::keep_warm();
+        let _warm = crate::parallel::keep_warm();
         out.par_chunks_mut(row).enumerate().with_min_len(min_rows).for_each(|(o, dst)| copy_row(o, dst));
     } else {
         out.chunks_mut(row).enumerate().for_each(|(o, dst)| copy_row(o, dst));

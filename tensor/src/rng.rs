@@ -68,7 +68,7 @@ const CHUNK: usize = 1 << 14;
 fn fill(n: usize, f: impl Fn(u64) -> f64 + Sync) -> Vec<f64> {
     let mut v = vec![0.0; n];
     // Fixed chunking: each element depends only on its index, so any split gives the same numbers.
-    kernels::parallel::keep_warm();
+    let _warm = (n > CHUNK).then(kernels::parallel::keep_warm);
     v.par_chunks_mut(CHUNK).enumerate().for_each(|(c, chunk)| {
         for (j, x) in chunk.iter_mut().enumerate() {
             *x = f((c * CHUNK + j) as u64);
@@ -80,7 +80,7 @@ fn fill(n: usize, f: impl Fn(u64) -> f64 + Sync) -> Vec<f64> {
 /// Like [`fill`] for numbers made in pairs: `f(b)` gives elements `2b` and `2b + 1`.
 fn fill_pairs(n: usize, f: impl Fn(u64) -> [f64; 2] + Sync) -> Vec<f64> {
     let mut v = vec![0.0; n];
-    kernels::parallel::keep_warm();
+    let _warm = (n > CHUNK).then(kernels::parallel::keep_warm);
     v.par_chunks_mut(CHUNK).enumerate().for_each(|(c, chunk)| {
         for (j, pair) in chunk.chunks_mut(2).enumerate() {
             let w = f((c * CHUNK / 2 + j) as u64);

@@ -118,7 +118,8 @@ impl BackwardInput {
         if g.groups != 1 || g.stride != (1, 1) || g.is_pointwise() || ph > eh || pw > ew {
             return None;
         }
-        let gt = Conv2dGeom { c_in: g.c_out, h: g.out_h(), w: g.out_w(), c_out: g.c_in, padding: (eh - ph, ew - pw), ..*g };
+        let gt =
+            Conv2dGeom { c_in: g.c_out, h: g.out_h(), w: g.out_w(), c_out: g.c_in, padding: (eh - ph, ew - pw), ..*g };
         let plan = Implicit::plan::<T>(&gt)?;
         let empty = g.c_in * g.h * g.w == 0 || g.c_out * gt.h * gt.w == 0;
         (!empty).then_some(BackwardInput { plan, gt })
@@ -145,7 +146,7 @@ impl BackwardInput {
         use rayon::prelude::*;
         // Few images: each one's product also splits between threads (the same bits either way).
         let inner = super::inner_parallel(g.n);
-        crate::parallel::keep_warm();
+        let _warm = crate::parallel::keep_warm();
         dx.par_chunks_mut(dx_img_len)
             .zip(dy.par_chunks(dy_img_len))
             .for_each(|(dx_img, dy_img)| self.plan.forward_image(gt, (dy_img, &wt), dx_img, inner));

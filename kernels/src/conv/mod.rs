@@ -281,7 +281,7 @@ fn forward_into<T: Real>(g: &Conv2dGeom, x: &[T], w: &[T], y: &mut [MaybeUninit<
             g.check(x.len(), w.len(), y.len());
             // Few images: each one's product also splits between threads.
             let inner = inner_parallel(g.n);
-            crate::parallel::keep_warm();
+            let _warm = crate::parallel::keep_warm();
             let chunks = y.par_chunks_mut(g.c_out * g.col_cols()).zip(x.par_chunks(x_img_len));
             chunks.for_each(|(y_img, x_img)| plan.forward_image(g, (x_img, w), y_img, inner));
         }
@@ -302,7 +302,7 @@ fn forward_banded<T: Real>(g: &Conv2dGeom, x: &[T], w: &[T], y: &mut [MaybeUnini
     let (k, cog) = (g.col_rows() / g.groups, g.c_out / g.groups);
     // W_g: [cog, K], row-major
     let wg = |gi: usize| Operand::Strided(mat(w, gi * cog * k, k, 1));
-    crate::parallel::keep_warm();
+    let _warm = crate::parallel::keep_warm();
     let chunks = y.par_chunks_mut(g.c_out * p).zip(x.par_chunks(x_img_len));
     if g.is_pointwise() {
         chunks.for_each(|(y_img, x_img)| {
@@ -376,7 +376,7 @@ fn backward_input_banded<T: Real>(g: &Conv2dGeom, dy: &[T], w: &[T], dx: &mut [T
     let (k, cog) = (g.col_rows() / g.groups, g.c_out / g.groups);
     // W_gᵀ: [K, cog], read transposed from W_g [cog, K]
     let wt = |gi: usize| mat(w, gi * cog * k, 1, k);
-    crate::parallel::keep_warm();
+    let _warm = crate::parallel::keep_warm();
     let chunks = dx.par_chunks_mut(g.c_in * g.h * g.w).zip(dy.par_chunks(g.c_out * p));
     if g.is_pointwise() {
         // The gradient of the "cols" is the input gradient itself.
@@ -442,7 +442,7 @@ fn backward_weight_banded<T: Real>(g: &Conv2dGeom, x: &[T], dy: &[T], dw: &mut [
     let nchunks = g.n.min(8).min((1usize << 23) / dw_len).max(1);
     with_scratch((nchunks - 1) * dw_len, |partials: &mut [T]| {
         let targets: Vec<&mut [T]> = std::iter::once(&mut *dw).chain(partials.chunks_exact_mut(dw_len)).collect();
-        crate::parallel::keep_warm();
+        let _warm = crate::parallel::keep_warm();
         targets.into_par_iter().enumerate().for_each(|(ci, target)| {
             let images = ci * g.n / nchunks..(ci + 1) * g.n / nchunks;
             accumulate_weight_grad(g, x, dy, (images, nchunks), target, band);

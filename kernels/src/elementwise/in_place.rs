@@ -11,7 +11,7 @@ pub fn unary_backward_in_place<T: Real>(op: UnaryOp, x: &[T], y: &[T], g_dx: &mu
         let dispatch = |c: InPlaceChunk<T>| in_place_chunk(c, &f);
         assert!(x.len() == d.len() && y.len() == d.len(), "unary_backward_in_place: lengths differ");
         if d.len() >= crate::strided::PAR_MIN_ELEMS {
-            crate::parallel::keep_warm();
+            let _warm = crate::parallel::keep_warm();
             d.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).zip(y.par_chunks(CHUNK)).for_each(dispatch);
         } else {
             d.chunks_mut(CHUNK).zip(x.chunks(CHUNK)).zip(y.chunks(CHUNK)).for_each(dispatch);

@@ -65,7 +65,7 @@ fn unary_backward_into<T: Real>(op: UnaryOp, x: &[T], y: &[T], dy: &[T], dx: &mu
         const CHUNK: usize = 8192;
         let dispatch = |c: BackwardChunk<T>| backward_chunk(c, &f);
         if dx.len() >= crate::strided::PAR_MIN_ELEMS {
-            crate::parallel::keep_warm();
+            let _warm = crate::parallel::keep_warm();
             dx.par_chunks_mut(CHUNK)
                 .zip(x.par_chunks(CHUNK))
                 .zip(y.par_chunks(CHUNK))
@@ -189,7 +189,7 @@ fn run_map<T: Real>(x: &[T], y: &mut [MaybeUninit<T>], p: impl Pointwise<T>) {
     const CHUNK: usize = 8192;
     let dispatch = |(out, x): (&mut [MaybeUninit<T>], &[T])| map_chunk(out, x, &p);
     if y.len() >= crate::strided::PAR_MIN_ELEMS {
-        crate::parallel::keep_warm();
+        let _warm = crate::parallel::keep_warm();
         y.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(dispatch);
     } else {
         y.chunks_mut(CHUNK).zip(x.chunks(CHUNK)).for_each(dispatch);

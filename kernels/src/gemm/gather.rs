@@ -64,9 +64,7 @@ pub fn gemm_gathered(
         c.fill(MaybeUninit::new(0.0));
         return true;
     }
-    if parallel {
-        crate::parallel::keep_warm();
-    }
+    let _warm = parallel.then(crate::parallel::keep_warm);
     // The same depth slices as the blocked GEMM (see there).
     let kc_max = k.div_ceil(k.div_ceil(KC));
     for pc in (0..k).step_by(kc_max) {
@@ -156,9 +154,7 @@ pub fn gemm_row_table(
         }
         return true;
     }
-    if parallel {
-        crate::parallel::keep_warm();
-    }
+    let _warm = parallel.then(crate::parallel::keep_warm);
     // SAFETY: `c` is initialised (it comes as `&mut [f32]`) and the kernel writes only values.
     let c = unsafe { crate::memory::as_uninit(c) };
     let kc_max = k.div_ceil(k.div_ceil(KC));

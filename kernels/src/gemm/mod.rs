@@ -331,7 +331,7 @@ unsafe fn batched<T: Real>(
         && work.saturating_mul(batch) >= PAR_MIN_WORK
         && (batch >= 4 * threads || work < PAR_MIN_WORK);
     let rows_parallel = !by_item && threads > 1 && work >= PAR_MIN_WORK;
-    crate::parallel::keep_warm();
+    let _warm = (by_item || rows_parallel).then(crate::parallel::keep_warm);
     c.par_chunks_mut(mn)
         .zip(a_offsets.par_iter().zip(b_offsets))
         .with_min_len(if by_item { 1 } else { usize::MAX })
@@ -392,9 +392,7 @@ unsafe fn gemm_blocked<T: Real>(
     // Row-block height: a multiple of MR, at most blk.mc. In parallel mode make it small enough
     // that every thread gets at least one block (this never changes the arithmetic, see above).
     let threads = if parallel { rayon::current_num_threads() } else { 1 };
-    if threads > 1 {
-        crate::parallel::keep_warm();
-    }
+    let _warm = (threads > 1).then(crate::parallel::keep_warm);
     if threads > 1 && m >= threads * SPLIT_MIN_ROWS {
         // Tall products: one contiguous share of the rows per thread, each run serially with its
         // own packed B panels (kept in that core's L2, no waiting on the other threads between

@@ -97,7 +97,7 @@ fn forward<T: Real>(
         return;
     }
     let inv_d = T::one() / cst::<T>(d as f64);
-    crate::parallel::keep_warm();
+    let _warm = (rows >= 2 * min_rows(d)).then(crate::parallel::keep_warm);
     y.par_chunks_mut(d)
         .zip(mean.par_iter_mut().zip(rstd.par_iter_mut()))
         .enumerate()
@@ -128,7 +128,9 @@ fn forward<T: Real>(
                         }
                     }
                 }
-                _ => for_channels(d, s, c0, gamma, beta, |i, g, b| yr[i] = MaybeUninit::new((xr[i] - mu) * inv * g + b)),
+                _ => {
+                    for_channels(d, s, c0, gamma, beta, |i, g, b| yr[i] = MaybeUninit::new((xr[i] - mu) * inv * g + b))
+                }
             }
         });
 }
@@ -154,7 +156,7 @@ fn backward_dx<T: Real>(
         return;
     }
     let inv_d = T::one() / cst::<T>(d as f64);
-    crate::parallel::keep_warm();
+    let _warm = (rows >= 2 * min_rows(d)).then(crate::parallel::keep_warm);
     dx.par_chunks_mut(d).enumerate().with_min_len(min_rows(d)).for_each(|(r, dxr)| {
         let (xr, dyr) = (&x[r * d..(r + 1) * d], &dy[r * d..(r + 1) * d]);
         let (mu, rs) = (mean.map_or(T::zero(), |m| m[r]), rstd[r]);
@@ -200,7 +202,7 @@ fn backward_dx<T: Real>(
 fn column_sums<T: Real>(rows: usize, d: usize, k: usize, acc: impl Fn(usize, Range<usize>, &mut [T]) + Sync) -> Vec<T> {
     let (n_rb, n_cb) = (rows.div_ceil(RED_ROWS), d.div_ceil(RED_COLS));
     let cols_of = |cb: usize| cb * RED_COLS..((cb + 1) * RED_COLS).min(d);
-    crate::parallel::keep_warm();
+    let _warm = (n_rb * n_cb > 1).then(crate::parallel::keep_warm);
     let tiles: Vec<Vec<T>> = (0..n_rb * n_cb)
         .into_par_iter()
         .map(|t| {
@@ -439,7 +441,9 @@ pub fn group_norm_backward_vec<T: Real>(
 ) -> Vec<T> {
     // SAFETY: `group_norm_backward_into` writes every element of `dx` (or panics).
     unsafe {
-        written_vec(x.len(), |dx| group_norm_backward_into(x, dy, (n, c, s), groups, gamma, (mean, rstd), dx, (dgamma, dbeta)))
+        written_vec(x.len(), |dx| {
+            group_norm_backward_into(x, dy, (n, c, s), groups, gamma, (mean, rstd), dx, (dgamma, dbeta))
+        })
     }
 }
 
@@ -469,7 +473,7 @@ fn group_norm_backward_into<T: Real>(
     if d > 0 {
         let inv_d = T::one() / cst::<T>(d as f64);
         let gamma_of = |ch: usize| gamma.map_or(T::one(), |g| g[ch]);
-        crate::parallel::keep_warm();
+        let _warm = (rows >= 2 * min_rows(d)).then(crate::parallel::keep_warm);
         let blocks = dx.par_chunks_mut(d).zip(shares.par_chunks_mut(cg)).enumerate();
         blocks.with_min_len(min_rows(d)).for_each(|(r, (dxr, share))| {
             let (xr, dyr) = (&x[r * d..(r + 1) * d], &dy[r * d..(r + 1) * d]);

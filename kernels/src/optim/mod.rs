@@ -32,7 +32,7 @@ pub fn adam_step<T: Real>(cfg: &AdamConfig, step: u64, p: &mut [T], g: &[T], m: 
     const CHUNK: usize = 1 << 14;
     assert!(g.len() == p.len() && m.len() == p.len() && v.len() == p.len(), "adam_step: lengths differ");
     if p.len() >= 2 * CHUNK {
-        crate::parallel::keep_warm();
+        let _warm = crate::parallel::keep_warm();
         p.par_chunks_mut(CHUNK)
             .zip(m.par_chunks_mut(CHUNK))
             .zip(v.par_chunks_mut(CHUNK))

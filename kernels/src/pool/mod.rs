@@ -78,7 +78,7 @@ pub fn max_pool2d_forward<T: Real>(g: &Pool2dGeom, x: &[T], y: &mut [T], argmax:
         return;
     }
     let plane_out = g.out_h() * wo;
-    crate::parallel::keep_warm();
+    let _warm = crate::parallel::keep_warm();
     y.par_chunks_mut(plane_out).zip(argmax.par_chunks_mut(plane_out)).zip(x.par_chunks(hw)).enumerate().for_each(
         |(plane, ((yp, ap), xp))| {
             for (i, (yv, av)) in yp.iter_mut().zip(ap.iter_mut()).enumerate() {
@@ -111,7 +111,7 @@ pub fn max_pool2d_backward<T: Real>(g: &Pool2dGeom, dy: &[T], argmax: &[usize], 
         return;
     }
     let plane_out = g.out_h() * g.out_w();
-    crate::parallel::keep_warm();
+    let _warm = crate::parallel::keep_warm();
     dx.par_chunks_mut(hw).zip(dy.par_chunks(plane_out).zip(argmax.par_chunks(plane_out))).enumerate().for_each(
         |(plane, (dxp, (dyp, ap)))| {
             for (&d, &a) in dyp.iter().zip(ap) {
@@ -134,7 +134,7 @@ pub fn avg_pool2d_forward<T: Real>(g: &Pool2dGeom, x: &[T], y: &mut [T]) {
         return;
     }
     let inv = T::one() / <T as Real>::from_f64((g.kh * g.kw) as f64);
-    crate::parallel::keep_warm();
+    let _warm = crate::parallel::keep_warm();
     y.par_chunks_mut(g.out_h() * wo).zip(x.par_chunks(hw)).for_each(|(yp, xp)| {
         for (i, yv) in yp.iter_mut().enumerate() {
             let (rows, cols) = g.window(i / wo, i % wo);
@@ -159,7 +159,7 @@ pub fn avg_pool2d_backward<T: Real>(g: &Pool2dGeom, dy: &[T], dx: &mut [T]) {
         return;
     }
     let inv = T::one() / <T as Real>::from_f64((g.kh * g.kw) as f64);
-    crate::parallel::keep_warm();
+    let _warm = crate::parallel::keep_warm();
     dx.par_chunks_mut(hw).zip(dy.par_chunks(g.out_h() * wo)).for_each(|(dxp, dyp)| {
         for (i, &d) in dyp.iter().enumerate() {
             let (rows, cols) = g.window(i / wo, i % wo);
