@@ -212,6 +212,25 @@ fn gather_into<T: Copy + Send + Sync>(shape: &[usize], src: Strided<T>, out: &mu
     }
 }
 
+/// `dst[c·rows + r] = src[r·cols + c]`: the transpose of a row-major `rows × cols` block, in
+/// square tiles so that both sides move whole cache lines (element by element, one side would
+/// jump a full row per element).
+pub fn transpose<T: Copy>(src: &[T], (rows, cols): (usize, usize), dst: &mut [T]) {
+    const TILE: usize = 16;
+    let (src, dst) = (&src[..rows * cols], &mut dst[..rows * cols]);
+    for r0 in (0..rows).step_by(TILE) {
+        let r1 = (r0 + TILE).min(rows);
+        for c0 in (0..cols).step_by(TILE) {
+            for c in c0..(c0 + TILE).min(cols) {
+                let out = &mut dst[c * rows + r0..c * rows + r1];
+                for (o, r) in out.iter_mut().zip(r0..r1) {
+                    *o = src[r * cols + c];
+                }
+            }
+        }
+    }
+}
+
 /// Concatenation of `parts` (`(data, block)`, each holding `outer` blocks of `block` elements):
 /// `out` is, for each `o` in `0..outer`, block `o` of every part in turn. Large outputs are split
 /// across threads by whole output rows (each element is copied once, by one task).
@@ -379,6 +398,20 @@ mod tests {
             let mut out = vec![0u32; want.len()];
             pool.install(|| concat(&blocks, outer, &mut out));
             assert_eq!(out, want);
+        }
+    }
+
+    #[test]
+    fn transpose_matches_the_element_loop() {
+        for (rows, cols) in [(1usize, 1usize), (3, 5), (16, 16), (17, 33), (1152, 128), (40, 1)] {
+            let src: Vec<u32> = (0..(rows * cols) as u32).collect();
+            let mut got = vec![u32::MAX; rows * cols];
+            transpose(&src, (rows, cols), &mut got);
+            for r in 0..rows {
+                for c in 0..cols {
+                    assert_eq!(got[c * rows + r], src[r * cols + c], "{rows}x{cols} at ({r}, {c})");
+                }
+            }
         }
     }
 

@@ -217,11 +217,7 @@ pub(super) fn weight_grad<T: 'static>(
                     let done = gemm_row_table(g.c_out, p_ext, (xp, &offs), b, tt, (i > 0, split));
                     assert!(done, "the row-table kernel was available a moment ago");
                 }
-                for (kk, row) in tt.chunks_exact(g.c_out).enumerate() {
-                    for (co, &v) in row.iter().enumerate() {
-                        target[co * k + kk] = v;
-                    }
-                }
+                crate::strided::transpose(tt, (k, g.c_out), target);
             })
         })
     });

@@ -506,11 +506,7 @@ fn accumulate_weight_grad<T: Real>(
         }
         for gi in 0..g.groups {
             let (src, dst) = (&tt[gi * k * cog..(gi + 1) * k * cog], &mut target[gi * cog * k..(gi + 1) * cog * k]);
-            for (kk, row) in src.chunks_exact(cog).enumerate() {
-                for (co, &v) in row.iter().enumerate() {
-                    dst[co * k + kk] = v;
-                }
-            }
+            crate::strided::transpose(src, (k, cog), dst);
         }
     });
 }
