@@ -63,93 +63,14 @@ impl Implicit {
         parallel: bool,
     ) {
         let (x_img, w, y_img) = (as_f32(x_img), as_f32(w), as_f32_mut(y_img));
-        let (h, wd, (ph, pw)) = (g.h, g.w, g.padding);
         with_scratch(g.c_in * self.hp * self.wp, |xp: &mut [f32]| {
-            // The zero-padded image, every element written once: rows of zeros above and below
-            // each plane, and each image row between its zeros to the left and right.
-            let wp = self.wp;
-            for (plane, xp_plane) in x_img.chunks_exact(h * wd).zip(xp.chunks_exact_mut(self.hp * wp)) {
-                let (top, rest) = xp_plane.split_at_mut(ph * wp);
-                let (body, bottom) = rest.split_at_mut(h * wp);
-                top.fill(0.0);
-                bottom.fill(0.0);
-                for (row, out) in plane.chunks_exact(wd).zip(body.chunks_exact_mut(wp)) {
-                    out[..pw].fill(0.0);
-                    out[pw..pw + wd].copy_from_slice(row);
-                    out[pw + wd..].fill(0.0);
-                }
-            }
+            super::padded::pad_image(g, x_img, xp);
             let k = self.offs.len();
             let a = MatRef { data: w, offset: 0, row_stride: k, col_stride: 1 };
             let b = Gathered { data: xp, offs: &self.offs, starts: &self.starts, d1: self.d1 };
             let done = gemm_gathered(g.c_out, k, a, b, y_img, parallel);
             assert!(done, "the implicit GEMM's kernel was available when the plan was made");
         });
-    }
-}
-
-/// The input gradient of a stride-1 convolution as the forward convolution of `dy` with the
-/// weights flipped and transposed: `dx[ci, i, j] = Σ W[co, ci, ki, kj] · dy[co, i + ph − ki·dh,
-/// j + pw − kj·dw]` is a correlation of `dy` (padded by `d·(k−1) − p`) with
-/// `W'[ci, co, ki, kj] = W[co, ci, kh−1−ki, kw−1−kj]`, whose output is `dx`'s size. Each
-/// element is one sum over `(co, ki, kj)`, not GEMM sums scattered by `col2im`, so the last bits
-/// differ from the im2col path; still one fixed order, whatever the thread count. Writes all of
-/// `dx` and returns true where the implicit forward applies to that correlation (and the
-/// padding is at most `d·(k−1)`); otherwise returns false and leaves `dx` alone.
-pub(super) fn backward_input<T: crate::Real>(g: &Conv2dGeom, dy: &[T], w: &[T], dx: &mut [T]) -> bool {
-    let Some(plan) = BackwardInput::plan::<T>(g) else { return false };
-    // SAFETY: the implicit forward writes only values (GEMM results) into dx.
-    plan.run(g, dy, w, unsafe { crate::memory::as_uninit(dx) });
-    true
-}
-
-/// [`backward_input`]'s correlation: its plan and geometry, made where it applies.
-pub(super) struct BackwardInput {
-    plan: Implicit,
-    gt: Conv2dGeom,
-}
-
-impl BackwardInput {
-    /// Chosen by the shapes alone (its bits differ from im2col's, so never by the thread count).
-    pub(super) fn plan<T: 'static>(g: &Conv2dGeom) -> Option<BackwardInput> {
-        let (dh, dw) = g.dilation;
-        let (eh, ew) = (dh * (g.kh - 1), dw * (g.kw - 1));
-        let (ph, pw) = g.padding;
-        if g.groups != 1 || g.stride != (1, 1) || g.is_pointwise() || ph > eh || pw > ew {
-            return None;
-        }
-        let gt =
-            Conv2dGeom { c_in: g.c_out, h: g.out_h(), w: g.out_w(), c_out: g.c_in, padding: (eh - ph, ew - pw), ..*g };
-        let plan = Implicit::plan::<T>(&gt)?;
-        let empty = g.c_in * g.h * g.w == 0 || g.c_out * gt.h * gt.w == 0;
-        (!empty).then_some(BackwardInput { plan, gt })
-    }
-
-    /// Writes every element of `dx` (`T` the type of the plan).
-    pub(super) fn run<T: crate::Real>(&self, g: &Conv2dGeom, dy: &[T], w: &[T], dx: &mut [MaybeUninit<T>]) {
-        let gt = &self.gt;
-        g.check(dx.len(), w.len(), dy.len());
-        debug_assert!(gt.out_h() == g.h && gt.out_w() == g.w);
-        let (kh, kw, cin) = (g.kh, g.kw, g.c_in);
-        // W'[ci, co, ki, kj] = W[co, ci, kh−1−ki, kw−1−kj]
-        let mut wt = Vec::with_capacity(w.len());
-        for ci in 0..cin {
-            for co in 0..g.c_out {
-                for ki in 0..kh {
-                    for kj in 0..kw {
-                        wt.push(w[((co * cin + ci) * kh + (kh - 1 - ki)) * kw + (kw - 1 - kj)]);
-                    }
-                }
-            }
-        }
-        let (dx_img_len, dy_img_len) = (cin * g.h * g.w, g.c_out * gt.h * gt.w);
-        use rayon::prelude::*;
-        // Few images: each one's product also splits between threads (the same bits either way).
-        let inner = super::inner_parallel(g.n);
-        let _warm = crate::parallel::keep_warm();
-        dx.par_chunks_mut(dx_img_len)
-            .zip(dy.par_chunks(dy_img_len))
-            .for_each(|(dx_img, dy_img)| self.plan.forward_image(gt, (dy_img, &wt), dx_img, inner));
     }
 }
 

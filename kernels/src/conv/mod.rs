@@ -315,14 +315,25 @@ fn forward_banded<T: Real>(g: &Conv2dGeom, x: &[T], w: &[T], y: &mut [MaybeUnini
         return;
     }
     let tmp_len = if band < ho { cog * band * wo } else { 0 };
+    let (hp, wp) = padded::padded_size(g);
+    let padded_len = if g.padding == (0, 0) { 0 } else { g.c_in * hp * wp };
     chunks.for_each(|(y_img, x_img)| {
-        // The scratch buffer is fully written (GEMM without accumulation) before use.
-        with_scratch(tmp_len, |tmp: &mut [T]| {
+        // The scratch buffers are fully written (the padded image by pad_image, tmp by a GEMM
+        // without accumulation) before use.
+        with_scratch(padded_len + tmp_len, |scratch: &mut [T]| {
+            let (xp, tmp) = scratch.split_at_mut(padded_len);
+            // cols is read from the zero-padded image (the image itself when there is no padding).
+            let xp: &[T] = if padded_len == 0 {
+                x_img
+            } else {
+                padded::pad_image(g, x_img, xp);
+                xp
+            };
             for (oh0, nb) in bands(g, band) {
                 let bp = nb * wo;
                 for gi in 0..g.groups {
                     // y_g band [cog, bp] = W_g · cols_g [K, bp], cols_g packed from the image
-                    let rows = Im2colRows { g, x_img, c0: gi * (g.c_in / g.groups), oh0 };
+                    let rows = padded::PaddedRows { g, xp, c0: gi * (g.c_in / g.groups), oh0 };
                     let b = Operand::Rows(&rows);
                     if nb == ho {
                         let c = &mut y_img[gi * cog * p..(gi + 1) * cog * p];
@@ -344,21 +355,24 @@ fn forward_banded<T: Real>(g: &Conv2dGeom, x: &[T], w: &[T], y: &mut [MaybeUnini
     });
 }
 
-/// Gradient of the convolution with respect to its input: `dx = col2im(Wᵀ · dy)`.
+/// Gradient of the convolution with respect to its input: a forward convolution of `dy` with
+/// flipped weights for stride 1 (`flipped.rs`), `dx = col2im(Wᵀ · dy)` otherwise.
 // dy: [N, C_out, Ho, Wo], w: [C_out, C_in/groups, kh, kw], dx: [N, C_in, H, W] (overwritten)
 pub fn conv2d_backward_input<T: Real>(g: &Conv2dGeom, dy: &[T], w: &[T], dx: &mut [T]) {
-    if !implicit::backward_input(g, dy, w, dx) {
-        backward_input_banded(g, dy, w, dx, band_rows(g), false);
+    match flipped::geometry(g) {
+        // SAFETY: the forward convolution writes only values into dx.
+        Some(gt) => flipped::backward_input(g, &gt, dy, w, unsafe { crate::memory::as_uninit(dx) }),
+        None => backward_input_banded(g, dy, w, dx, band_rows(g), false),
     }
 }
 
 /// [`conv2d_backward_input`] into a new `dx` (`[N, C_in, H, W]`): written without being filled
-/// first where the implicit path applies, a zero buffer for `col2im` to add into otherwise.
+/// first by the flipped forward convolution, a zero buffer for `col2im` to add into otherwise.
 pub fn conv2d_backward_input_vec<T: Real>(g: &Conv2dGeom, dy: &[T], w: &[T]) -> Vec<T> {
     let len = g.n * g.c_in * g.h * g.w;
-    if let Some(plan) = implicit::BackwardInput::plan::<T>(g) {
-        // SAFETY: `run` writes every element of dx (or panics).
-        return unsafe { crate::memory::written_vec(len, |dx| plan.run(g, dy, w, dx)) };
+    if let Some(gt) = flipped::geometry(g) {
+        // SAFETY: the forward convolution writes every element of dx (or panics).
+        return unsafe { crate::memory::written_vec(len, |dx| flipped::backward_input(g, &gt, dy, w, dx)) };
     }
     let mut dx = crate::memory::zeros(len);
     backward_input_banded(g, dy, w, &mut dx, band_rows(g), true);
@@ -545,6 +559,8 @@ pub fn conv2d_reference<T: Real>(g: &Conv2dGeom, x: &[T], w: &[T], y: &mut [T]) 
     }
 }
 
+mod flipped;
 mod implicit;
+mod padded;
 #[cfg(test)]
 mod tests;

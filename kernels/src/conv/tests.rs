@@ -241,25 +241,32 @@ fn im2col_rows_on_demand_match_the_stored_matrix() {
             let x_img = &x[n * img_len..(n + 1) * img_len];
             let mut cols = vec![0f32; rows * ho * wo];
             im2col(g, x_img, &mut cols);
-            let src = Im2colRows { g, x_img, c0: 0, oh0: 0 };
+            let (hp, wp) = padded::padded_size(g);
+            let mut xp = vec![f32::NAN; g.c_in * hp * wp];
+            padded::pad_image(g, x_img, &mut xp);
+            let padded_src = padded::PaddedRows { g, xp: &xp, c0: 0, oh0: 0 };
+            let plain_src = Im2colRows { g, x_img, c0: 0, oh0: 0 };
             let p = ho * wo;
-            for r in 0..rows {
-                for (j0, len) in [(0, p), (1, p - 1), (wo.saturating_sub(1), (wo + 2).min(p - wo + 1)), (p - 1, 1)] {
-                    let mut seg = vec![f32::NAN; len];
-                    src.rows((r, 1), (j0, len), &mut seg, len);
-                    assert_eq!(seg, cols[r * p + j0..r * p + j0 + len], "{g:?} row {r} from {j0}");
+            for src in [&plain_src as &dyn RowSource<f32>, &padded_src] {
+                for r in 0..rows {
+                    for (j0, len) in [(0, p), (1, p - 1), (wo.saturating_sub(1), (wo + 2).min(p - wo + 1)), (p - 1, 1)]
+                    {
+                        let mut seg = vec![f32::NAN; len];
+                        src.rows((r, 1), (j0, len), &mut seg, len);
+                        assert_eq!(seg, cols[r * p + j0..r * p + j0 + len], "{g:?} row {r} from {j0}");
+                    }
                 }
-            }
-            // Blocks of rows starting anywhere (the tap counters wrap across kw, kh and channels).
-            for (r0, count) in [(0, rows), (1, rows - 1), (rows / 2, rows - rows / 2)] {
-                for (j0, len) in [(0, p), (wo.saturating_sub(1), (wo + 2).min(p - wo + 1))] {
-                    let ld = len + 3;
-                    let mut block = vec![f32::NAN; count * ld];
-                    src.rows((r0, count), (j0, len), &mut block, ld);
-                    for q in 0..count {
-                        let want = &cols[(r0 + q) * p + j0..(r0 + q) * p + j0 + len];
-                        assert_eq!(&block[q * ld..q * ld + len], want, "{g:?} block row {}", r0 + q);
-                        assert!(block[q * ld + len..(q + 1) * ld].iter().all(|v| v.is_nan()), "wrote past len");
+                // Blocks of rows starting anywhere (the tap counters wrap across kw, kh and channels).
+                for (r0, count) in [(0, rows), (1, rows - 1), (rows / 2, rows - rows / 2)] {
+                    for (j0, len) in [(0, p), (wo.saturating_sub(1), (wo + 2).min(p - wo + 1))] {
+                        let ld = len + 3;
+                        let mut block = vec![f32::NAN; count * ld];
+                        src.rows((r0, count), (j0, len), &mut block, ld);
+                        for q in 0..count {
+                            let want = &cols[(r0 + q) * p + j0..(r0 + q) * p + j0 + len];
+                            assert_eq!(&block[q * ld..q * ld + len], want, "{g:?} block row {}", r0 + q);
+                            assert!(block[q * ld + len..(q + 1) * ld].iter().all(|v| v.is_nan()), "wrote past len");
+                        }
                     }
                 }
             }
@@ -314,43 +321,45 @@ fn implicit_forward_equals_im2col_bitwise() {
     });
 }
 
-/// The input gradient through the implicit forward (stride 1, flipped and transposed weights)
-/// against the im2col path in f64: equal to f32 accuracy; and where it does not apply (odd
-/// widths, padding beyond the kernel's reach) nothing is written and im2col takes over.
+/// The input gradient as a forward convolution of `dy` with flipped, transposed weights (stride
+/// 1: through the implicit GEMM for rows of 16 or 32·k pixels, im2col rows from the padded `dy`
+/// otherwise) against the col2im path in f64: equal to f32 accuracy; and where it does not apply
+/// (padding beyond the kernel's reach, stride 2, groups) col2im runs.
 #[test]
-fn implicit_backward_input_matches_im2col() {
+fn flipped_backward_input_matches_col2im() {
     let cases = [
         (geo([5, 64, 16, 16, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1]), true),
         (geo([5, 3, 32, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1]), true),
         (geo([4, 16, 32, 32, 8, 5, 5, 1, 1, 2, 2, 1, 1, 1]), true),
         (geo([4, 5, 32, 32, 9, 3, 3, 1, 1, 2, 2, 2, 2, 1]), true), // dilation 2, padding 2
-        (geo([4, 5, 20, 20, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1]), false), // dx rows of 20
+        (geo([4, 5, 20, 20, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1]), true), // rows of 20: im2col rows
+        (geo([6, 24, 8, 8, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1]), true), // rows of 8: im2col rows
         (geo([4, 5, 32, 32, 9, 3, 3, 1, 1, 3, 3, 1, 1, 1]), false), // padding 3 > k − 1
+        (geo([4, 5, 16, 16, 9, 3, 3, 2, 2, 1, 1, 1, 1, 1]), false), // stride 2
+        (geo([4, 6, 16, 16, 4, 3, 3, 1, 1, 1, 1, 1, 1, 2]), false), // groups
     ];
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("a pool");
     pool.install(|| {
         for (g, applies) in &cases {
+            assert_eq!(flipped::geometry(g).is_some(), *applies, "{g:?}");
             let dy64 = rand_vec(5, y_len(g));
             let w64 = rand_vec(6, g.weight_len());
             let mut want = vec![f64::NAN; x_len(g)];
             backward_input_banded(g, &dy64, &w64, &mut want, band_rows(g), false);
             let (dy, w): (Vec<f32>, Vec<f32>) =
                 (dy64.iter().map(|&v| v as f32).collect(), w64.iter().map(|&v| v as f32).collect());
-            let mut got = vec![f32::NAN; x_len(g)];
-            let ran = implicit::backward_input(g, &dy, &w, &mut got);
-            assert_eq!(ran, *applies && crate::gemm::gather::gathered_available(), "{g:?}");
-            if !ran {
-                assert!(got.iter().all(|v| v.is_nan()), "{g:?}: written although not applied");
-            }
-            let mut through_api = vec![0f32; x_len(g)];
+            let mut through_api = vec![f32::NAN; x_len(g)];
             conv2d_backward_input(g, &dy, &w, &mut through_api);
             let new_vec = conv2d_backward_input_vec(g, &dy, &w);
             assert!(new_vec.iter().zip(&through_api).all(|(a, b)| a.to_bits() == b.to_bits()), "{g:?}: _vec form");
             for (i, (a, b)) in through_api.iter().zip(&want).enumerate() {
                 assert_close(*a as f64, *b, 1e-4, g, &format!("dx[{i}]"));
-                if ran {
-                    assert_eq!(a.to_bits(), got[i].to_bits(), "{g:?}: dx[{i}] differs from the implicit path");
-                }
+            }
+            // In f64 (no implicit GEMM) the flipped forward runs on im2col rows.
+            let mut got64 = vec![f64::NAN; x_len(g)];
+            conv2d_backward_input(g, &dy64, &w64, &mut got64);
+            for (i, (a, b)) in got64.iter().zip(&want).enumerate() {
+                assert_close(*a, *b, 1e-10, g, &format!("dx64[{i}]"));
             }
         }
     });
