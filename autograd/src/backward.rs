@@ -183,6 +183,9 @@ fn apply_rule(op: &Op, c: &Ctx, g: Tensor) -> Result<Vec<Option<Tensor>>> {
         Op::LayerNorm { norm_shape, stats, has_gamma } => nn::layer_norm_backward(norm_shape, stats, *has_gamma, c, &g),
         Op::RmsNorm { norm_shape, stats } => nn::rms_norm_backward(norm_shape, stats, c, &g),
         Op::GroupNorm { groups, stats, has_gamma } => nn::group_norm_backward(*groups, stats, *has_gamma, c, &g),
+        Op::GroupNormSilu { groups, eps, stats, has_gamma } => {
+            nn::group_norm_silu_backward(*groups, *eps, stats, *has_gamma, c, &g)
+        }
         Op::CrossEntropy { targets, ignore_index, label_smoothing, count } => {
             nn::cross_entropy_backward(targets, *ignore_index, *label_smoothing, *count, c, &g)
         }

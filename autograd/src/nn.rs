@@ -77,6 +77,13 @@ impl Var {
         let (y, stats) = self.value().group_norm(groups, gamma.map(Var::value), beta.map(Var::value), eps)?;
         Ok(Var::from_op(y, Op::GroupNorm { groups, stats, has_gamma: gamma.is_some() }, inputs3(self, gamma, beta)))
     }
+    /// `silu(group_norm(x))` as one op: the same values as the two in turn, without storing the
+    /// normalised tensor (see `Tensor::group_norm_silu`).
+    pub fn group_norm_silu(&self, groups: usize, gamma: Option<&Var>, beta: Option<&Var>, eps: f64) -> Result<Var> {
+        let (z, stats) = self.value().group_norm_silu(groups, gamma.map(Var::value), beta.map(Var::value), eps)?;
+        let op = Op::GroupNormSilu { groups, eps, stats, has_gamma: gamma.is_some() };
+        Ok(Var::from_op(z, op, inputs3(self, gamma, beta)))
+    }
     /// Mean cross-entropy of logits `[N, C]` against `I64` targets `[N]`.
     pub fn cross_entropy(&self, targets: &Tensor, ignore_index: Option<i64>, label_smoothing: f64) -> Result<Var> {
         let (y, count) = self.value().cross_entropy(targets, ignore_index, label_smoothing)?;
@@ -244,6 +251,21 @@ pub(crate) fn group_norm_backward(
 ) -> Result<Vec<Option<Tensor>>> {
     let (gamma, has_beta) = gamma_beta(c, has_gamma);
     let (dx, dg, db) = Tensor::group_norm_backward(c.x(0), g, groups, gamma, has_beta, st)?;
+    Ok(norm_grads(dx, dg, db))
+}
+
+// dy = dz·silu'(y) with y recomputed from x, then group norm's rule.
+pub(crate) fn group_norm_silu_backward(
+    groups: usize,
+    eps: f64,
+    st: &NormStats,
+    has_gamma: bool,
+    c: &Ctx,
+    g: &Tensor,
+) -> Result<Vec<Option<Tensor>>> {
+    let (gamma, has_beta) = gamma_beta(c, has_gamma);
+    let beta = if has_beta { Some(c.x(1 + has_gamma as usize)) } else { None };
+    let (dx, dg, db) = Tensor::group_norm_silu_backward(c.x(0), g, groups, (gamma, beta), eps, st)?;
     Ok(norm_grads(dx, dg, db))
 }
 

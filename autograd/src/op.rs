@@ -117,6 +117,13 @@ pub enum Op {
         stats: NormStats,
         has_gamma: bool,
     },
+    /// `silu(group_norm(x))` in one op (the normalised values are recomputed in the backward pass).
+    GroupNormSilu {
+        groups: usize,
+        eps: f64,
+        stats: NormStats,
+        has_gamma: bool,
+    },
     CrossEntropy {
         targets: Tensor,
         ignore_index: Option<i64>,
@@ -158,7 +165,7 @@ op_kinds! {
     MaxPool2d => "max_pool2d", AvgPool2d => "avg_pool2d", ResizeNearest => "upsample_nearest",
     ResizeArea => "resize_area", ResizeBicubic => "upsample_bicubic", Softmax => "softmax",
     LogSoftmax => "log_softmax", ScaledSoftmax => "scaled_softmax", LayerNorm => "layer_norm", RmsNorm => "rms_norm",
-    GroupNorm => "group_norm", CrossEntropy => "cross_entropy",
+    GroupNorm => "group_norm", GroupNormSilu => "group_norm_silu", CrossEntropy => "cross_entropy",
 }
 
 impl Op {
@@ -236,6 +243,7 @@ impl Op {
             Op::LayerNorm { .. } => K::LayerNorm,
             Op::RmsNorm { .. } => K::RmsNorm,
             Op::GroupNorm { .. } => K::GroupNorm,
+            Op::GroupNormSilu { .. } => K::GroupNormSilu,
             Op::CrossEntropy { .. } => K::CrossEntropy,
         }
     }

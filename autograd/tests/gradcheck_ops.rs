@@ -340,6 +340,20 @@ fn cases_for(kind: OpKind) -> Vec<Case> {
                 x[0].group_norm(3, Some(&x[1]), None, 1e-5)
             }),
         ],
+        K::GroupNormSilu => vec![
+            case("affine, 2 groups", vec![rnd(&[2, 4, 3, 2]), rnd(&[4]), rnd(&[4])], |x| {
+                x[0].group_norm_silu(2, Some(&x[1]), Some(&x[2]), 1e-5)
+            }),
+            case("no affine, 1 group, permuted", vec![rnd(&[2, 3, 2, 3])], |x| {
+                x[0].permute(&[0, 3, 1, 2])?.group_norm_silu(1, None, None, 1e-5)
+            }),
+            case("gamma only, groups = channels", vec![rnd(&[1, 3, 4]), rnd(&[3])], |x| {
+                x[0].group_norm_silu(3, Some(&x[1]), None, 1e-5)
+            }),
+            case("beta only, broadcast input", vec![rnd(&[1, 4, 1]), rnd(&[4])], |x| {
+                x[0].expand(&[2, 4, 3])?.group_norm_silu(2, None, Some(&x[1]), 1e-5)
+            }),
+        ],
         K::CrossEntropy => vec![
             case("plain", vec![rnd(&[4, 5])], |x| x[0].cross_entropy(&idx(&[1, 0, 4, 2], &[4]), None, 0.0)),
             case("ignore index", vec![rnd(&[4, 3])], |x| {

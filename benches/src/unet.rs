@@ -45,10 +45,10 @@ impl ResBlock {
     }
     /// x: `[N, cin, H, W]`, temb: `[N, TDIM]` → `[N, cout, H, W]`
     fn forward(&self, x: &Var, temb: &Var) -> Result<Var> {
-        let h = self.c1.forward(&self.n1.forward(x)?.silu()?)?;
+        let h = self.c1.forward(&self.n1.forward_silu(x)?)?;
         let (n, c) = (h.dim(0)?, h.dim(1)?);
         let h = h.add(&self.t.forward(&temb.silu()?)?.reshape(&[n, c, 1, 1])?)?;
-        let h = self.c2.forward(&self.n2.forward(&h)?.silu()?)?;
+        let h = self.c2.forward(&self.n2.forward_silu(&h)?)?;
         match &self.skip {
             Some(s) => h.add(&s.forward(x)?),
             None => h.add(x),
@@ -130,7 +130,7 @@ impl UNet {
                 h = b.forward(&h, &temb)?;
             }
         }
-        self.out.forward(&self.onorm.forward(&h)?.silu()?)
+        self.out.forward(&self.onorm.forward_silu(&h)?)
     }
 }
 

@@ -8,7 +8,7 @@ mod in_place;
 mod loops;
 pub use in_place::unary_backward_in_place;
 pub use loops::{unary, unary_backward, unary_backward_vec, unary_vec};
-pub(crate) use loops::{with_derivative, Pointwise, WithDerivative};
+pub(crate) use loops::{unary_into, with_derivative, Pointwise, WithDerivative};
 
 /// `sqrt(2/pi)` and the cubic coefficient of the tanh form of GELU.
 const GELU_C: f64 = 0.797_884_560_802_865_4;

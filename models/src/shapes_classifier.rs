@@ -137,7 +137,7 @@ impl ShapesClassifier {
         }
         let mut h = x.clone();
         for (conv, norm) in self.convs.iter().zip(&self.norms) {
-            h = norm.forward(&conv.forward(&h)?)?.silu()?;
+            h = norm.forward_silu(&conv.forward(&h)?)?;
         }
         // h: [B, 4w, 4, 4] → [B, 16·4w] ++ [B, 4w] → [B, F]
         let both = Var::cat(&[&h.flatten(1, -1)?, &h.mean(&[2, 3], false)?], 1)?;

@@ -163,7 +163,7 @@ impl Unit {
     }
     /// x: `[B, cin, H, W]`, emb: SiLU(emb) `[B, E]` → `[B, cout, H, W]`
     fn forward(&self, x: &Var, emb: &Var, text: Option<(&Var, &AttnMask)>) -> Result<Var> {
-        let h = self.conv1.forward(&self.norm1.forward(x)?.silu()?)?;
+        let h = self.conv1.forward(&self.norm1.forward_silu(x)?)?;
         let h = self.conv2.forward(&self.norm2.forward(&h, emb)?.silu()?)?;
         let skip = match &self.skip {
             Some(s) => s.forward(x)?,
@@ -374,7 +374,7 @@ impl EdmNetwork for UNet {
                 h = up.forward(&h)?;
             }
         }
-        Ok(self.out.forward(&self.out_norm.forward(&h)?.silu()?)?)
+        Ok(self.out.forward(&self.out_norm.forward_silu(&h)?)?)
     }
 }
 

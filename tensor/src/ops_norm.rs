@@ -225,6 +225,78 @@ impl Tensor {
         })
     }
 
+    /// `silu(group_norm(x))` in one pass (see `kernels::norm::group_norm_silu_forward_vec`): the
+    /// normalised values are never stored. The same values as the two ops in turn.
+    pub fn group_norm_silu(
+        &self,
+        groups: usize,
+        gamma: Option<&Tensor>,
+        beta: Option<&Tensor>,
+        eps: f64,
+    ) -> Result<(Tensor, NormStats)> {
+        let (n, c, s) = group_dims(self, groups)?;
+        check_affine("group_norm_silu (gamma)", gamma, &[c], self.dtype())?;
+        check_affine("group_norm_silu (beta)", beta, &[c], self.dtype())?;
+        if is_half(self) {
+            let x = self.to_dtype(DType::F32)?;
+            let (z, st) = x.group_norm_silu(groups, up(gamma)?.as_ref(), up(beta)?.as_ref(), eps)?;
+            return Ok((z.to_dtype(self.dtype())?, st));
+        }
+        if self.device() != crate::Device::Cpu {
+            let (y, st) = self.group_norm(groups, gamma, beta, eps)?;
+            return Ok((y.unary(kernels::elementwise::UnaryOp::Silu)?, st));
+        }
+        float_dispatch!(self.dtype(), "group_norm_silu", T => {
+            let (x, g, b) = (self.cpu_data::<T>()?, opt_data!(gamma, T), opt_data!(beta, T));
+            let (mut mean, mut rstd) = (vec![T::default(); n * groups], vec![T::default(); n * groups]);
+            let z = kernels::norm::group_norm_silu_forward_vec(&x, (n, c, s), groups, g.as_deref(), b.as_deref(), eps as T, &mut mean, &mut rstd);
+            Ok((Tensor::from_vec(z, self.shape())?, NormStats { mean: Tensor::from_vec(mean, &[n * groups])?, rstd: Tensor::from_vec(rstd, &[n * groups])? }))
+        })
+    }
+
+    /// The backward pass of [`Tensor::group_norm_silu`] from its input `x`, its parameters and
+    /// statistics: `(dx, dgamma, dbeta)` (the latter two when the forward had them).
+    #[allow(clippy::too_many_arguments)]
+    pub fn group_norm_silu_backward(
+        x: &Tensor,
+        dz: &Tensor,
+        groups: usize,
+        (gamma, beta): (Option<&Tensor>, Option<&Tensor>),
+        eps: f64,
+        st: &NormStats,
+    ) -> Result<(Tensor, Option<Tensor>, Option<Tensor>)> {
+        let (n, c, s) = group_dims(x, groups)?;
+        if is_half(x) {
+            let (x32, dz32) = (x.to_dtype(DType::F32)?, dz.to_dtype(DType::F32)?);
+            let (g32, b32) = (up(gamma)?, up(beta)?);
+            let (dx, dg, db) =
+                Tensor::group_norm_silu_backward(&x32, &dz32, groups, (g32.as_ref(), b32.as_ref()), eps, st)?;
+            return Ok((dx.to_dtype(x.dtype())?, down(dg, x.dtype())?, down(db, x.dtype())?));
+        }
+        if x.device() != crate::Device::Cpu {
+            // The two ops' backward passes, with y recomputed.
+            let silu = kernels::elementwise::UnaryOp::Silu;
+            let (y, _) = x.group_norm(groups, gamma, beta, eps)?;
+            let dy = Tensor::unary_backward(silu, &y, &y.unary(silu)?, dz)?;
+            return Tensor::group_norm_backward(x, &dy, groups, gamma, beta.is_some(), st);
+        }
+        float_dispatch!(x.dtype(), "group_norm_silu_backward", T => {
+            let (xv, dzv) = (x.cpu_data::<T>()?, dz.cpu_data::<T>()?);
+            let (g, b) = (opt_data!(gamma, T), opt_data!(beta, T));
+            let (mean, rstd) = (st.mean.cpu_data::<T>()?, st.rstd.cpu_data::<T>()?);
+            let mut dg = gamma.map(|_| vec![T::default(); c]);
+            let mut db = beta.map(|_| vec![T::default(); c]);
+            let (stats, param_grads) = ((&mean[..], &rstd[..]), (dg.as_deref_mut(), db.as_deref_mut()));
+            let affine = (g.as_deref(), b.as_deref());
+            let dx = kernels::norm::group_norm_silu_backward_vec(&xv, &dzv, (n, c, s), groups, affine, stats, param_grads);
+            Ok((
+                Tensor::from_vec(dx, x.shape())?,
+                dg.map(|v| Tensor::from_vec(v, &[c])).transpose()?,
+                db.map(|v| Tensor::from_vec(v, &[c])).transpose()?,
+            ))
+        })
+    }
+
     /// Mean cross-entropy of `logits: [N, C]` against `targets: [N]` (`I64`), skipping rows whose
     /// target equals `ignore_index`, with label smoothing `eps` (PyTorch semantics). Returns the
     /// scalar loss and the number of rows that counted.

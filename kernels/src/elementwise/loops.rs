@@ -18,7 +18,7 @@ pub fn unary_vec<T: Real>(op: UnaryOp, x: &[T]) -> Vec<T> {
 }
 
 /// The loops behind [`unary`] and [`unary_vec`]: writes every element of `y`.
-fn unary_into<T: Real>(op: UnaryOp, x: &[T], y: &mut [MaybeUninit<T>]) {
+pub(crate) fn unary_into<T: Real>(op: UnaryOp, x: &[T], y: &mut [MaybeUninit<T>]) {
     let c = <T as Real>::from_f64;
     match op {
         UnaryOp::Neg => run_map(x, y, Closure(|v: T, _| -v)),

@@ -17,8 +17,10 @@
 //! each value is computed in the same order for any thread count. The cross-row sums for
 //! dgamma/dbeta use fixed `RED_ROWS × RED_COLS` tiles (constants, not derived from the thread
 //! count) whose partials are then added sequentially: bit-identical for any thread count.
+use crate::elementwise::UnaryOp;
 use crate::lanes::{combine, lane_fold, LANES};
 use crate::memory::{as_uninit, written_vec};
+use crate::scratch::with_scratch;
 use crate::Real;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
@@ -66,7 +68,8 @@ fn for_channels<T: Real>(
 }
 
 /// Shared forward: `rows` rows of length `d`; row `r` uses channels from `(r % groups) * d / s`.
-/// `mean: None` means RMS norm (no centring). Writes every element of `y`.
+/// `mean: None` means RMS norm (no centring). Writes every element of `y`: the normalised rows,
+/// or `act` of them (group norm + SiLU, see `silu.rs`).
 #[allow(clippy::too_many_arguments)]
 fn forward<T: Real>(
     x: &[T],
@@ -74,7 +77,7 @@ fn forward<T: Real>(
     gamma: Option<&[T]>,
     beta: Option<&[T]>,
     eps: T,
-    y: &mut [MaybeUninit<T>],
+    (y, act): (&mut [MaybeUninit<T>], Option<UnaryOp>),
     mean: Option<&mut [T]>,
     rstd: &mut [T],
 ) {
@@ -110,29 +113,50 @@ fn forward<T: Real>(
             let inv = T::one() / (var + eps).sqrt();
             (*m, *rs) = (mu, inv);
             let c0 = (r % groups) * (d / s);
-            match (s, gamma, beta) {
-                // One element per channel (layer norm; group norm with s = 1) and both affine
-                // parameters: zipped slices; element i has channel c0 + i.
-                (1, Some(g), Some(b)) => {
-                    for (((y, &xv), &gv), &bv) in yr.iter_mut().zip(xr).zip(&g[c0..c0 + d]).zip(&b[c0..c0 + d]) {
-                        *y = MaybeUninit::new((xv - mu) * inv * gv + bv);
-                    }
-                }
-                // Channels of s > 1 elements (group norm): one zipped run per channel.
-                (2.., _, _) => {
-                    for (cl, (ys, xs)) in yr.chunks_exact_mut(s).zip(xr.chunks_exact(s)).enumerate() {
-                        let g = gamma.map_or(T::one(), |g| g[c0 + cl]);
-                        let b = beta.map_or(T::zero(), |b| b[c0 + cl]);
-                        for (y, &xv) in ys.iter_mut().zip(xs) {
-                            *y = MaybeUninit::new((xv - mu) * inv * g + b);
-                        }
-                    }
-                }
-                _ => {
-                    for_channels(d, s, c0, gamma, beta, |i, g, b| yr[i] = MaybeUninit::new((xr[i] - mu) * inv * g + b))
-                }
+            match act {
+                None => normalize_row(xr, yr, (mu, inv), (c0, s), gamma, beta),
+                // y into an L1-sized scratch row, then the activation's SIMD loop into the output.
+                Some(op) => with_scratch(d, |tmp: &mut [T]| {
+                    // SAFETY: normalize_row writes only values into tmp.
+                    normalize_row(xr, unsafe { as_uninit(tmp) }, (mu, inv), (c0, s), gamma, beta);
+                    crate::elementwise::unary_into(op, tmp, yr);
+                }),
             }
         });
+}
+
+/// `yr = (xr − mu)·inv·gamma + beta` for one row whose element `i` has channel `c0 + i / s`
+/// (every element written).
+#[inline(always)]
+fn normalize_row<T: Real>(
+    xr: &[T],
+    yr: &mut [MaybeUninit<T>],
+    (mu, inv): (T, T),
+    (c0, s): (usize, usize),
+    gamma: Option<&[T]>,
+    beta: Option<&[T]>,
+) {
+    let d = xr.len();
+    match (s, gamma, beta) {
+        // One element per channel (layer norm; group norm with s = 1) and both affine
+        // parameters: zipped slices; element i has channel c0 + i.
+        (1, Some(g), Some(b)) => {
+            for (((y, &xv), &gv), &bv) in yr.iter_mut().zip(xr).zip(&g[c0..c0 + d]).zip(&b[c0..c0 + d]) {
+                *y = MaybeUninit::new((xv - mu) * inv * gv + bv);
+            }
+        }
+        // Channels of s > 1 elements (group norm): one zipped run per channel.
+        (2.., _, _) => {
+            for (cl, (ys, xs)) in yr.chunks_exact_mut(s).zip(xr.chunks_exact(s)).enumerate() {
+                let g = gamma.map_or(T::one(), |g| g[c0 + cl]);
+                let b = beta.map_or(T::zero(), |b| b[c0 + cl]);
+                for (y, &xv) in ys.iter_mut().zip(xs) {
+                    *y = MaybeUninit::new((xv - mu) * inv * g + b);
+                }
+            }
+        }
+        _ => for_channels(d, s, c0, gamma, beta, |i, g, b| yr[i] = MaybeUninit::new((xr[i] - mu) * inv * g + b)),
+    }
 }
 
 /// Shared input gradient: `dx = rstd·(g - mean(g) - xhat·mean(g·xhat))`, `g = dy·gamma`;
@@ -283,7 +307,7 @@ pub fn layer_norm_forward<T: Real>(
     gamma.inspect(|g| check_len("gamma", g, d));
     beta.inspect(|b| check_len("beta", b, d));
     // SAFETY: `forward` writes only values into `y`.
-    forward(x, (rows, d, 1, 1), gamma, beta, eps, unsafe { as_uninit(y) }, Some(mean), rstd);
+    forward(x, (rows, d, 1, 1), gamma, beta, eps, (unsafe { as_uninit(y) }, None), Some(mean), rstd);
 }
 
 /// [`layer_norm_forward`] into a new `y` (`[rows, d]`), written without being filled first.
@@ -301,7 +325,7 @@ pub fn layer_norm_forward_vec<T: Real>(
     gamma.inspect(|g| check_len("gamma", g, d));
     beta.inspect(|b| check_len("beta", b, d));
     // SAFETY: `forward` writes every element of `y` (or panics).
-    unsafe { written_vec(rows * d, |y| forward(x, (rows, d, 1, 1), gamma, beta, eps, y, Some(mean), rstd)) }
+    unsafe { written_vec(rows * d, |y| forward(x, (rows, d, 1, 1), gamma, beta, eps, (y, None), Some(mean), rstd)) }
 }
 
 /// dx overwritten; dgamma/dbeta overwritten when given
@@ -335,7 +359,7 @@ pub fn rms_norm_forward<T: Real>(
 ) {
     gamma.inspect(|g| check_len("gamma", g, d));
     // SAFETY: `forward` writes only values into `y`.
-    forward(x, (rows, d, 1, 1), gamma, None, eps, unsafe { as_uninit(y) }, None, rstd);
+    forward(x, (rows, d, 1, 1), gamma, None, eps, (unsafe { as_uninit(y) }, None), None, rstd);
 }
 
 /// RMS norm backward: dx overwritten; dgamma overwritten when given.
@@ -376,7 +400,7 @@ pub fn group_norm_forward<T: Real>(
     beta.inspect(|b| check_len("beta", b, c));
     let shape = (n * groups, cg * s, groups, s.max(1));
     // SAFETY: `forward` writes only values into `y`.
-    forward(x, shape, gamma, beta, eps, unsafe { as_uninit(y) }, Some(mean), rstd);
+    forward(x, shape, gamma, beta, eps, (unsafe { as_uninit(y) }, None), Some(mean), rstd);
 }
 
 /// [`group_norm_forward`] into a new `y` (`[n, c, s]`), written without being filled first.
@@ -396,7 +420,7 @@ pub fn group_norm_forward_vec<T: Real>(
     beta.inspect(|b| check_len("beta", b, c));
     let shape = (n * groups, cg * s, groups, s.max(1));
     // SAFETY: `forward` writes every element of `y` (or panics).
-    unsafe { written_vec(n * c * s, |y| forward(x, shape, gamma, beta, eps, y, Some(mean), rstd)) }
+    unsafe { written_vec(n * c * s, |y| forward(x, shape, gamma, beta, eps, (y, None), Some(mean), rstd)) }
 }
 
 /// Group norm backward: dx overwritten; dgamma/dbeta ([c]) overwritten when given.
@@ -425,7 +449,7 @@ pub fn group_norm_backward<T: Real>(
     check_len("dx", dx, x.len());
     // SAFETY: `group_norm_backward_into` writes only values into `dx`.
     let dx = unsafe { as_uninit(dx) };
-    group_norm_backward_into(x, dy, (n, c, s), groups, gamma, (mean, rstd), dx, (dgamma, dbeta));
+    group_norm_backward_into(x, Upstream::Given(dy), (n, c, s), groups, gamma, (mean, rstd), dx, (dgamma, dbeta));
 }
 
 /// [`group_norm_backward`] returning a new `dx` (`[n, c, s]`), written without being filled first.
@@ -442,16 +466,35 @@ pub fn group_norm_backward_vec<T: Real>(
     // SAFETY: `group_norm_backward_into` writes every element of `dx` (or panics).
     unsafe {
         written_vec(x.len(), |dx| {
-            group_norm_backward_into(x, dy, (n, c, s), groups, gamma, (mean, rstd), dx, (dgamma, dbeta))
+            group_norm_backward_into(
+                x,
+                Upstream::Given(dy),
+                (n, c, s),
+                groups,
+                gamma,
+                (mean, rstd),
+                dx,
+                (dgamma, dbeta),
+            )
         })
     }
 }
 
+/// Where group norm's backward pass finds each row's `dy`.
+#[derive(Clone, Copy)]
+pub(super) enum Upstream<'a, T> {
+    /// Given: group norm alone.
+    Given(&'a [T]),
+    /// Through a SiLU applied to the norm's output: `dy = dz·silu'(y)`, with `y` recomputed from
+    /// `x`, the statistics and gamma / `beta`.
+    Silu { dz: &'a [T], beta: Option<&'a [T]> },
+}
+
 /// The group-norm backward pass; writes every element of `dx`.
 #[allow(clippy::too_many_arguments)]
-fn group_norm_backward_into<T: Real>(
+pub(super) fn group_norm_backward_into<T: Real>(
     x: &[T],
-    dy: &[T],
+    upstream: Upstream<'_, T>,
     (n, c, s): (usize, usize, usize),
     groups: usize,
     gamma: Option<&[T]>,
@@ -462,9 +505,9 @@ fn group_norm_backward_into<T: Real>(
     let cg = group_width(c, groups);
     gamma.inspect(|g| check_len("gamma", g, c));
     let (rows, d) = (n * groups, cg * s);
-    for (name, v) in [("x", x), ("dy", dy)] {
-        check_len(name, v, rows * d);
-    }
+    check_len("x", x, rows * d);
+    let (Upstream::Given(dy) | Upstream::Silu { dz: dy, .. }) = upstream;
+    check_len("dy", dy, rows * d);
     check_len("dx", dx, rows * d);
     check_len("mean", mean, rows);
     check_len("rstd", rstd, rows);
@@ -476,24 +519,38 @@ fn group_norm_backward_into<T: Real>(
         let _warm = (rows >= 2 * min_rows(d)).then(crate::parallel::keep_warm);
         let blocks = dx.par_chunks_mut(d).zip(shares.par_chunks_mut(cg)).enumerate();
         blocks.with_min_len(min_rows(d)).for_each(|(r, (dxr, share))| {
-            let (xr, dyr) = (&x[r * d..(r + 1) * d], &dy[r * d..(r + 1) * d]);
+            let xr = &x[r * d..(r + 1) * d];
             let (mu, rs, c0) = (mean[r], rstd[r], (r % groups) * cg);
-            let (mut sg, mut sgx) = (T::zero(), T::zero());
-            for (cl, sh) in share.iter_mut().enumerate() {
-                let seg = cl * s..(cl + 1) * s;
-                *sh = channel_grad_sums(&xr[seg.clone()], &dyr[seg], mu, rs);
-                let g = gamma_of(c0 + cl);
-                sgx += g * sh.0;
-                sg += g * sh.1;
-            }
-            let (mg, mgx) = (sg * inv_d, sgx * inv_d);
-            for (cl, ((dxs, xs), dys)) in
-                dxr.chunks_exact_mut(s).zip(xr.chunks_exact(s)).zip(dyr.chunks_exact(s)).enumerate()
-            {
-                let g = gamma_of(c0 + cl);
-                for ((o, &xv), &dv) in dxs.iter_mut().zip(xs).zip(dys) {
-                    *o = MaybeUninit::new(rs * (dv * g - mg - (xv - mu) * rs * mgx));
+            let mut row = |dyr: &[T]| {
+                let (mut sg, mut sgx) = (T::zero(), T::zero());
+                for (cl, sh) in share.iter_mut().enumerate() {
+                    let seg = cl * s..(cl + 1) * s;
+                    *sh = channel_grad_sums(&xr[seg.clone()], &dyr[seg], mu, rs);
+                    let g = gamma_of(c0 + cl);
+                    sgx += g * sh.0;
+                    sg += g * sh.1;
                 }
+                let (mg, mgx) = (sg * inv_d, sgx * inv_d);
+                for (cl, ((dxs, xs), dys)) in
+                    dxr.chunks_exact_mut(s).zip(xr.chunks_exact(s)).zip(dyr.chunks_exact(s)).enumerate()
+                {
+                    let g = gamma_of(c0 + cl);
+                    for ((o, &xv), &dv) in dxs.iter_mut().zip(xs).zip(dys) {
+                        *o = MaybeUninit::new(rs * (dv * g - mg - (xv - mu) * rs * mgx));
+                    }
+                }
+            };
+            match upstream {
+                Upstream::Given(dy) => row(&dy[r * d..(r + 1) * d]),
+                // y recomputed as the forward made it, dy = dz·silu'(y) with the SIMD loop, both
+                // in L1-sized scratch rows.
+                Upstream::Silu { dz, beta } => with_scratch(2 * d, |tmp: &mut [T]| {
+                    let (y, dy) = tmp.split_at_mut(d);
+                    // SAFETY: normalize_row writes only values into y.
+                    normalize_row(xr, unsafe { as_uninit(y) }, (mu, rs), (c0, s), gamma, beta);
+                    crate::elementwise::unary_backward(UnaryOp::Silu, y, y, &dz[r * d..(r + 1) * d], dy);
+                    row(dy)
+                }),
             }
         });
     }
@@ -587,6 +644,9 @@ pub fn group_norm_reference<T: Real>(
     let shape = (n * groups, cg * s, groups, s.max(1));
     reference(x, shape, true, (gamma, beta), eps)
 }
+
+mod silu;
+pub use silu::{group_norm_silu_backward_vec, group_norm_silu_forward_vec};
 
 #[cfg(test)]
 mod tests;

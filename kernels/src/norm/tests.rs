@@ -297,3 +297,61 @@ fn group_norm_channel_runs_match_the_indexed_loops_bitwise() {
         }
     }
 }
+
+/// Group norm + SiLU as one op against the two ops in turn: the same bits for z, dx, dgamma
+/// and dbeta (forward and backward recompute y with the same formula), with and without the
+/// affine parameters, channels of several elements or one, in pools of 1 and 2 threads.
+#[test]
+fn group_norm_silu_is_group_norm_then_silu_bitwise() {
+    use crate::elementwise::{unary_backward, unary_vec, UnaryOp};
+    let bits = |v: &[f32]| v.iter().map(|a| a.to_bits()).collect::<Vec<u32>>();
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| {
+            for (n, c, s, groups) in [(2usize, 8usize, 64usize, 4usize), (3, 6, 5, 3), (4, 4, 1, 2), (2, 32, 256, 8)] {
+                for (affine, beta_too) in [(true, true), (true, false), (false, false)] {
+                    let (x, dz) = (lcg(n * c * s, 11), lcg(n * c * s, 12));
+                    let (g, b) = (lcg(c, 13), lcg(c, 14));
+                    let ga = affine.then_some(&g[..]);
+                    let be = beta_too.then_some(&b[..]);
+                    let rows = n * groups;
+                    let (mut m, mut rs) = (vec![0f32; rows], vec![0f32; rows]);
+                    let y = group_norm_forward_vec(&x, (n, c, s), groups, ga, be, 1e-5, &mut m, &mut rs);
+                    let z_want = unary_vec(UnaryOp::Silu, &y);
+                    let (mut m2, mut rs2) = (vec![0f32; rows], vec![0f32; rows]);
+                    let z = group_norm_silu_forward_vec(&x, (n, c, s), groups, ga, be, 1e-5, &mut m2, &mut rs2);
+                    let case = format!("{n}x{c}x{s} / {groups}, gamma {affine}, beta {beta_too}, {threads} threads");
+                    assert_eq!(
+                        (bits(&z), bits(&m2), bits(&rs2)),
+                        (bits(&z_want), bits(&m), bits(&rs)),
+                        "{case}: forward"
+                    );
+                    let mut dy = vec![0f32; n * c * s];
+                    unary_backward(UnaryOp::Silu, &y, &z_want, &dz, &mut dy);
+                    let (mut dg, mut db) = (vec![0f32; c], vec![0f32; c]);
+                    let dx_want = group_norm_backward_vec(
+                        &x,
+                        &dy,
+                        (n, c, s),
+                        groups,
+                        ga,
+                        (&m, &rs),
+                        (Some(&mut dg), Some(&mut db)),
+                    );
+                    let (mut dg2, mut db2) = (vec![0f32; c], vec![0f32; c]);
+                    let dx = group_norm_silu_backward_vec(
+                        &x,
+                        &dz,
+                        (n, c, s),
+                        groups,
+                        (ga, be),
+                        (&m, &rs),
+                        (Some(&mut dg2), Some(&mut db2)),
+                    );
+                    assert_eq!(bits(&dx), bits(&dx_want), "{case}: dx");
+                    assert_eq!((bits(&dg2), bits(&db2)), (bits(&dg), bits(&db)), "{case}: dgamma, dbeta");
+                }
+            }
+        });
+    }
+}

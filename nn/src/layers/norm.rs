@@ -29,6 +29,12 @@ impl GroupNorm {
         let (w, b) = (self.weight.as_ref().map(Param::var), self.bias.as_ref().map(Param::var));
         x.group_norm(self.groups, w.as_ref(), b.as_ref(), self.eps)
     }
+    /// `silu(self.forward(x))` as one op (`Var::group_norm_silu`): the same values, without the
+    /// normalised tensor stored for the backward pass.
+    pub fn forward_silu(&self, x: &Var) -> Result<Var> {
+        let (w, b) = (self.weight.as_ref().map(Param::var), self.bias.as_ref().map(Param::var));
+        x.group_norm_silu(self.groups, w.as_ref(), b.as_ref(), self.eps)
+    }
 }
 
 impl Module for GroupNorm {
