@@ -98,6 +98,8 @@ const SPLIT_MIN_ROWS: usize = 64;
 /// joining it costs more than it saves below about a million multiply-adds (a 96×96×96 product
 /// ran at 106 GFLOP/s split over 2 threads, 149 on one; 128×128×128 at 260 split, 203 on one).
 const PAR_MIN_WORK: usize = 1 << 20;
+/// Products writing at least this many elements split too, however shallow.
+const PAR_MIN_OUTPUT: usize = 1 << 16;
 
 /// The block sizes of one run. Only tests use anything other than [`BLOCKING`], to drive every
 /// loop of the blocked algorithm with small matrices.
@@ -235,9 +237,14 @@ pub(crate) fn gemm_op_uninit<T: Real>(
     unsafe { gemm_blocked(m, n, k, a, b, c, false, BLOCKING, parallel) };
 }
 
-/// Whether an `m×k · k×n` product is big enough to split across the pool's threads.
+/// Whether an `m×k · k×n` product is big enough to split across the pool's threads: by the
+/// work the kernels do (whole 8×32 tiles: a product two columns wide runs 32), or by the size of
+/// the output it writes (a depth of 2 is all writing).
 fn splits(m: usize, n: usize, k: usize) -> bool {
-    m.saturating_mul(n).saturating_mul(k) >= PAR_MIN_WORK && rayon::current_num_threads() > 1
+    let tiled = m.next_multiple_of(8).saturating_mul(n.next_multiple_of(32)).saturating_mul(k);
+    let big = tiled >= PAR_MIN_WORK || m.saturating_mul(n) >= PAR_MIN_OUTPUT;
+    // One sliver of rows reads B once, in place (see gemm_blocked): nothing to split.
+    big && m > 8 && rayon::current_num_threads() > 1
 }
 
 /// Naive triple loop: the reference the fast kernel is tested against.
@@ -369,8 +376,10 @@ unsafe fn gemm_blocked<T: Real>(
     let (mr, nr) = (kern.mr, kern.nr);
     debug_assert!(blk.mc.is_multiple_of(mr) && blk.nc.is_multiple_of(nr) && blk.kc > 0);
     let c = &mut c[..m * n];
-    if !parallel && !accumulate && k.saturating_mul(n) <= gather::B_IN_PLACE_MAX && blk.kc == KC {
-        // A small row-major B (attention's blocks) is read where it is instead of packed.
+    let b_once = m <= kern.mr;
+    if !parallel && !accumulate && (k.saturating_mul(n) <= gather::B_IN_PLACE_MAX || b_once) && blk.kc == KC {
+        // A small row-major B (attention's blocks) is read where it is instead of packed, and so
+        // is any B that one sliver of rows reads only once.
         if let (Operand::Strided(a), Operand::Strided(b)) = (a, b) {
             if let (Some(a), Some(b), Some(c)) = (as_f32_mat(a), as_f32_mat(b), crate::memory::same_type_mut(c)) {
                 if gather::gemm_b_in_place(m, n, k, a, b, c) {
