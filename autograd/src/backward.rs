@@ -170,6 +170,7 @@ fn apply_rule(op: &Op, c: &Ctx, g: Tensor) -> Result<Vec<Option<Tensor>>> {
         Op::ToDType { from } => shape::to_dtype_backward(*from, c, &g),
         Op::Embedding { ids } => shape::embedding_backward(ids, c, &g),
         Op::Matmul => nn::matmul_backward(c, &g),
+        Op::Linear => nn::linear_backward(c, &g),
         Op::Conv2d { params } => nn::conv2d_backward(params, c, &g),
         Op::ConvTranspose2d { params } => nn::conv_transpose2d_backward(params, c, &g),
         Op::MaxPool2d { kernel, stride, padding, argmax } => {

@@ -11,6 +11,14 @@ impl Var {
     pub fn matmul(&self, other: &Var) -> Result<Var> {
         Ok(Var::from_op(self.value().matmul(other.value())?, Op::Matmul, vec![self.clone(), other.clone()]))
     }
+    /// `x·wᵀ + b` for `x: [.., k]`, `w: [n, k]`, `b: [n]` (a `Linear` layer): one op whose
+    /// output starts as the bias rows (see `Tensor::linear`), not a product and then an add.
+    pub fn linear(&self, w: &Var, b: Option<&Var>) -> Result<Var> {
+        let y = self.value().linear(w.value(), b.map(Var::value))?;
+        let mut inputs = vec![self.clone(), w.clone()];
+        inputs.extend(b.cloned());
+        Ok(Var::from_op(y, Op::Linear, inputs))
+    }
     /// 2-D convolution (NCHW) with an optional bias `[C_out]`.
     pub fn conv2d(&self, w: &Var, bias: Option<&Var>, p: &Conv2dParams) -> Result<Var> {
         let y =
@@ -138,6 +146,23 @@ pub(crate) fn matmul_backward(c: &Ctx, g: &Tensor) -> Result<Vec<Option<Tensor>>
     let da = if c.need[0] { Some(g.matmul(&b.transpose(-1, -2)?)?.sum_to_shape(a.shape())?) } else { None };
     let db = if c.need[1] { Some(a.transpose(-1, -2)?.matmul(g)?.sum_to_shape(b.shape())?) } else { None };
     Ok(vec![da, db])
+}
+
+// x: [.., k], w: [n, k], g: [.., n]: dx = g·w, dw = gᵀ·x (rows of every leading index),
+// db = Σ_rows g. The same products as matmul(x, wᵀ) followed by adding b (see matmul_backward).
+pub(crate) fn linear_backward(c: &Ctx, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+    let (x, w) = (c.x(0), c.x(1));
+    let (n, k) = (w.shape()[0], w.shape()[1]);
+    let rows: usize = x.shape()[..x.rank() - 1].iter().product();
+    let (x2, g2) =
+        if x.rank() == 2 { (x.clone(), g.clone()) } else { (x.reshape(&[rows, k])?, g.reshape(&[rows, n])?) };
+    let dx = if c.need[0] { Some(g2.matmul(w)?.reshape(x.shape())?) } else { None };
+    let dw = if c.need[1] { Some(g2.transpose(0, 1)?.matmul(&x2)?) } else { None };
+    let mut grads = vec![dx, dw];
+    if c.inputs.len() > 2 {
+        grads.push(if c.need[2] { Some(g.sum_to_shape(c.x(2).shape())?) } else { None });
+    }
+    Ok(grads)
 }
 
 // x: [N,Cin,H,W], w: [Cout,Cin/g,kh,kw], dy: [N,Cout,Ho,Wo]

@@ -70,6 +70,8 @@ pub enum Op {
     },
     // linear algebra and networks
     Matmul,
+    /// `x·wᵀ + b` (a `Linear` layer); inputs `[x, w]` or `[x, w, b]`.
+    Linear,
     Conv2d {
         params: Conv2dParams,
     },
@@ -161,7 +163,7 @@ op_kinds! {
     Cat => "cat", IndexSelect => "index_select", Gather => "gather", ScatterAdd => "scatter_add",
     IndexAdd => "index_add", WhereCond => "where_cond", MaskedFill => "masked_fill", Pad => "pad",
     ToDType => "to_dtype", Embedding => "embedding",
-    Matmul => "matmul", Conv2d => "conv2d", ConvTranspose2d => "conv_transpose2d",
+    Matmul => "matmul", Linear => "linear", Conv2d => "conv2d", ConvTranspose2d => "conv_transpose2d",
     MaxPool2d => "max_pool2d", AvgPool2d => "avg_pool2d", ResizeNearest => "upsample_nearest",
     ResizeArea => "resize_area", ResizeBicubic => "upsample_bicubic", Softmax => "softmax",
     LogSoftmax => "log_softmax", ScaledSoftmax => "scaled_softmax", LayerNorm => "layer_norm", RmsNorm => "rms_norm",
@@ -228,6 +230,7 @@ impl Op {
             Op::ToDType { .. } => K::ToDType,
             Op::Embedding { .. } => K::Embedding,
             Op::Matmul => K::Matmul,
+            Op::Linear => K::Linear,
             Op::Conv2d { .. } => K::Conv2d,
             Op::ConvTranspose2d { .. } => K::ConvTranspose2d,
             Op::MaxPool2d { .. } => K::MaxPool2d,

@@ -340,6 +340,16 @@ fn cases_for(kind: OpKind) -> Vec<Case> {
                 x[0].group_norm(3, Some(&x[1]), None, 1e-5)
             }),
         ],
+        K::Linear => vec![
+            case("with bias", vec![rnd(&[3, 4]), rnd(&[5, 4]), rnd(&[5])], |x| x[0].linear(&x[1], Some(&x[2]))),
+            case("rank 3, no bias", vec![rnd(&[2, 3, 4]), rnd(&[2, 4])], |x| x[0].linear(&x[1], None)),
+            case("rank 3 with bias", vec![rnd(&[2, 3, 4]), rnd(&[3, 4]), rnd(&[3])], |x| {
+                x[0].linear(&x[1], Some(&x[2]))
+            }),
+            case("transposed input, transposed weight", vec![rnd(&[4, 3]), rnd(&[4, 2]), rnd(&[2])], |x| {
+                x[0].transpose(0, 1)?.linear(&x[1].transpose(0, 1)?, Some(&x[2]))
+            }),
+        ],
         K::GroupNormSilu => vec![
             case("affine, 2 groups", vec![rnd(&[2, 4, 3, 2]), rnd(&[4]), rnd(&[4])], |x| {
                 x[0].group_norm_silu(2, Some(&x[1]), Some(&x[2]), 1e-5)

@@ -93,6 +93,42 @@ impl Tensor {
         })
     }
 
+    /// `x·wᵀ + b` for `x: [.., k]`, `w: [n, k]`, `b: [n]`: a `Linear` layer. On the CPU (f32,
+    /// f64, contiguous `x`) the bias rows start the product's output and the product is added
+    /// onto them (`kernels::gemm::gemm_bias_vec`: the same values as the product plus the bias
+    /// for `k ≤ 512`, without writing the output twice); otherwise matmul, then add.
+    pub fn linear(&self, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
+        if w.rank() != 2 || self.rank() < 2 || self.shape()[self.rank() - 1] != w.shape()[1] {
+            return Err(Error::ShapeMismatch { op: "linear", lhs: self.shape().to_vec(), rhs: w.shape().to_vec() });
+        }
+        let wt = w.transpose(0, 1)?;
+        let Some(b) = b else { return self.matmul(&wt) };
+        same_dtype("linear", self, w)?;
+        same_dtype("linear", self, b)?;
+        let (n, k) = (w.shape()[0], w.shape()[1]);
+        if b.shape() != [n] {
+            return Err(Error::ShapeMismatch { op: "linear (bias)", lhs: b.shape().to_vec(), rhs: vec![n] });
+        }
+        let fused = self.device() == crate::Device::Cpu
+            && matches!(self.dtype(), DType::F32 | DType::F64)
+            && self.is_contiguous()
+            && w.device() == crate::Device::Cpu
+            && b.device() == crate::Device::Cpu;
+        if !fused {
+            return self.matmul(&wt)?.add(b);
+        }
+        let rows: usize = self.shape()[..self.rank() - 1].iter().product();
+        let mut out_shape = self.shape().to_vec();
+        out_shape[self.rank() - 1] = n;
+        float_dispatch!(self.dtype(), "linear", T => {
+            let (x, wv, bv) = (self.cpu_data::<T>()?, w.cpu_data::<T>()?, b.cpu_data::<T>()?);
+            // A = x [rows, k] row-major; B = wᵀ [k, n], read transposed from w [n, k].
+            let a = MatRef { data: &x, offset: 0, row_stride: k, col_stride: 1 };
+            let bt = MatRef { data: &wv, offset: 0, row_stride: 1, col_stride: k };
+            Tensor::from_vec(kernels::gemm::gemm_bias_vec(rows, n, k, a, bt, &bv), &out_shape)
+        })
+    }
+
     // ------------------------------------------------------------------ convolution
 
     /// The geometry of `x ⊛ w` from the two shapes (validated; no tensors needed, so the

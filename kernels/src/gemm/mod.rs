@@ -203,6 +203,34 @@ pub fn gemm_op<T: Real>(m: usize, n: usize, k: usize, a: Operand<T>, b: Operand<
     gemm_op_threads(true, m, n, k, (a, b), c, accumulate);
 }
 
+/// `c [m×n] = a · b + bias` (`bias: [n]` added to every row) into a new vector: `c` starts as
+/// the bias rows and the product is added onto them, so the output is written once more
+/// instead of twice (a product, then a bias added into a new tensor). With `k ≤ KC` (one depth
+/// slice) each element is the same bits as the product plus the bias (`round(acc + bias)`
+/// either way); deeper products add the bias before the later slices.
+pub fn gemm_bias_vec<T: Real>(m: usize, n: usize, k: usize, a: MatRef<T>, b: MatRef<T>, bias: &[T]) -> Vec<T> {
+    assert_eq!(bias.len(), n, "gemm_bias_vec: one bias per column");
+    let fill = |rows: &mut [MaybeUninit<T>]| {
+        for row in rows.chunks_exact_mut(n.max(1)) {
+            row.iter_mut().zip(bias).for_each(|(c, &b)| _ = c.write(b));
+        }
+    };
+    // SAFETY: the bias rows tile c[..m·n] exactly, so every element is written.
+    let mut c = unsafe {
+        crate::memory::written_vec(m * n, |c: &mut [MaybeUninit<T>]| {
+            if splits(m, n, k) && n > 0 {
+                let rows_per_task = m.div_ceil(rayon::current_num_threads()).max(1);
+                let _warm = crate::parallel::keep_warm();
+                c.par_chunks_mut(rows_per_task * n).for_each(fill);
+            } else {
+                fill(c);
+            }
+        })
+    };
+    gemm(m, n, k, a, b, &mut c, true);
+    c
+}
+
 /// [`gemm_op`] where the caller says whether the product may split across threads (the same
 /// bits either way). `may_split: false` is for callers that already run one product per rayon
 /// task, such as a convolution over a batch of images, where splitting each product again would

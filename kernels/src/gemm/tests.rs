@@ -483,3 +483,32 @@ fn small_b_in_place_matches_packed_path() {
         }
     }
 }
+
+/// The product with a bias row: the bits of the product plus the bias for one depth slice
+/// (k ≤ KC), within rounding beyond; the same bits for 1, 2 and 3 threads; a transposed B too.
+#[test]
+fn gemm_bias_rows_are_the_product_plus_the_bias() {
+    for (m, n, k) in [(1usize, 3usize, 5usize), (37, 70, 64), (512, 256, 2), (300, 129, KC), (64, 96, 2 * KC + 7)] {
+        let a = fill::<f32>(m * k, 1);
+        let b = fill::<f32>(k * n, 2);
+        let bias = fill::<f32>(n, 3);
+        let (am, bt) = (mat(&a, 0, k, 1), mat(&b, 0, 1, k)); // B read transposed, as x·wᵀ does
+        let mut want = vec![0f32; m * n];
+        gemm(m, n, k, am, bt, &mut want, false);
+        let mut first = None;
+        for threads in [1, 2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let got = pool.install(|| gemm_bias_vec(m, n, k, am, bt, &bias));
+            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                let w = w + bias[i % n];
+                if k <= KC {
+                    assert_eq!(g.to_bits(), w.to_bits(), "{m}x{n}x{k} element {i}");
+                } else {
+                    assert!((g - w).abs() <= 1e-5 * (1.0 + w.abs()), "{m}x{n}x{k} element {i}: {g} vs {w}");
+                }
+            }
+            let bits_now = bits(&got);
+            assert_eq!(first.get_or_insert_with(|| bits_now.clone()), &bits_now, "{m}x{n}x{k}, {threads} threads");
+        }
+    }
+}

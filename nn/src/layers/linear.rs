@@ -49,11 +49,7 @@ impl Linear {
     }
     /// x: `[*, in]` → `[*, out]`
     pub fn forward(&self, x: &Var) -> Result<Var> {
-        let y = x.matmul(&self.weight.var().transpose(0, 1)?)?;
-        match &self.bias {
-            Some(b) => y.add(&b.var()),
-            None => Ok(y),
-        }
+        x.linear(&self.weight.var(), self.bias.as_ref().map(Param::var).as_ref())
     }
 }
 
