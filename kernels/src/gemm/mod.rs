@@ -170,11 +170,12 @@ struct Kernel<T> {
     run: fn(usize, MatRef<T>, &[T], TileOut<T>),
 }
 
-/// The best kernel for `T` on this CPU (chosen once per call; the choice depends only on the
-/// machine, so results never depend on the thread count).
-fn kernel<T: Real>() -> Kernel<T> {
+/// The best kernel for `T` on this CPU for products of `m` rows. Each element of C is the same
+/// sum in the same order whatever the kernel's tile, so the choice never changes a result
+/// (a thread's share of the rows may get another tile height than the whole product).
+fn kernel<T: Real>(m: usize) -> Kernel<T> {
     if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() {
-        if let Some((mr, nr, run)) = simd::best_f32_kernel() {
+        if let Some((mr, nr, run)) = simd::best_f32_kernel(m) {
             // SAFETY: T is f32 (same TypeId), so the kernel's type with f32 and with T is the same.
             let run = unsafe {
                 std::mem::transmute::<
@@ -400,7 +401,7 @@ unsafe fn gemm_blocked<T: Real>(
     blk: Blocking,
     parallel: bool,
 ) {
-    let kern = kernel::<T>();
+    let kern = kernel::<T>(m);
     let (mr, nr) = (kern.mr, kern.nr);
     debug_assert!(blk.mc.is_multiple_of(mr) && blk.nc.is_multiple_of(nr) && blk.kc > 0);
     let c = &mut c[..m * n];
