@@ -296,6 +296,7 @@ fn implicit_forward_equals_im2col_bitwise() {
         geo([4, 8, 32, 34, 3, 3, 3, 1, 1, 0, 0, 1, 1, 1]),   // no padding: Wo 32 from W 34, C_out 3
         geo([4, 5, 20, 20, 9, 3, 3, 1, 1, 0, 0, 2, 2, 1]),   // dilation 2: Wo 16
         geo([8, 16, 64, 64, 16, 5, 5, 1, 1, 2, 2, 1, 1, 1]), // Wo 64: two slivers per row
+        geo([4, 6, 16, 16, 100, 3, 3, 1, 1, 1, 1, 1, 1, 1]), // C_out 100: 12-row tiles, one partial
     ];
     // Enough images that every thread of the pool gets whole ones (the implicit path's condition).
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("a pool");

@@ -33,7 +33,7 @@ pub struct Gathered<'a> {
 
 /// Whether [`gemm_gathered`] runs on this CPU (it needs the AVX-512 kernel).
 pub fn gathered_available() -> bool {
-    super::simd::gathered_f32_kernel().is_some()
+    super::simd::gathered_f32_kernel(1).is_some()
 }
 
 /// `c [m × n] = a [m × k] · B` with `n = 32·b.starts.len()`, `c` row-major with row length `n`
@@ -53,7 +53,7 @@ pub fn gemm_gathered(
     c: &mut [MaybeUninit<f32>],
     parallel: bool,
 ) -> bool {
-    let Some((mr, run)) = super::simd::gathered_f32_kernel() else { return false };
+    let Some((mr, run)) = super::simd::gathered_f32_kernel(m) else { return false };
     let n = 32 * b.starts.len();
     assert_eq!(b.offs.len(), k, "gemm_gathered: one offset per row of B");
     let c = &mut c[..m * n];
@@ -123,7 +123,7 @@ pub fn gemm_b_in_place(
 
 /// Whether [`gemm_row_table`] runs on this CPU (it needs the AVX-512 kernel).
 pub fn row_table_available() -> bool {
-    super::simd::row_table_f32_kernel().is_some()
+    super::simd::row_table_f32_kernel(1).is_some()
 }
 
 /// `c [m × n] (+)= A · b` with `A(i, p) = a_data[a_rows[i] + p]` (`m = a_rows.len()`, `p < k`),
@@ -142,8 +142,8 @@ pub fn gemm_row_table(
     c: &mut [f32],
     (accumulate, parallel): (bool, bool),
 ) -> bool {
-    let Some((mr, nr, run)) = super::simd::row_table_f32_kernel() else { return false };
     let m = a_rows.len();
+    let Some((mr, nr, run)) = super::simd::row_table_f32_kernel(m) else { return false };
     let c = &mut c[..m * n];
     if m == 0 || n == 0 {
         return true;

@@ -94,11 +94,15 @@ impl<'a> GatherOffsets<'a> {
     }
 }
 
-/// The gathered-B AVX-512 tile kernel (`gemm::gather`), `None` on CPUs without AVX-512F.
+/// The gathered-B AVX-512 tile kernel (`gemm::gather`) for products of `m` rows (tile heights
+/// as [`best_f32_kernel`]), `None` on CPUs without AVX-512F.
 #[allow(clippy::type_complexity)]
 pub fn gathered_f32_kernel(
+    m: usize,
 ) -> Option<(usize, fn(usize, MatRef<f32>, (&[f32], &GatherOffsets, usize, usize), TileOut<f32>))> {
     match isa() {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 if m >= TALL_MIN_ROWS => Some((AVX512_TALL_MR, x86::run_avx512_gathered::<AVX512_TALL_MR>)),
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => Some((AVX512_MR, x86::run_avx512_gathered::<AVX512_MR>)),
         _ => None,
@@ -116,11 +120,13 @@ pub fn b_in_place_f32_kernel() -> Option<(usize, fn(usize, MatRef<f32>, MatRef<f
     }
 }
 
-/// The row-table AVX-512 kernel (`gemm::gather::gemm_row_table`): `(mr, nr, kernel)`, `None`
-/// on CPUs without AVX-512F.
+/// The row-table AVX-512 kernel (`gemm::gather::gemm_row_table`) for products of `m` rows:
+/// `(mr, nr, kernel)` (tile heights as [`best_f32_kernel`]), `None` on CPUs without AVX-512F.
 #[allow(clippy::type_complexity)]
-pub fn row_table_f32_kernel() -> Option<(usize, usize, fn(usize, (&[f32], &[usize]), &[f32], TileOut<f32>))> {
+pub fn row_table_f32_kernel(m: usize) -> Option<(usize, usize, fn(usize, (&[f32], &[usize]), &[f32], TileOut<f32>))> {
     match isa() {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 if m >= TALL_MIN_ROWS => Some((AVX512_TALL_MR, 32, x86::run_avx512_row_table::<AVX512_TALL_MR>)),
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => Some((AVX512_MR, 32, x86::run_avx512_row_table::<AVX512_MR>)),
         _ => None,
