@@ -488,6 +488,10 @@ fn accumulate_weight_grad<T: Real>(
     band: usize,
 ) {
     debug_assert!(!images.is_empty());
+    if small::applies(g) {
+        small::weight_grad(g, (x, dy), images, inner_parallel(tasks), target);
+        return;
+    }
     if implicit::weight_grad(g, (x, dy), (images.clone(), tasks), target) {
         return;
     }
@@ -562,5 +566,6 @@ pub fn conv2d_reference<T: Real>(g: &Conv2dGeom, x: &[T], w: &[T], y: &mut [T]) 
 mod flipped;
 mod implicit;
 mod padded;
+mod small;
 #[cfg(test)]
 mod tests;

@@ -431,3 +431,61 @@ fn implicit_paths_are_thread_count_independent() {
         assert_eq!(one, run(3), "n {n}: 1 vs 3 threads");
     }
 }
+
+/// Weight gradients of small strided outputs as one product over a chunk's images (`small.rs`)
+/// against the definition in f64: equal to f32 accuracy, the same bits for 1, 2 and 3 threads,
+/// and the path taken exactly where it applies.
+#[test]
+fn small_output_weight_grad_matches_the_definition() {
+    let cases = [
+        (geo([9, 16, 16, 16, 24, 3, 3, 2, 2, 1, 1, 1, 1, 1]), true), // 8×8 outputs, several images per chunk
+        (geo([3, 5, 9, 9, 7, 3, 3, 2, 2, 1, 1, 1, 1, 1]), true),     // stride 2: 5×5 outputs
+        (geo([2, 4, 6, 7, 3, 3, 2, 2, 1, 0, 1, 2, 1, 1]), true),     // dilation, uneven stride and padding
+        (geo([2, 4, 8, 8, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1]), false),    // stride 1: implicit
+        (geo([2, 4, 18, 18, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1]), false),  // 81 pixels: per image
+        (geo([2, 6, 16, 16, 4, 3, 3, 2, 2, 1, 1, 1, 1, 2]), false),  // groups
+    ];
+    for (g, applies) in &cases {
+        assert_eq!(small::applies(g), *applies, "{g:?}");
+        let (x64, dy64) = (rand_vec(31, x_len(g)), rand_vec(32, y_len(g)));
+        let (ho, wo, cig) = (g.out_h(), g.out_w(), g.c_in / g.groups);
+        let mut want = vec![0f64; g.weight_len()];
+        for n in 0..g.n {
+            for co in 0..g.c_out {
+                let grp = co / (g.c_out / g.groups);
+                for ci in 0..cig {
+                    for ki in 0..g.kh {
+                        for kj in 0..g.kw {
+                            let mut acc = 0.0;
+                            for oh in 0..ho {
+                                for ow in 0..wo {
+                                    let ih = (oh * g.stride.0 + ki * g.dilation.0) as isize - g.padding.0 as isize;
+                                    let iw = (ow * g.stride.1 + kj * g.dilation.1) as isize - g.padding.1 as isize;
+                                    if ih < 0 || iw < 0 || ih >= g.h as isize || iw >= g.w as isize {
+                                        continue;
+                                    }
+                                    let xi = ((n * g.c_in + grp * cig + ci) * g.h + ih as usize) * g.w + iw as usize;
+                                    acc += dy64[((n * g.c_out + co) * ho + oh) * wo + ow] * x64[xi];
+                                }
+                            }
+                            want[((co * cig + ci) * g.kh + ki) * g.kw + kj] += acc;
+                        }
+                    }
+                }
+            }
+        }
+        let (x, dy): (Vec<f32>, Vec<f32>) =
+            (x64.iter().map(|&v| v as f32).collect(), dy64.iter().map(|&v| v as f32).collect());
+        let mut first: Option<Vec<u32>> = None;
+        for threads in [1, 2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a pool");
+            let mut dw = vec![f32::NAN; g.weight_len()];
+            pool.install(|| conv2d_backward_weight(g, &x, &dy, &mut dw));
+            for (i, (a, b)) in dw.iter().zip(&want).enumerate() {
+                assert_close(*a as f64, *b, 1e-4, g, &format!("dw[{i}]"));
+            }
+            let bits: Vec<u32> = dw.iter().map(|v| v.to_bits()).collect();
+            assert_eq!(first.get_or_insert_with(|| bits.clone()), &bits, "{g:?}: {threads} threads");
+        }
+    }
+}
