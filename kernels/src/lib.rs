@@ -3,9 +3,11 @@
 //! reference implementation next to the fast one, and the tests compare the two.
 //!
 //! Families: [`gemm`] (matrix products), [`conv`] (im2col / col2im and implicit-GEMM convolution),
-//! [`norm`] (layer / group / RMS norm), [`softmax`] (softmax, log-softmax, cross-entropy rows),
-//! [`pool`] (max / average pooling and the separable resize matrices), [`elementwise`]
-//! (unary maps and strided binary broadcasting), [`reduce`] (row reductions).
+//! [`norm`] (layer / group / RMS norm, group norm + SiLU), [`softmax`] (softmax, log-softmax,
+//! cross-entropy rows), [`pool`] (max / average pooling and the separable resize matrices),
+//! [`elementwise`] (unary maps and strided binary broadcasting), [`reduce`] (row reductions).
+//! Parallel kernels split across the current rayon pool; [`parallel`] keeps that pool's threads
+//! awake between kernels for work run through [`parallel::install`].
 
 /// Defines `fn $name<T: Real>(args) -> ret` running `$body` compiled for AVX-512 or AVX2 where
 /// the CPU has them (runtime detection; the crate itself is built for baseline x86-64, i.e.

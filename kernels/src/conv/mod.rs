@@ -8,7 +8,8 @@
 //!
 //! * forward:          `y_g  [C_out/g, P] = W_g [C_out/g, K] · cols_g [K, P]`
 //! * backward (input): `dcols_g [K, P]    = W_gᵀ · dy_g`, then `col2im` scatters-adds `dcols`
-//!   back onto the input positions it was read from (the adjoint of `im2col`);
+//!   back onto the input positions it was read from (the adjoint of `im2col`; stride 1 instead
+//!   runs as a forward convolution, see below);
 //! * backward (weight): `dW_g [C_out/g, K] = Σ_n dy_{n,g} · cols_{n,g}ᵀ`.
 //!
 //! Images are independent in the forward and backward-input passes, so those run in parallel
@@ -21,11 +22,15 @@
 //! `COLS_BUDGET` elements, 16 MiB of f32, per task); band boundaries depend only on the shapes.
 //! A 1×1 kernel with stride 1 and no padding needs no unrolling: `cols` is the image itself.
 //!
-//! Stride-1 convolutions in f32 on CPUs with AVX-512 mostly skip the unrolling altogether
-//! (`implicit.rs`): each image is zero-padded once and the GEMM kernel reads the rows of `cols`
-//! straight out of it (forward: the same bits as im2col; input gradient: the forward of `dy` with
-//! flipped, transposed weights; weight gradient: `cols` as an A operand read through a table of
-//! row starts).
+//! Where `cols` is made, its rows are read from a zero-padded copy of the image (`padded.rs`:
+//! no clipping or zero fills per run; the same values). Stride-1 convolutions in f32 on CPUs
+//! with AVX-512 mostly skip the unrolling altogether (`implicit.rs`): the GEMM kernel reads the
+//! rows of `cols` straight out of the padded image (forward: the same bits as im2col; weight
+//! gradient: `cols` as an A operand read through a table of row starts). The input gradient of
+//! a stride-1 convolution (one group) is the forward convolution of `dy` with flipped,
+//! transposed weights (`flipped.rs`: no `dcols` scattered back by `col2im`; implicit where that
+//! applies). Strided convolutions with small outputs sum their weight gradient over a whole chunk
+//! of images in one product (`small.rs`).
 use crate::gemm::{gemm_op_threads, gemm_op_uninit, MatRef, Operand, RowSource};
 use crate::scratch::with_scratch;
 use crate::Real;
