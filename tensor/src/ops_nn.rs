@@ -121,10 +121,13 @@ impl Tensor {
         let mut out_shape = self.shape().to_vec();
         out_shape[self.rank() - 1] = n;
         float_dispatch!(self.dtype(), "linear", T => {
-            let (x, wv, bv) = (self.cpu_data::<T>()?, w.cpu_data::<T>()?, b.cpu_data::<T>()?);
-            // A = x [rows, k] row-major; B = wᵀ [k, n], read transposed from w [n, k].
+            let (x, bv) = (self.cpu_data::<T>()?, b.cpu_data::<T>()?);
+            let sw = <T as crate::storage::CpuElem>::slice(w.storage().as_cpu()?).ok_or(Error::UnsupportedDType { op: "linear", dtype: w.dtype() })?;
+            // A = x [rows, k] row-major; B = wᵀ [k, n], read through w's strides (no copy of a
+            // transposed or sliced weight).
             let a = MatRef { data: &x, offset: 0, row_stride: k, col_stride: 1 };
-            let bt = MatRef { data: &wv, offset: 0, row_stride: 1, col_stride: k };
+            let lw = w.layout();
+            let bt = MatRef { data: sw, offset: lw.offset(), row_stride: lw.strides()[1], col_stride: lw.strides()[0] };
             Tensor::from_vec(kernels::gemm::gemm_bias_vec(rows, n, k, a, bt, &bv), &out_shape)
         })
     }

@@ -226,7 +226,8 @@ impl Tensor {
     }
 
     /// `silu(group_norm(x))` in one pass (see `kernels::norm::group_norm_silu_forward_vec`): the
-    /// normalised values are never stored. The same values as the two ops in turn.
+    /// normalised values are never stored. The same values as the two ops in turn (half dtypes,
+    /// whose two ops round the normalised values to half, and other devices run the two ops).
     pub fn group_norm_silu(
         &self,
         groups: usize,
@@ -237,12 +238,7 @@ impl Tensor {
         let (n, c, s) = group_dims(self, groups)?;
         check_affine("group_norm_silu (gamma)", gamma, &[c], self.dtype())?;
         check_affine("group_norm_silu (beta)", beta, &[c], self.dtype())?;
-        if is_half(self) {
-            let x = self.to_dtype(DType::F32)?;
-            let (z, st) = x.group_norm_silu(groups, up(gamma)?.as_ref(), up(beta)?.as_ref(), eps)?;
-            return Ok((z.to_dtype(self.dtype())?, st));
-        }
-        if self.device() != crate::Device::Cpu {
+        if is_half(self) || self.device() != crate::Device::Cpu {
             let (y, st) = self.group_norm(groups, gamma, beta, eps)?;
             return Ok((y.unary(kernels::elementwise::UnaryOp::Silu)?, st));
         }
@@ -266,14 +262,7 @@ impl Tensor {
         st: &NormStats,
     ) -> Result<(Tensor, Option<Tensor>, Option<Tensor>)> {
         let (n, c, s) = group_dims(x, groups)?;
-        if is_half(x) {
-            let (x32, dz32) = (x.to_dtype(DType::F32)?, dz.to_dtype(DType::F32)?);
-            let (g32, b32) = (up(gamma)?, up(beta)?);
-            let (dx, dg, db) =
-                Tensor::group_norm_silu_backward(&x32, &dz32, groups, (g32.as_ref(), b32.as_ref()), eps, st)?;
-            return Ok((dx.to_dtype(x.dtype())?, down(dg, x.dtype())?, down(db, x.dtype())?));
-        }
-        if x.device() != crate::Device::Cpu {
+        if is_half(x) || x.device() != crate::Device::Cpu {
             // The two ops' backward passes, with y recomputed.
             let silu = kernels::elementwise::UnaryOp::Silu;
             let (y, _) = x.group_norm(groups, gamma, beta, eps)?;

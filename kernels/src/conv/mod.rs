@@ -22,8 +22,8 @@
 //! `COLS_BUDGET` elements, 16 MiB of f32, per task); band boundaries depend only on the shapes.
 //! A 1×1 kernel with stride 1 and no padding needs no unrolling: `cols` is the image itself.
 //!
-//! Where `cols` is made, its rows are read from a zero-padded copy of the image (`padded.rs`:
-//! no clipping or zero fills per run; the same values). Stride-1 convolutions in f32 on CPUs
+//! Where the forward makes `cols`, its rows are read from a zero-padded copy of the image
+//! (`padded.rs`: no clipping or zero fills per run; the same values). Stride-1 convolutions in f32 on CPUs
 //! with AVX-512 mostly skip the unrolling altogether (`implicit.rs`): the GEMM kernel reads the
 //! rows of `cols` straight out of the padded image (forward: the same bits as im2col; weight
 //! gradient: `cols` as an A operand read through a table of row starts). The input gradient of

@@ -1,6 +1,6 @@
 //! Weight gradients of strided convolutions with small outputs (a U-Net's stride-2 convolution
-//! down to the 8×8 level: 64 pixels per image): one product over the pixels of all of a chunk's
-//! images, not one per image. Per image
+//! down to the 8×8 level: 64 pixels per image): one product over the pixels of several images
+//! (as many of a chunk's as the im2col budget holds), not one per image. Per image
 //! the product `targetᵀ [K, C_out] += cols [K, P] · dyᵀ [P, C_out]` is only `P` deep, so every C
 //! tile is loaded and stored after a few dozen steps; here the chunk's `cols` are the columns of
 //! one matrix `[K, n·P]` (rows read from each image's zero-padded copy, `PaddedRows`) against
@@ -17,8 +17,9 @@ use crate::Real;
 const MAX_PIXELS: usize = 64;
 
 /// Whether [`weight_grad`] applies: one group, not 1×1, small outputs, and a stride other than 1
-/// (stride-1 convolutions read `cols` straight from the padded image, `implicit.rs`, which costs
-/// less than making it as here: 3.8 against 4.1 ms for the 8×8 128→128 one at 2 threads).
+/// (in f32 with AVX-512 stride-1 convolutions read `cols` straight from the padded image,
+/// `implicit.rs`, which costs less than making it as here: 3.8 against 4.1 ms for the 8×8
+/// 128→128 one at 2 threads; elsewhere they keep the per-image path).
 pub(super) fn applies(g: &Conv2dGeom) -> bool {
     g.groups == 1 && !g.is_pointwise() && g.stride != (1, 1) && g.col_cols() <= MAX_PIXELS && g.c_in > 0 && g.c_out > 0
 }
@@ -46,8 +47,9 @@ impl<T: Real> RowSource<T> for ChunkRows<'_, T> {
     }
 }
 
-/// `target [C_out, K] = Σ_{n in images} dy_n · cols_nᵀ` (overwritten) as one product over the
-/// chunk's pixels; `split`: the product may split between threads (few parallel chunks).
+/// `target [C_out, K] = Σ_{n in images} dy_n · cols_nᵀ` (overwritten) as products over as many
+/// of the chunk's images at a time as the im2col budget holds; `split`: a product may split
+/// between threads (few parallel chunks).
 // x: [N, C_in, H, W], dy: [N, C_out, Ho, Wo], target: [C_out, C_in·kh·kw]
 pub(super) fn weight_grad<T: Real>(
     g: &Conv2dGeom,
@@ -56,26 +58,42 @@ pub(super) fn weight_grad<T: Real>(
     split: bool,
     target: &mut [T],
 ) {
-    let (p, k, c_out, n) = (g.col_cols(), g.col_rows(), g.c_out, images.len());
+    weight_grad_within(g, (x, dy), images, split, target, super::COLS_BUDGET);
+}
+
+/// [`weight_grad`] with the scratch budget (elements) as a parameter, for the tests.
+pub(super) fn weight_grad_within<T: Real>(
+    g: &Conv2dGeom,
+    (x, dy): (&[T], &[T]),
+    images: std::ops::Range<usize>,
+    split: bool,
+    target: &mut [T],
+    budget: usize,
+) {
+    let (p, k, c_out) = (g.col_cols(), g.col_rows(), g.c_out);
     let (hp, wp) = padded_size(g);
     let (padded, x_img_len) = (g.c_in * hp * wp, g.c_in * g.h * g.w);
-    // Scratch: the padded images, dyᵀ [n·P, C_out], targetᵀ [K, C_out]; each fully written
-    // before it is read.
-    with_scratch(n * padded + n * p * c_out + k * c_out, |scratch: &mut [T]| {
-        let (xps, rest) = scratch.split_at_mut(n * padded);
-        let (dyt, tt) = rest.split_at_mut(n * p * c_out);
-        for (i, img) in images.clone().enumerate() {
-            pad_image(g, &x[img * x_img_len..(img + 1) * x_img_len], &mut xps[i * padded..(i + 1) * padded]);
-            // dyt[i·P + q][co] = dy[img][co][q]
-            crate::strided::transpose(
-                &dy[img * c_out * p..(img + 1) * c_out * p],
-                (c_out, p),
-                &mut dyt[i * p * c_out..],
-            );
+    // Images per product: as many as the scratch budget holds (at least one); a fixed number for
+    // the shapes, so the sums' grouping never depends on the threads.
+    let per = (budget / (padded + p * c_out).max(1)).clamp(1, images.len().max(1));
+    // Scratch: the padded images, dyᵀ [per·P, C_out], targetᵀ [K, C_out]; each fully written
+    // before it is read (the first product does not accumulate).
+    with_scratch(per * padded + per * p * c_out + k * c_out, |scratch: &mut [T]| {
+        let (xps, rest) = scratch.split_at_mut(per * padded);
+        let (dyt, tt) = rest.split_at_mut(per * p * c_out);
+        for (part, first) in images.clone().step_by(per).map(|i0| (i0..(i0 + per).min(images.end), i0 == images.start))
+        {
+            let n = part.len();
+            for (i, img) in part.enumerate() {
+                pad_image(g, &x[img * x_img_len..(img + 1) * x_img_len], &mut xps[i * padded..(i + 1) * padded]);
+                // dyt[i·P + q][co] = dy[img][co][q]
+                let dy_img = &dy[img * c_out * p..(img + 1) * c_out * p];
+                crate::strided::transpose(dy_img, (c_out, p), &mut dyt[i * p * c_out..]);
+            }
+            let a = ChunkRows { g, xps: &xps[..n * padded], padded };
+            let b = MatRef { data: &dyt[..n * p * c_out], offset: 0, row_stride: c_out, col_stride: 1 };
+            gemm_op_threads(split, k, c_out, n * p, (Operand::Rows(&a), Operand::Strided(b)), tt, !first);
         }
-        let a = ChunkRows { g, xps, padded };
-        let b = MatRef { data: &*dyt, offset: 0, row_stride: c_out, col_stride: 1 };
-        gemm_op_threads(split, k, c_out, n * p, (Operand::Rows(&a), Operand::Strided(b)), tt, false);
         crate::strided::transpose(tt, (k, c_out), target);
     });
 }

@@ -487,5 +487,16 @@ fn small_output_weight_grad_matches_the_definition() {
             let bits: Vec<u32> = dw.iter().map(|v| v.to_bits()).collect();
             assert_eq!(first.get_or_insert_with(|| bits.clone()), &bits, "{g:?}: {threads} threads");
         }
+        if *applies {
+            // A budget of one or two images per product: the sums in parts, still to f32 accuracy.
+            let per_image = g.c_in * (g.h + 2 * g.padding.0) * (g.w + 2 * g.padding.1) + g.col_cols() * g.c_out;
+            for budget in [1, 2 * per_image] {
+                let mut dw = vec![f32::NAN; g.weight_len()];
+                small::weight_grad_within(g, (&x, &dy), 0..g.n, false, &mut dw, budget);
+                for (i, (a, b)) in dw.iter().zip(&want).enumerate() {
+                    assert_close(*a as f64, *b, 1e-4, g, &format!("budget {budget}: dw[{i}]"));
+                }
+            }
+        }
     }
 }

@@ -85,8 +85,8 @@ pub enum Operand<'a, T> {
 const MAX_NR: usize = 32;
 /// Depth of one slice (`kc`). Fixes the summation order, so it must never depend on threads.
 const KC: usize = 512;
-/// Maximum height of the row block one task owns (`mc`); a multiple of every kernel's `mr` (6
-/// and 8). A is packed one sliver at a time, so this only sets the size of the parallel tasks.
+/// Maximum height of the row block one task owns (`mc`); a multiple of every kernel's `mr` (6,
+/// 8 and 12). A is packed one sliver at a time, so this only sets the size of the parallel tasks.
 const MC: usize = 240;
 /// Maximum width of a packed B panel (`nc`); a multiple of every kernel's `nr` (16 and 32).
 /// The panel, `KC×NC` floats (1 MiB), should stay in L2 while the A slivers stream past it.
@@ -271,9 +271,7 @@ pub(crate) fn gemm_op_uninit<T: Real>(
 /// the output it writes (a depth of 2 is all writing).
 fn splits(m: usize, n: usize, k: usize) -> bool {
     let tiled = m.next_multiple_of(8).saturating_mul(n.next_multiple_of(32)).saturating_mul(k);
-    let big = tiled >= PAR_MIN_WORK || m.saturating_mul(n) >= PAR_MIN_OUTPUT;
-    // One sliver of rows reads B once, in place (see gemm_blocked): nothing to split.
-    big && m > 8 && rayon::current_num_threads() > 1
+    (tiled >= PAR_MIN_WORK || m.saturating_mul(n) >= PAR_MIN_OUTPUT) && rayon::current_num_threads() > 1
 }
 
 /// Naive triple loop: the reference the fast kernel is tested against.
@@ -405,8 +403,12 @@ unsafe fn gemm_blocked<T: Real>(
     let (mr, nr) = (kern.mr, kern.nr);
     debug_assert!(blk.mc.is_multiple_of(mr) && blk.nc.is_multiple_of(nr) && blk.kc > 0);
     let c = &mut c[..m * n];
+    // One sliver of rows reads each row of B once: it has no rows to split, and a row-major B
+    // read in place costs nothing to prepare (f32 with AVX-512; otherwise B is packed, by all
+    // threads when `parallel`).
     let b_once = m <= kern.mr;
-    if !parallel && !accumulate && (k.saturating_mul(n) <= gather::B_IN_PLACE_MAX || b_once) && blk.kc == KC {
+    if (!parallel || b_once) && !accumulate && (k.saturating_mul(n) <= gather::B_IN_PLACE_MAX || b_once) && blk.kc == KC
+    {
         // A small row-major B (attention's blocks) is read where it is instead of packed, and so
         // is any B that one sliver of rows reads only once.
         if let (Operand::Strided(a), Operand::Strided(b)) = (a, b) {

@@ -88,7 +88,7 @@ fn blocked<T: Real>(
 }
 
 /// Tiny block sizes so 0..70 matrices cross every mc / kc / nc boundary.
-// mc and nc are multiples of every kernel's tile (6 and 8 rows, 16 and 32 columns).
+// mc and nc are multiples of every kernel's tile (6, 8 and 12 rows, 16 and 32 columns).
 const SMALL: Blocking = Blocking { mc: 24, kc: 7, nc: 64 };
 
 proptest! {
