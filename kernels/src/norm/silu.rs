@@ -9,7 +9,8 @@
 //! Each pass reads `x` (and `dz`) and writes its output once, where the separate ops also write
 //! and re-read `y` and `dy`. The formulas and their order are those of the two ops, so `z`, `dx`,
 //! `dgamma` and `dbeta` are the same bits as group norm then SiLU (tested).
-use super::{check_len, forward, group_norm_backward_into, group_width, Upstream};
+use super::group::{group_norm_backward_into, group_width, Upstream};
+use super::{check_len, forward};
 use crate::elementwise::UnaryOp;
 use crate::memory::written_vec;
 use crate::Real;
