@@ -103,6 +103,23 @@ fn mat<T>(data: &[T], offset: usize, row_stride: usize, col_stride: usize) -> Ma
     MatRef { data, offset, row_stride, col_stride }
 }
 
+impl Conv2dGeom {
+    /// The tap `(c, ki, kj)` of row `r` of the im2col matrix whose first channel is `c0` (rows
+    /// ordered `(c·kh + ki)·kw + kj`, as a flattened weight).
+    fn tap(&self, c0: usize, r: usize) -> (usize, usize, usize) {
+        (c0 + r / (self.kh * self.kw), (r / self.kw) % self.kh, r % self.kw)
+    }
+
+    /// The tap of the next im2col row after `(c, ki, kj)`: stepped along, not divided out.
+    fn next_tap(&self, (c, ki, kj): (usize, usize, usize)) -> (usize, usize, usize) {
+        match (kj + 1 == self.kw, ki + 1 == self.kh) {
+            (false, _) => (c, ki, kj + 1),
+            (true, false) => (c, ki + 1, 0),
+            (true, true) => (c + 1, 0, 0),
+        }
+    }
+}
+
 /// Output indices `o` in `[lo, hi)` for which the input index `o·stride + koff − pad` lies in
 /// `[0, len)`; outside that range the tap reads padding.
 #[inline]
@@ -154,7 +171,7 @@ impl<T: Real> RowSource<T> for Im2colRows<'_, T> {
         let (h, w, wo) = (g.h, g.w, g.out_w());
         // Each row's tap (c, ki, kj) is stepped along instead of divided out; the valid output
         // columns of each kj are worked out once.
-        let (mut c, mut ki, mut kj) = (self.c0 + r0 / (g.kh * g.kw), (r0 / g.kw) % g.kh, r0 % g.kw);
+        let (mut c, mut ki, mut kj) = g.tap(self.c0, r0);
         let mut valid = [(0, 0); 16];
         let kw_cached = g.kw.min(valid.len());
         for (q, v) in valid.iter_mut().enumerate().take(kw_cached) {
@@ -190,15 +207,7 @@ impl<T: Real> RowSource<T> for Im2colRows<'_, T> {
                 }
                 (oh, ow0, done) = (oh + 1, 0, done + n);
             }
-            kj += 1;
-            if kj == g.kw {
-                kj = 0;
-                ki += 1;
-                if ki == g.kh {
-                    ki = 0;
-                    c += 1;
-                }
-            }
+            (c, ki, kj) = g.next_tap((c, ki, kj));
         }
     }
 }

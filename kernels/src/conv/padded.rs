@@ -50,7 +50,7 @@ impl<T: Real> RowSource<T> for PaddedRows<'_, T> {
         let g = self.g;
         let ((hp, wp), (sh, sw), (dh, dw), wo) = (padded_size(g), g.stride, g.dilation, g.out_w());
         // Each row's tap (c, ki, kj) is stepped along instead of divided out.
-        let (mut c, mut ki, mut kj) = (self.c0 + r0 / (g.kh * g.kw), (r0 / g.kw) % g.kh, r0 % g.kw);
+        let (mut c, mut ki, mut kj) = g.tap(self.c0, r0);
         let (oh_first, ow_first) = (self.oh0 + j0 / wo, j0 % wo);
         for line in out.chunks_mut(ld).take(count) {
             let plane = &self.xp[c * hp * wp..(c + 1) * hp * wp];
@@ -70,15 +70,7 @@ impl<T: Real> RowSource<T> for PaddedRows<'_, T> {
                 }
                 (oh, ow0, done) = (oh + 1, 0, done + n);
             }
-            kj += 1;
-            if kj == g.kw {
-                kj = 0;
-                ki += 1;
-                if ki == g.kh {
-                    ki = 0;
-                    c += 1;
-                }
-            }
+            (c, ki, kj) = g.next_tap((c, ki, kj));
         }
     }
 }

@@ -34,10 +34,7 @@ pub fn group_norm_forward<T: Real>(
     mean: &mut [T],
     rstd: &mut [T],
 ) {
-    let cg = group_width(c, groups);
-    gamma.inspect(|g| check_len("gamma", g, c));
-    beta.inspect(|b| check_len("beta", b, c));
-    let shape = (n * groups, cg * s, groups, s.max(1));
+    let shape = row_shape((n, c, s), groups, gamma, beta);
     // SAFETY: `forward` writes only values into `y`.
     forward(x, shape, gamma, beta, eps, (unsafe { as_uninit(y) }, None), Some(mean), rstd);
 }
@@ -54,12 +51,38 @@ pub fn group_norm_forward_vec<T: Real>(
     mean: &mut [T],
     rstd: &mut [T],
 ) -> Vec<T> {
+    forward_vec(x, (n, c, s), groups, (gamma, beta), eps, None, (mean, rstd))
+}
+
+/// The shared forward's `(rows, d, groups, s)` for group norm on `[n, c, s]`, with gamma and beta
+/// checked against `c`.
+fn row_shape<T>(
+    (n, c, s): (usize, usize, usize),
+    groups: usize,
+    gamma: Option<&[T]>,
+    beta: Option<&[T]>,
+) -> (usize, usize, usize, usize) {
     let cg = group_width(c, groups);
     gamma.inspect(|g| check_len("gamma", g, c));
     beta.inspect(|b| check_len("beta", b, c));
-    let shape = (n * groups, cg * s, groups, s.max(1));
-    // SAFETY: `forward` writes every element of `y` (or panics).
-    unsafe { written_vec(n * c * s, |y| forward(x, shape, gamma, beta, eps, (y, None), Some(mean), rstd)) }
+    (n * groups, cg * s, groups, s.max(1))
+}
+
+/// Group norm, followed by `act` when given, into a new vector written without being filled
+/// first: [`group_norm_forward_vec`] and group norm + SiLU (`silu.rs`).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn forward_vec<T: Real>(
+    x: &[T],
+    (n, c, s): (usize, usize, usize),
+    groups: usize,
+    (gamma, beta): (Option<&[T]>, Option<&[T]>),
+    eps: T,
+    act: Option<UnaryOp>,
+    (mean, rstd): (&mut [T], &mut [T]),
+) -> Vec<T> {
+    let shape = row_shape((n, c, s), groups, gamma, beta);
+    // SAFETY: `forward` writes every element of its output (or panics).
+    unsafe { written_vec(n * c * s, |y| forward(x, shape, gamma, beta, eps, (y, act), Some(mean), rstd)) }
 }
 
 /// Group norm backward: dx overwritten; dgamma/dbeta ([c]) overwritten when given.

@@ -9,8 +9,8 @@
 //! Each pass reads `x` (and `dz`) and writes its output once, where the separate ops also write
 //! and re-read `y` and `dy`. The formulas and their order are those of the two ops, so `z`, `dx`,
 //! `dgamma` and `dbeta` are the same bits as group norm then SiLU (tested).
-use super::group::{group_norm_backward_into, group_width, Upstream};
-use super::{check_len, forward};
+use super::check_len;
+use super::group::{forward_vec, group_norm_backward_into, Upstream};
 use crate::elementwise::UnaryOp;
 use crate::memory::written_vec;
 use crate::Real;
@@ -28,13 +28,7 @@ pub fn group_norm_silu_forward_vec<T: Real>(
     mean: &mut [T],
     rstd: &mut [T],
 ) -> Vec<T> {
-    let cg = group_width(c, groups);
-    gamma.inspect(|g| check_len("gamma", g, c));
-    beta.inspect(|b| check_len("beta", b, c));
-    let shape = (n * groups, cg * s, groups, s.max(1));
-    let act = Some(UnaryOp::Silu);
-    // SAFETY: `forward` writes every element of `z` (or panics).
-    unsafe { written_vec(n * c * s, |z| forward(x, shape, gamma, beta, eps, (z, act), Some(mean), rstd)) }
+    forward_vec(x, (n, c, s), groups, (gamma, beta), eps, Some(UnaryOp::Silu), (mean, rstd))
 }
 
 /// The backward pass of [`group_norm_silu_forward_vec`]: returns `dx`; `dgamma` / `dbeta` (`[c]`)
