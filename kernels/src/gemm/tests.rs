@@ -196,24 +196,6 @@ fn gemm_bit_identical_across_thread_counts() {
     assert_eq!(one, run(3));
 }
 
-#[test]
-fn gemm_512_timing() {
-    // Not an assertion: prints the time of a 512³ f32 product (see it with --nocapture).
-    let s = 512;
-    let (ad, bd) = (fill::<f32>(s * s, 21), fill::<f32>(s * s, 22));
-    let (a, b) = (mat(&ad, 0, s, 1), mat(&bd, 0, s, 1));
-    let mut c = vec![0.0f32; s * s];
-    let mut best = f64::MAX;
-    for _ in 0..6 {
-        let t0 = std::time::Instant::now();
-        gemm(s, s, s, a, b, &mut c, false);
-        best = best.min(t0.elapsed().as_secs_f64());
-    }
-    let gflops = 2.0 * (s * s * s) as f64 / best / 1e9;
-    let threads = rayon::current_num_threads();
-    eprintln!("gemm 512^3 f32: {:.3} ms best of 6 ({gflops:.1} GFLOP/s, {threads} threads)", best * 1e3);
-}
-
 /// Random f32 bit patterns (NaNs with payloads, infinities, subnormals, -0.0 included) from a
 /// seed, so a bit-for-bit comparison sees any value the transpose could mangle.
 fn raw_f32(len: usize, seed: u64) -> Vec<f32> {
