@@ -84,43 +84,6 @@ pub fn gemm_gathered(
     true
 }
 
-/// Most elements (`k·n`) of a row-major B that [`gemm_b_in_place`] reads where it is: small
-/// enough to stay in L1/L2 across the A slivers (attention's 64×64 blocks), where packing it
-/// would cost as much as the product. Larger panels are packed (their rows are far apart).
-pub const B_IN_PLACE_MAX: usize = 64 * 64;
-
-/// `c [m × n] = a · b` (written in full, may start uninitialised) with a row-major `b` of
-/// `n` a multiple of 32 read in place by the AVX-512 kernel, A read in place too (any strides):
-/// the blocked GEMM's depth slices and kernel, so the same bits as [`super::gemm`]. Runs on the
-/// calling thread. Returns false, writing nothing, when the CPU lacks the kernel or the shapes
-/// do not fit (`b` not row-major, `n` not a multiple of 32).
-pub fn gemm_b_in_place(
-    m: usize,
-    n: usize,
-    k: usize,
-    a: MatRef<f32>,
-    b: MatRef<f32>,
-    c: &mut [MaybeUninit<f32>],
-) -> bool {
-    let Some((mr, run)) = super::simd::b_in_place_f32_kernel() else { return false };
-    if b.col_stride != 1 || !n.is_multiple_of(32) || n == 0 || k == 0 {
-        return false;
-    }
-    let c = &mut c[..m * n];
-    let kc_max = k.div_ceil(k.div_ceil(KC));
-    for pc in (0..k).step_by(kc_max) {
-        let kc = kc_max.min(k - pc);
-        let b_slice = b.at(pc, 0);
-        for ir in (0..m).step_by(mr) {
-            let rows = mr.min(m - ir);
-            // The first slice overwrites, so every element is initialised when later slices add.
-            let out = TileOut { c: &mut c[ir * n..], ldc: n, rows, cols: n, overwrite: pc == 0 };
-            run(kc, a.at(ir, pc), b_slice, out);
-        }
-    }
-    true
-}
-
 /// Whether [`gemm_row_table`] runs on this CPU (it needs the AVX-512 kernel).
 pub fn row_table_available() -> bool {
     super::simd::row_table_f32_kernel(1).is_some()

@@ -38,6 +38,7 @@ use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
 pub mod gather;
+pub mod in_place;
 mod pack;
 mod simd;
 use pack::{pack_a, pack_b};
@@ -367,11 +368,26 @@ unsafe fn batched<T: Real>(
     let rows_parallel = !by_item && threads > 1 && work >= PAR_MIN_WORK;
     let _warm = (by_item || rows_parallel).then(crate::parallel::keep_warm);
     c.par_chunks_mut(mn)
+        .enumerate()
         .zip(a_offsets.par_iter().zip(b_offsets))
         .with_min_len(if by_item { 1 } else { usize::MAX })
-        .for_each(|(c_t, (&ao, &bo))| {
+        .for_each(|((t, c_t), (&ao, &bo))| {
             let (at, bt) = (MatRef { offset: ao, ..a }, MatRef { offset: bo, ..b });
             let (at, bt) = (Operand::Strided(at), Operand::Strided(bt));
+            // A small product whose B is read in place fetches the next one's operands meanwhile
+            // (the next item: on this thread too when items run in turn, mostly when they are
+            // the parallel tasks, as rayon hands each thread a run of neighbours).
+            let ahead = match (a_offsets.get(t + 1), b_offsets.get(t + 1)) {
+                (Some(&an), Some(&bn)) => in_place::Ahead::new([
+                    in_place::Ahead::matrix(MatRef { offset: an, ..a }, m, k),
+                    in_place::Ahead::matrix(MatRef { offset: bn, ..b }, k, n),
+                    (c_t.as_ptr().wrapping_add(mn).cast::<u8>(), mn * std::mem::size_of::<T>()),
+                ]),
+                _ => in_place::Ahead::NONE,
+            };
+            if b_in_place(m, n, k, (at, bt), c_t, (accumulate, rows_parallel), BLOCKING, ahead) {
+                return;
+            }
             // SAFETY: c_t is part of c, initialised when accumulating (this function's contract).
             unsafe { gemm_blocked(m, n, k, at, bt, c_t, accumulate, BLOCKING, rows_parallel) };
         });
@@ -379,6 +395,38 @@ unsafe fn batched<T: Real>(
 
 fn round_up(a: usize, b: usize) -> usize {
     a.div_ceil(b) * b
+}
+
+/// The in-place path of [`gemm_blocked`] (`in_place::gemm_b_in_place`): a small row-major B
+/// (attention's blocks) is read where it is instead of packed, and so is any B that one sliver
+/// of rows reads only once (it has no rows to split, and a row-major B read in place costs
+/// nothing to prepare; f32 with AVX-512, otherwise B is packed, by all threads when `parallel`).
+/// `ahead` is what the next product of a batch will touch. Returns whether it ran (and wrote
+/// `c[..m·n]`).
+#[allow(clippy::too_many_arguments)]
+fn b_in_place<T: Real>(
+    m: usize,
+    n: usize,
+    k: usize,
+    (a, b): (Operand<T>, Operand<T>),
+    c: &mut [MaybeUninit<T>],
+    (accumulate, parallel): (bool, bool),
+    blk: Blocking,
+    ahead: in_place::Ahead,
+) -> bool {
+    let b_once = m <= kernel::<T>(m).mr;
+    if (parallel && !b_once)
+        || accumulate
+        || (k.saturating_mul(n) > in_place::B_IN_PLACE_MAX && !b_once)
+        || blk.kc != KC
+    {
+        return false;
+    }
+    let (Operand::Strided(a), Operand::Strided(b)) = (a, b) else { return false };
+    match (as_f32_mat(a), as_f32_mat(b), crate::memory::same_type_mut(&mut c[..m * n])) {
+        (Some(a), Some(b), Some(c)) => in_place::gemm_b_in_place(m, n, k, a, b, c, ahead),
+        _ => false,
+    }
 }
 
 /// The blocked product with explicit block sizes; `parallel` splits row blocks across rayon.
@@ -403,21 +451,8 @@ unsafe fn gemm_blocked<T: Real>(
     let (mr, nr) = (kern.mr, kern.nr);
     debug_assert!(blk.mc.is_multiple_of(mr) && blk.nc.is_multiple_of(nr) && blk.kc > 0);
     let c = &mut c[..m * n];
-    // One sliver of rows reads each row of B once: it has no rows to split, and a row-major B
-    // read in place costs nothing to prepare (f32 with AVX-512; otherwise B is packed, by all
-    // threads when `parallel`).
-    let b_once = m <= kern.mr;
-    if (!parallel || b_once) && !accumulate && (k.saturating_mul(n) <= gather::B_IN_PLACE_MAX || b_once) && blk.kc == KC
-    {
-        // A small row-major B (attention's blocks) is read where it is instead of packed, and so
-        // is any B that one sliver of rows reads only once.
-        if let (Operand::Strided(a), Operand::Strided(b)) = (a, b) {
-            if let (Some(a), Some(b), Some(c)) = (as_f32_mat(a), as_f32_mat(b), crate::memory::same_type_mut(c)) {
-                if gather::gemm_b_in_place(m, n, k, a, b, c) {
-                    return;
-                }
-            }
-        }
+    if b_in_place(m, n, k, (a, b), c, (accumulate, parallel), blk, in_place::Ahead::NONE) {
+        return;
     }
     if m == 0 || n == 0 {
         return;

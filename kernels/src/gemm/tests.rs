@@ -434,7 +434,8 @@ fn gemm_rejects_wrapping_strides() {
 /// bits as the packed path, for A row-major, column-major and offset, B padded and offset.
 #[test]
 fn small_b_in_place_matches_packed_path() {
-    for (m, n, k) in [(64usize, 64usize, 64usize), (13, 32, 100), (5, 96, 40), (70, 32, 1)] {
+    for (m, n, k) in [(64usize, 64usize, 64usize), (13, 32, 100), (5, 96, 40), (70, 32, 1), (70, 128, 32), (9, 64, 63)]
+    {
         for a_col_major in [false, true] {
             let (ad, bd) = (fill::<f32>(m * k + 3, 21), fill::<f32>((k + 1) * (n + 5), 22));
             let a = if a_col_major { mat(&ad, 3, 1, m) } else { mat(&ad, 3, k, 1) };
@@ -461,6 +462,46 @@ fn small_b_in_place_matches_packed_path() {
             gemm_reference(m, n, k, a, b, &mut naive, false);
             for (x, y) in fast.iter().zip(&naive) {
                 assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "{m}x{n}x{k}: {x} vs {y}");
+            }
+        }
+    }
+}
+
+/// Batches of small products with B read in place, each fetching the next one's operands while
+/// it runs (`in_place::Ahead`): every item the same bits as a lone product, for 1 and 2 threads
+/// (items run in turn, or as the parallel tasks), the last items' next operands reaching the end
+/// of their slices, and C accumulated (the packed path) as well.
+#[test]
+fn batched_in_place_products_match_lone_products() {
+    for (m, n, k, batch) in [(64usize, 64usize, 64usize, 9usize), (30, 128, 32, 5), (12, 32, 20, 3)] {
+        // Padded rows and items; the last item ends at its slice's end.
+        let (lda, ldb) = (k + 3, n + 16);
+        let ad = fill::<f32>(batch * (m * lda + 7), 31);
+        let bd = fill::<f32>(batch * k * ldb, 32);
+        let bo: Vec<usize> = (0..batch).map(|t| t * k * ldb).collect();
+        for a_col_major in [false, true] {
+            // Column-major: item t's column j at t·(m + 2)·k + j·(m + 2).
+            let a = if a_col_major { mat(&ad, 0, 1, m + 2) } else { mat(&ad, 0, lda, 1) };
+            let item = if a_col_major { (m + 2) * k } else { m * lda + 7 };
+            let ao: Vec<usize> = (0..batch).map(|t| ad.len() - (batch - t) * item).collect();
+            let b = mat(&bd, 0, ldb, 1);
+            let mut want = Vec::new();
+            for (&at, &bt) in ao.iter().zip(&bo) {
+                let mut c = vec![0f32; m * n];
+                gemm(m, n, k, MatRef { offset: at, ..a }, MatRef { offset: bt, ..b }, &mut c, false);
+                want.extend(bits(&c));
+            }
+            for threads in [1, 2] {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                let got = pool.install(|| gemm_batched_vec(m, n, k, (a, &ao), (b, &bo)));
+                assert_eq!(bits(&got), want, "{m}x{n}x{k} x{batch}, A column-major {a_col_major}, {threads} threads");
+                let mut acc = fill::<f32>(batch * m * n, 33);
+                let start = acc.clone();
+                pool.install(|| gemm_batched(m, n, k, a, &ao, b, &bo, &mut acc, true));
+                for ((x, x0), w) in acc.iter().zip(&start).zip(&want) {
+                    let w = f32::from_bits(*w);
+                    assert!((x - x0 - w).abs() <= 1e-4 * (1.0 + w.abs()), "accumulated: {x} - {x0} vs {w}");
+                }
             }
         }
     }

@@ -1,13 +1,19 @@
 //! Hand-written f32 micro-kernels for x86-64, chosen at run time:
 //!
-//! - **AVX-512F, 8 × 32 tile:** sixteen 16-lane accumulators (8 rows × two halves), two registers
-//!   for the B row, one broadcast; on CPUs with two 512-bit FMA units this doubles the AVX2 rate.
+//! - **AVX-512F, 8 × 32 tile** (12 × 32 from 96 rows on): sixteen 16-lane accumulators (8 rows ×
+//!   two halves), two registers for the B row, one broadcast; on CPUs with two 512-bit FMA units
+//!   this doubles the AVX2 rate. The same loop reads B packed, gathered from an image
+//!   (`gemm::gather`) or in place (`gemm::in_place`), and A in place or from a table of rows.
+//! - **AVX-512F, 6 × 64 tile** for a small row-major B read in place (attention's blocks):
+//!   24 accumulators per B row of four registers, and a stream of the next product's lines to
+//!   fetch on the way (`gemm::in_place::Ahead`).
 //! - **AVX2 + FMA, 6 × 16 tile:** twelve 8-lane accumulators, two for B, one broadcast (15 of
 //!   the 16 ymm registers).
 //!
-//! Both sum each element over `p` in increasing order from zero, like the portable kernel, but
+//! All sum each element over `p` in increasing order from zero, like the portable kernel, but
 //! fused multiply-add rounds once where `a*b + c` rounds twice, so the last bits differ between
-//! kernels. The kernel depends only on the CPU, so on one machine results never depend on the
+//! the portable and the hand-written kernels (the AVX-512 tiles agree with each other bit for
+//! bit). The kernel depends only on the CPU, so on one machine results never depend on the
 //! thread count.
 use super::{MatRef, TileOut};
 use std::sync::OnceLock;
@@ -109,13 +115,71 @@ pub fn gathered_f32_kernel(
     }
 }
 
-/// The in-place-B AVX-512 kernel (`gemm::gather::gemm_b_in_place`): `(mr, kernel)`, `None` on
+/// The in-place-B AVX-512 kernel (`gemm::in_place::gemm_b_in_place`): `(mr, kernel)`, `None` on
 /// CPUs without AVX-512F.
 #[allow(clippy::type_complexity)]
 pub fn b_in_place_f32_kernel() -> Option<(usize, fn(usize, MatRef<f32>, MatRef<f32>, TileOut<f32>))> {
     match isa() {
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => Some((AVX512_MR, x86::run_avx512_b_in_place::<AVX512_MR>)),
+        _ => None,
+    }
+}
+
+/// Rows of the 64-column in-place-B kernel's tile (24 accumulators).
+const WIDE_MR: usize = 6;
+
+/// Cache lines for a kernel to fetch into L2 while it computes (`gemm::in_place::Ahead`):
+/// `count` lines of 64 bytes from `start`. Only an address, never read through, so any value
+/// is safe.
+#[derive(Clone, Copy, Debug)]
+pub struct Prefetch {
+    start: usize,
+    count: usize,
+}
+
+impl Prefetch {
+    pub const NONE: Prefetch = Prefetch { start: 0, count: 0 };
+
+    pub fn lines(start: *const u8, count: usize) -> Self {
+        Prefetch { start: start as usize, count }
+    }
+
+    /// The first `count` lines of this stream, and the rest.
+    fn split(self, count: usize) -> (Prefetch, Prefetch) {
+        let count = count.min(self.count);
+        let rest = Prefetch { start: self.start.wrapping_add(64 * count), count: self.count - count };
+        (Prefetch { count, ..self }, rest)
+    }
+}
+
+#[cfg(test)]
+impl Prefetch {
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// How many lines.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// The first line's address.
+    pub fn start(&self) -> usize {
+        self.start
+    }
+}
+
+/// The 64-column in-place-B AVX-512 kernel (`gemm::in_place`) for products of `m` rows:
+/// `(mr, kernel)`; `None` on CPUs without AVX-512F and for `m` up to the 32-column kernel's
+/// tile height (one sliver of that kernel reads B once).
+#[allow(clippy::type_complexity)]
+pub fn b_in_place_64_f32_kernel(
+    m: usize,
+) -> Option<(usize, fn(usize, MatRef<f32>, MatRef<f32>, TileOut<f32>, Prefetch))> {
+    match isa() {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 if m > AVX512_MR => Some((WIDE_MR, x86::run_avx512_b_in_place_64::<WIDE_MR>)),
         _ => None,
     }
 }

@@ -1,7 +1,7 @@
 //! The x86-64 kernels: AVX2 + FMA and AVX-512F tiles, each behind a safe function that checks
 //! every bound its loops rely on (handed out by the parent module only after detecting the CPU
 //! features it needs).
-use super::{GatherOffsets, MatRef, TileOut, A_PREFETCH, B_PREFETCH, MAX_MR};
+use super::{GatherOffsets, MatRef, Prefetch, TileOut, A_PREFETCH, B_PREFETCH, MAX_MR};
 use std::arch::x86_64::*;
 
 /// The 6×16 AVX2 kernel behind a safe signature. Only [`super::best_f32_kernel`] hands it
@@ -139,7 +139,7 @@ impl BRows for InPlace {
     }
 }
 
-/// The AVX-512 kernel with a row-major B read where it is (`gemm::gather::gemm_b_in_place`):
+/// The AVX-512 kernel with a row-major B read where it is (`gemm::in_place::gemm_b_in_place`):
 /// B's sliver row `p` is `b.data[b.offset + p·b.row_stride..][..32]`, for `out.cols / 32`
 /// slivers side by side (`out.cols` a multiple of 32). Checks A and C as [`run_avx512`] does
 /// and B's last row.
@@ -167,6 +167,101 @@ pub fn run_avx512_b_in_place<const MR: usize>(kc: usize, a: MatRef<f32>, b: MatR
                 kernel_avx512::<MR, true, true, _>(kc, a, bq, tile)
             } else {
                 kernel_avx512::<MR, true, false, _>(kc, a, bq, tile)
+            }
+        }
+    }
+}
+
+/// The 64-column AVX-512 kernel with a row-major B read where it is
+/// (`gemm::in_place::gemm_b_in_place`): B's row `p` is `b.data[b.offset + p·b.row_stride..]`,
+/// `out.cols / 64` tiles side by side (`out.cols` a multiple of 64). Checks A and C as
+/// [`run_avx512`] does and B's last row. Fetches `ahead`'s lines into L2 on the way, at most
+/// one per depth step of each tile.
+pub fn run_avx512_b_in_place_64<const MR: usize>(
+    kc: usize,
+    a: MatRef<f32>,
+    b: MatRef<f32>,
+    out: TileOut<f32>,
+    ahead: Prefetch,
+) {
+    assert!(super::has_avx512(), "the in-place-B kernel needs AVX-512F");
+    assert!(out.cols.is_multiple_of(64) && b.col_stride == 1 && kc > 0, "in-place B: row-major, whole tiles");
+    out.check(MR, usize::MAX);
+    let a_rows = check_a(kc, &a, out.rows, MR);
+    let end =
+        (kc - 1).checked_mul(b.row_stride).and_then(|o| o.checked_add(b.offset)).and_then(|o| o.checked_add(out.cols));
+    assert!(end.is_some_and(|e| e <= b.data.len()), "in-place B outside its slice");
+    let mut rows = [0usize; MR];
+    rows.copy_from_slice(&a_rows[..MR]);
+    let a = (a.data.as_ptr(), rows, a.col_stride);
+    let c = out.c.as_mut_ptr().cast::<f32>();
+    let mut ahead = ahead;
+    for j0 in (0..out.cols).step_by(64) {
+        let (now, rest) = ahead.split(kc);
+        ahead = rest;
+        let b = (b.data.as_ptr().wrapping_add(b.offset + j0), b.row_stride);
+        let tile = (c.wrapping_add(j0), out.ldc, out.rows, out.overwrite);
+        // SAFETY: AVX-512F was detected (asserted); A's reads and the tile's rows of 64 floats at
+        // c + j0 are bounded by check_a and TileOut::check; B's row p < kc of this tile lies in
+        // data[offset + p·ld + j0..][..64], below `end` ≤ len. Prefetches are never dereferenced.
+        unsafe { kernel_avx512_64::<MR>(kc, a, b, tile, now) }
+    }
+}
+
+/// # Safety
+/// AVX-512F must be available; for `p < kc`: `a.0 + a.1[i] + p·a.2` readable for `i < MR`
+/// and `b.0 + p·b.1 + j` for `j < 64`; with `tile = (c, ldc, rows, overwrite)`, `1 ≤ rows ≤
+/// MR` and rows `i < rows` hold 64 floats at `c + i*ldc` (initialised unless `overwrite`).
+/// MR is at most 6 (4·MR accumulators, four B registers and a broadcast in 32 registers).
+#[target_feature(enable = "avx512f")]
+unsafe fn kernel_avx512_64<const MR: usize>(
+    kc: usize,
+    (a, a_rows, a_cs): (*const f32, [usize; MR], usize),
+    (b, ld): (*const f32, usize),
+    (c, ldc, rows, overwrite): (*mut f32, usize, usize, bool),
+    ahead: Prefetch,
+) {
+    // The C rows are needed after the loop: ask for them now so they arrive meanwhile.
+    for i in 0..rows {
+        let row = c.wrapping_add(i * ldc);
+        for q in 0..4 {
+            _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(16 * q).cast::<i8>());
+        }
+    }
+    let mut acc = [[_mm512_setzero_ps(); 4]; MR];
+    let ahead_at = |line: usize| (ahead.start as *const i8).wrapping_add(64 * line);
+    for p in 0..kc {
+        // One line of the next product per step while any are left (never dereferenced). Two
+        // per step crowd out the current product's own misses (150-157 → 123-128 GFLOP/s).
+        if p < ahead.count {
+            _mm_prefetch::<_MM_HINT_T1>(ahead_at(p));
+        }
+        // SAFETY: p < kc, so B's row p and A's column p in the rows a_rows are in bounds (contract).
+        unsafe {
+            let row = b.add(p * ld);
+            let bq = [0, 16, 32, 48].map(|j| _mm512_loadu_ps(row.add(j)));
+            let pf = row.wrapping_add(B_PREFETCH * ld);
+            for q in 0..4 {
+                _mm_prefetch::<_MM_HINT_T0>(pf.wrapping_add(16 * q).cast::<i8>());
+            }
+            let ap = a.add(p * a_cs);
+            for (acc, &r) in acc.iter_mut().zip(&a_rows) {
+                let ai = _mm512_set1_ps(*ap.add(r));
+                for (acc, &bq) in acc.iter_mut().zip(&bq) {
+                    *acc = _mm512_fmadd_ps(ai, bq, *acc);
+                }
+            }
+        }
+    }
+    for (i, acc) in acc.iter().enumerate().take(rows) {
+        // SAFETY: row i < rows holds 64 floats at c + i*ldc (contract), initialised unless
+        // `overwrite`.
+        unsafe {
+            let row = c.add(i * ldc);
+            for (q, &v) in acc.iter().enumerate() {
+                let at = row.add(16 * q);
+                let v = if overwrite { v } else { _mm512_add_ps(_mm512_loadu_ps(at), v) };
+                _mm512_storeu_ps(at, v);
             }
         }
     }
