@@ -12,8 +12,9 @@
 /// Defines `fn $name<T: Real>(args) -> ret` running `$body` compiled for AVX-512 or AVX2 where
 /// the CPU has them (runtime detection; the crate itself is built for baseline x86-64, i.e.
 /// SSE2): `#[inline(always)]` helpers inline into those copies and vectorise for their registers
-/// (a closure would not be inlined into them). Nothing is contracted into FMAs and the loops are
-/// the same, so every copy computes the same bits.
+/// (a closure would not be inlined into them). Nothing is contracted into FMAs (only explicit
+/// `mul_add`s fuse, exactly rounded in every copy: an instruction in the AVX copies, libm's
+/// `fmaf` in the baseline one) and the loops are the same, so every copy computes the same bits.
 macro_rules! simd_fn {
     ($(#[$doc:meta])* fn $name:ident<$T:ident>($($a:ident: $t:ty),*) -> $ret:ty $body:block) => {
         $(#[$doc])*
