@@ -88,14 +88,16 @@ pub fn erf_f32(x: f32) -> f32 {
 pub fn erf_and_gauss_f32(x: f32) -> (f32, f32) {
     let a = x.abs();
     let t = 1.0 / (1.0 + 0.327_591_1 * a);
-    let poly = t * (0.254_829_6 + t * (-0.284_496_74 + t * (1.421_413_7 + t * (-1.453_152 + t * 1.061_405_4))));
+    // Horner steps as fused multiply-adds (see `exp_f32`).
+    let poly =
+        [-1.453_152, 1.421_413_7, -0.284_496_74, 0.254_829_6].into_iter().fold(1.061_405_4f32, |p, c| p.mul_add(t, c))
+            * t;
     let gauss = exp_f32(-a * a);
-    let big = (1.0 - poly * gauss).copysign(x);
+    let big = (-poly).mul_add(gauss, 1.0).copysign(x);
     // Near 0 the formula above cancels; the Maclaurin series is exact to f32 there.
     let x2 = x * x;
-    let small = x
-        * std::f32::consts::FRAC_2_SQRT_PI
-        * (1.0 + x2 * (-1.0 / 3.0 + x2 * (1.0 / 10.0 + x2 * (-1.0 / 42.0 + x2 * (1.0 / 216.0)))));
+    let series = [-1.0 / 42.0, 1.0 / 10.0, -1.0 / 3.0, 1.0].into_iter().fold(1.0f32 / 216.0, |p, c| p.mul_add(x2, c));
+    let small = x * std::f32::consts::FRAC_2_SQRT_PI * series;
     (if a < 0.25 { small } else { big }, gauss)
 }
 
