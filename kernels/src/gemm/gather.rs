@@ -76,7 +76,7 @@ pub fn gemm_gathered(
             let a_sliver = a.at(ir, pc);
             for (s, &start) in b.starts.iter().enumerate() {
                 // The first slice overwrites, so every element is initialised when later slices add.
-                let out = TileOut { c: &mut c_rows[32 * s..], ldc: n, rows, cols: 32, overwrite: pc == 0 };
+                let out = TileOut { c: &mut c_rows[32 * s..], ldc: n, rows, cols: 32, overwrite: pc == 0, bias: None };
                 run(kc, a_sliver, (b.data, &offs, start, b.d1), out);
             }
         });
@@ -137,7 +137,7 @@ pub fn gemm_row_table(
                         *s = r + pc;
                     }
                     let overwrite = pc == 0 && !accumulate;
-                    let out = TileOut { c: &mut c_rows[jc..], ldc: n, rows, cols: nc, overwrite };
+                    let out = TileOut { c: &mut c_rows[jc..], ldc: n, rows, cols: nc, overwrite, bias: None };
                     run(kc, (a_data, &starts[..rows]), bp, out);
                 });
             }

@@ -78,19 +78,19 @@ impl Ahead {
     }
 }
 
-/// `c [m × n] = a · b` (written in full, may start uninitialised) with a row-major `b` of
-/// `n` a multiple of 32 read in place by an AVX-512 kernel, A read in place too (any strides):
-/// the blocked GEMM's depth slices, so the same bits as [`super::gemm`]. While it computes, the
-/// kernels fetch `ahead`'s lines into L2, spread over its tiles. Runs on the calling thread.
-/// Returns false, writing nothing, when the CPU lacks the kernels or the shapes do not fit (`b`
-/// not row-major, `n` not a multiple of 32).
+/// `c [m × n] = a · b` (+ `bias[j]` on every row when given; written in full, may start
+/// uninitialised) with a row-major `b` of `n` a multiple of 32 read in place by an AVX-512
+/// kernel, A read in place too (any strides): the blocked GEMM's depth slices, so the same bits
+/// as [`super::gemm`]. While it computes, the kernels fetch `ahead`'s lines into L2, spread
+/// over its tiles. Runs on the calling thread. Returns false, writing nothing, when the CPU
+/// lacks the kernels or the shapes do not fit (`b` not row-major, `n` not a multiple of 32).
 pub fn gemm_b_in_place(
     m: usize,
     n: usize,
     k: usize,
-    a: MatRef<f32>,
-    b: MatRef<f32>,
+    (a, b): (MatRef<f32>, MatRef<f32>),
     c: &mut [MaybeUninit<f32>],
+    bias: Option<&[f32]>,
     ahead: Ahead,
 ) -> bool {
     if b.col_stride != 1 || !n.is_multiple_of(32) || n == 0 || k == 0 {
@@ -113,7 +113,14 @@ pub fn gemm_b_in_place(
             for ir in (0..m).step_by(mr) {
                 let rows = mr.min(m - ir);
                 // The first slice overwrites, so every element is initialised when later slices add.
-                let out = TileOut { c: &mut c[ir * n..], ldc: n, rows, cols: n, overwrite: pc == 0 };
+                let out = TileOut {
+                    c: &mut c[ir * n..],
+                    ldc: n,
+                    rows,
+                    cols: n,
+                    overwrite: pc == 0,
+                    bias: bias.filter(|_| pc == 0),
+                };
                 run(kc, a.at(ir, pc), b.at(pc, 0), out, next_piece());
             }
         }
@@ -126,7 +133,14 @@ pub fn gemm_b_in_place(
         for ir in (0..m).step_by(mr) {
             let rows = mr.min(m - ir);
             // The first slice overwrites, so every element is initialised when later slices add.
-            let out = TileOut { c: &mut c[ir * n..], ldc: n, rows, cols: n, overwrite: pc == 0 };
+            let out = TileOut {
+                c: &mut c[ir * n..],
+                ldc: n,
+                rows,
+                cols: n,
+                overwrite: pc == 0,
+                bias: bias.filter(|_| pc == 0),
+            };
             run(kc, a.at(ir, pc), b_slice, out);
         }
     }

@@ -41,8 +41,11 @@ pub mod gather;
 pub mod in_place;
 mod pack;
 mod simd;
+mod tile;
 use pack::{pack_a, pack_b};
 pub use simd::{has_avx2_fma, has_avx512};
+pub use tile::TileOut;
+use tile::{kernel, Kernel, Start};
 
 /// A read-only strided matrix inside a slice: element (i, j) sits at
 /// `data[offset + i * row_stride + j * col_stride]`.
@@ -111,85 +114,6 @@ struct Blocking {
     nc: usize,
 }
 
-/// Where a micro-kernel puts its results: the top-left `rows×cols` block goes to
-/// `c[i * ldc + j]` (`c` starts at the block's first element of C), stored when `overwrite`,
-/// otherwise added to what is there. Writing straight into C (instead of through a tile buffer)
-/// saves a copy of every tile per depth slice.
-///
-/// C may be uninitialised memory (a new output the first depth slice overwrites). Invariant,
-/// kept by the code of this module that builds a `TileOut` (its fields are private to it): when
-/// `overwrite` is false, every element of the block is initialised.
-pub struct TileOut<'a, T> {
-    c: &'a mut [MaybeUninit<T>],
-    ldc: usize,
-    rows: usize,
-    cols: usize,
-    overwrite: bool,
-}
-
-impl<T: Real> TileOut<'_, T> {
-    /// Checks the contract every kernel relies on: a non-empty block of at most `mr` rows and
-    /// `max_cols` columns, all of it inside `c`.
-    fn check(&self, mr: usize, max_cols: usize) {
-        assert!(
-            (1..=mr).contains(&self.rows) && (1..=max_cols).contains(&self.cols),
-            "tile block {}x{} outside {mr}x{max_cols}",
-            self.rows,
-            self.cols
-        );
-        let end = (self.rows - 1).checked_mul(self.ldc).and_then(|e| e.checked_add(self.cols));
-        assert!(self.ldc >= self.cols && end.is_some_and(|e| self.c.len() >= e), "tile outside C");
-    }
-
-    /// Stores or adds the `rows×cols` corner of a row-major `nr`-wide tile (the portable path).
-    fn write_tile(self, tile: &[T], nr: usize) {
-        for (r, tile_row) in tile.chunks_exact(nr).enumerate().take(self.rows) {
-            let dst = &mut self.c[r * self.ldc..][..self.cols];
-            if self.overwrite {
-                dst.iter_mut().zip(tile_row).for_each(|(d, &t)| {
-                    d.write(t);
-                });
-            } else {
-                // SAFETY: not overwriting, so the block is initialised (the type's invariant).
-                dst.iter_mut().zip(tile_row).for_each(|(d, &t)| unsafe { *d.assume_init_mut() += t });
-            }
-        }
-    }
-}
-
-/// A micro-kernel run over one A sliver and a whole packed B panel: for each nr-wide B sliver,
-/// `acc[i][j] = Σ_p A(i, p) · B(p, j)` over `p < kc` in increasing order from zero, then `acc`'s
-/// corner is stored into or added to C as [`TileOut`] says (one rounding for the add, as
-/// `c + acc`; `out.cols` is the panel's width). A is a strided view starting at the sliver's
-/// first row: packed (row stride 1, column stride mr) or the operand in place; only its first
-/// `out.rows` rows are read. The panel holds `ceil(cols / nr)` packed kc×nr slivers. Bounds are
-/// checked once per call, not per tile.
-#[derive(Clone, Copy)]
-struct Kernel<T> {
-    mr: usize,
-    nr: usize,
-    run: fn(usize, MatRef<T>, &[T], TileOut<T>),
-}
-
-/// The best kernel for `T` on this CPU for products of `m` rows. Each element of C is the same
-/// sum in the same order whatever the kernel's tile, so the choice never changes a result
-/// (a thread's share of the rows may get another tile height than the whole product).
-fn kernel<T: Real>(m: usize) -> Kernel<T> {
-    if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() {
-        if let Some((mr, nr, run)) = simd::best_f32_kernel(m) {
-            // SAFETY: T is f32 (same TypeId), so the kernel's type with f32 and with T is the same.
-            let run = unsafe {
-                std::mem::transmute::<
-                    fn(usize, MatRef<f32>, &[f32], TileOut<f32>),
-                    fn(usize, MatRef<T>, &[T], TileOut<T>),
-                >(run)
-            };
-            return Kernel { mr, nr, run };
-        }
-    }
-    Kernel { mr: 6, nr: 16, run: micro_kernel::<T, 6, 16> }
-}
-
 const BLOCKING: Blocking = Blocking { mc: MC, kc: KC, nc: NC };
 
 /// `c[m×n] (row-major, contiguous) = a[m×k] · b[k×n]`, or `c += a · b` when `accumulate`.
@@ -205,32 +129,22 @@ pub fn gemm_op<T: Real>(m: usize, n: usize, k: usize, a: Operand<T>, b: Operand<
     gemm_op_threads(true, m, n, k, (a, b), c, accumulate);
 }
 
-/// `c [m×n] = a · b + bias` (`bias: [n]` added to every row) into a new vector: `c` starts as
-/// the bias rows and the product is added onto them, so the output is written once more
-/// instead of twice (a product, then a bias added into a new tensor). With `k ≤ KC` (one depth
-/// slice) each element is the same bits as the product plus the bias (`round(acc + bias)`
-/// either way); deeper products add the bias before the later slices.
+/// `c [m×n] = a · b + bias` (`bias: [n]` added to every row) into a new vector: the first
+/// depth slice stores `bias + acc` (the kernels add the bias row as they store each tile), so
+/// the output is written once, not filled with the bias rows first nor written twice (a
+/// product, then a bias added into a new tensor). With `k ≤ KC` (one depth slice) each element
+/// is the same bits as the product plus the bias (`round(acc + bias)` either way); deeper
+/// products add the bias before the later slices.
 pub fn gemm_bias_vec<T: Real>(m: usize, n: usize, k: usize, a: MatRef<T>, b: MatRef<T>, bias: &[T]) -> Vec<T> {
     assert_eq!(bias.len(), n, "gemm_bias_vec: one bias per column");
-    let fill = |rows: &mut [MaybeUninit<T>]| {
-        for row in rows.chunks_exact_mut(n.max(1)) {
-            row.iter_mut().zip(bias).for_each(|(c, &b)| _ = c.write(b));
-        }
-    };
-    // SAFETY: the bias rows tile c[..m·n] exactly, so every element is written.
-    let mut c = unsafe {
-        crate::memory::written_vec(m * n, |c: &mut [MaybeUninit<T>]| {
-            if splits(m, n, k) && n > 0 {
-                let rows_per_task = m.div_ceil(rayon::current_num_threads()).max(1);
-                let _warm = crate::parallel::keep_warm();
-                c.par_chunks_mut(rows_per_task * n).for_each(fill);
-            } else {
-                fill(c);
-            }
+    let (a, b) = (Operand::Strided(a), Operand::Strided(b));
+    // SAFETY: `gemm_blocked` writes every element of c[..m·n] (the first depth slice stores
+    // `acc + bias`, or the bias rows alone for k = 0).
+    unsafe {
+        crate::memory::written_vec(m * n, |c| {
+            gemm_blocked(m, n, k, a, b, c, Start::Bias(bias), BLOCKING, splits(m, n, k))
         })
-    };
-    gemm(m, n, k, a, b, &mut c, true);
-    c
+    }
 }
 
 /// [`gemm_op`] where the caller says whether the product may split across threads (the same
@@ -248,7 +162,7 @@ pub fn gemm_op_threads<T: Real>(
 ) {
     let parallel = may_split && splits(m, n, k);
     // SAFETY: `c` comes initialised from `&mut [T]`, and the driver writes only values into it.
-    unsafe { gemm_blocked(m, n, k, a, b, as_uninit(c), accumulate, BLOCKING, parallel) };
+    unsafe { gemm_blocked(m, n, k, a, b, as_uninit(c), Start::from_accumulate(accumulate), BLOCKING, parallel) };
 }
 
 /// [`gemm_op_threads`] without accumulation into uninitialised memory (a new output): writes
@@ -264,7 +178,7 @@ pub(crate) fn gemm_op_uninit<T: Real>(
     debug_assert_eq!(c.len(), m * n, "gemm_op_uninit writes exactly m·n elements");
     let parallel = may_split && splits(m, n, k);
     // SAFETY: no accumulation, so nothing in `c` is read before it is written.
-    unsafe { gemm_blocked(m, n, k, a, b, c, false, BLOCKING, parallel) };
+    unsafe { gemm_blocked(m, n, k, a, b, c, Start::Overwrite, BLOCKING, parallel) };
 }
 
 /// Whether an `m×k · k×n` product is big enough to split across the pool's threads: by the
@@ -385,11 +299,12 @@ unsafe fn batched<T: Real>(
                 ]),
                 _ => in_place::Ahead::NONE,
             };
-            if b_in_place(m, n, k, (at, bt), c_t, (accumulate, rows_parallel), BLOCKING, ahead) {
+            let start = Start::from_accumulate(accumulate);
+            if b_in_place(m, n, k, (at, bt), c_t, (start, rows_parallel), BLOCKING, ahead) {
                 return;
             }
             // SAFETY: c_t is part of c, initialised when accumulating (this function's contract).
-            unsafe { gemm_blocked(m, n, k, at, bt, c_t, accumulate, BLOCKING, rows_parallel) };
+            unsafe { gemm_blocked(m, n, k, at, bt, c_t, start, BLOCKING, rows_parallel) };
         });
 }
 
@@ -410,11 +325,12 @@ fn b_in_place<T: Real>(
     k: usize,
     (a, b): (Operand<T>, Operand<T>),
     c: &mut [MaybeUninit<T>],
-    (accumulate, parallel): (bool, bool),
+    (start, parallel): (Start<T>, bool),
     blk: Blocking,
     ahead: in_place::Ahead,
 ) -> bool {
     let b_once = m <= kernel::<T>(m).mr;
+    let accumulate = matches!(start, Start::Accumulate);
     if (parallel && !b_once)
         || accumulate
         || (k.saturating_mul(n) > in_place::B_IN_PLACE_MAX && !b_once)
@@ -423,8 +339,15 @@ fn b_in_place<T: Real>(
         return false;
     }
     let (Operand::Strided(a), Operand::Strided(b)) = (a, b) else { return false };
+    let bias = match start {
+        Start::Bias(bias) => match crate::memory::same_type(bias) {
+            Some(bias) => Some(bias),
+            None => return false,
+        },
+        _ => None,
+    };
     match (as_f32_mat(a), as_f32_mat(b), crate::memory::same_type_mut(&mut c[..m * n])) {
-        (Some(a), Some(b), Some(c)) => in_place::gemm_b_in_place(m, n, k, a, b, c, ahead),
+        (Some(a), Some(b), Some(c)) => in_place::gemm_b_in_place(m, n, k, (a, b), c, bias, ahead),
         _ => false,
     }
 }
@@ -433,7 +356,7 @@ fn b_in_place<T: Real>(
 /// Writes every element of `c[..m·n]`.
 ///
 /// # Safety
-/// With `accumulate`, `c[..m·n]` must be initialised (it is read); without, it may be
+/// With [`Start::Accumulate`], `c[..m·n]` must be initialised (it is read); otherwise it may be
 /// uninitialised (the first depth slice overwrites every element before anything reads it).
 #[allow(clippy::too_many_arguments)]
 unsafe fn gemm_blocked<T: Real>(
@@ -443,7 +366,7 @@ unsafe fn gemm_blocked<T: Real>(
     a: Operand<T>,
     b: Operand<T>,
     c: &mut [MaybeUninit<T>],
-    accumulate: bool,
+    start: Start<T>,
     blk: Blocking,
     parallel: bool,
 ) {
@@ -451,16 +374,23 @@ unsafe fn gemm_blocked<T: Real>(
     let (mr, nr) = (kern.mr, kern.nr);
     debug_assert!(blk.mc.is_multiple_of(mr) && blk.nc.is_multiple_of(nr) && blk.kc > 0);
     let c = &mut c[..m * n];
-    if b_in_place(m, n, k, (a, b), c, (accumulate, parallel), blk, in_place::Ahead::NONE) {
+    if let Start::Bias(bias) = start {
+        assert_eq!(bias.len(), n, "one bias per column of C");
+    }
+    if b_in_place(m, n, k, (a, b), c, (start, parallel), blk, in_place::Ahead::NONE) {
         return;
     }
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
-        // An empty sum: C = 0, or C unchanged when accumulating.
-        if !accumulate {
-            c.fill(MaybeUninit::new(T::zero()));
+        // An empty sum: C = 0 (the bias rows), or C unchanged when accumulating.
+        match start {
+            Start::Overwrite => c.fill(MaybeUninit::new(T::zero())),
+            Start::Bias(bias) => c.chunks_exact_mut(n).for_each(|row| {
+                row.iter_mut().zip(bias).for_each(|(c, &b)| _ = c.write(b));
+            }),
+            Start::Accumulate => {}
         }
         return;
     }
@@ -479,7 +409,7 @@ unsafe fn gemm_blocked<T: Real>(
                 Operand::Rows(src) => Operand::Rows(&RowsFrom { src, first: t * part } as &dyn RowSource<T>),
             };
             // SAFETY: c_part is part of c, initialised when accumulating (this function's contract).
-            unsafe { gemm_blocked(c_part.len() / n, n, k, a_part, b, c_part, accumulate, blk, false) };
+            unsafe { gemm_blocked(c_part.len() / n, n, k, a_part, b, c_part, start, blk, false) };
         });
         return;
     }
@@ -507,8 +437,10 @@ unsafe fn gemm_blocked<T: Real>(
             let nc = blk.nc.min(n - jc);
             for pc in (0..k).step_by(kc_max) {
                 let kc = kc_max.min(k - pc);
-                // The first depth slice overwrites C unless the caller asked to accumulate.
-                let overwrite = pc == 0 && !accumulate;
+                // The first depth slice overwrites C (plus the bias) unless the caller asked to
+                // accumulate.
+                let overwrite = pc == 0 && !matches!(start, Start::Accumulate);
+                let bias = if overwrite { start.bias_from(jc) } else { None };
                 let bp = &mut b_pack[..round_up(nc, nr) * kc];
                 pack_b(bp, b, (pc, kc), (jc, nc), nr, min_len);
                 let bp = &*bp;
@@ -517,7 +449,7 @@ unsafe fn gemm_blocked<T: Real>(
                 c.par_chunks_mut(mc * n).with_min_len(min_len).enumerate().for_each(|(ib, c_rows)| {
                     let rows = c_rows.len() / n;
                     let block = Block { i0: ib * mc, rows, p0: pc, kc, nc };
-                    macro_kernel(kern, a, direct_a, block, bp, &mut c_rows[jc..], n, overwrite);
+                    macro_kernel(kern, a, direct_a, block, bp, &mut c_rows[jc..], n, (overwrite, bias));
                 });
             }
         }
@@ -563,7 +495,7 @@ fn macro_kernel<T: Real>(
     bp: &[T],
     c: &mut [MaybeUninit<T>],
     ldc: usize,
-    overwrite: bool,
+    (overwrite, bias): (bool, Option<&[T]>),
 ) {
     let mr = kern.mr;
     // pack_a writes the whole sliver (rows past the block's end as zeros).
@@ -577,36 +509,10 @@ fn macro_kernel<T: Real>(
                     MatRef { data: &*a_pack, offset: 0, row_stride: 1, col_stride: mr }
                 }
             };
-            let out = TileOut { c: &mut c[ir * ldc..], ldc, rows: tile_rows, cols: nc, overwrite };
+            let out = TileOut { c: &mut c[ir * ldc..], ldc, rows: tile_rows, cols: nc, overwrite, bias };
             (kern.run)(kc, a_sliver, bp, out);
         }
     });
-}
-
-/// The portable register-tiled kernel (any `Real`): plain arrays so LLVM keeps `acc` in vector
-/// registers, then the corner of each tile into C. Reads A(i, p) for `i < out.rows` only
-/// (bounds-checked indexing).
-fn micro_kernel<T: Real, const MR: usize, const NR: usize>(kc: usize, a: MatRef<T>, bp: &[T], out: TileOut<T>) {
-    out.check(MR, usize::MAX);
-    let rows = out.rows;
-    for j0 in (0..out.cols).step_by(NR) {
-        let b = &bp[j0 * kc..][..kc * NR];
-        let mut acc = [[T::zero(); NR]; MR];
-        let mut a_col = [T::zero(); MR];
-        for (p, b_row) in b.chunks_exact(NR).enumerate() {
-            for (i, x) in a_col.iter_mut().enumerate().take(rows) {
-                *x = a.data[a.offset + i * a.row_stride + p * a.col_stride];
-            }
-            for (acc_row, &ai) in acc.iter_mut().zip(&a_col) {
-                for (acc_ij, &bj) in acc_row.iter_mut().zip(b_row) {
-                    *acc_ij += ai * bj;
-                }
-            }
-        }
-        let cols = NR.min(out.cols - j0);
-        let tile = TileOut { c: &mut out.c[j0..], ldc: out.ldc, rows, cols, overwrite: out.overwrite };
-        tile.write_tile(acc.as_flattened(), NR);
-    }
 }
 
 #[cfg(test)]

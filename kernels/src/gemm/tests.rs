@@ -84,7 +84,7 @@ fn blocked<T: Real>(
     par: bool,
 ) {
     // SAFETY: `c` is initialised (it comes from `&mut [T]`).
-    unsafe { gemm_blocked(m, n, k, a, b, as_uninit(c), acc, blk, par) }
+    unsafe { gemm_blocked(m, n, k, a, b, as_uninit(c), Start::from_accumulate(acc), blk, par) }
 }
 
 /// Tiny block sizes so 0..70 matrices cross every mc / kc / nc boundary.
@@ -359,12 +359,12 @@ proptest! {
     /// Each hand-written f32 kernel this CPU runs, against a scalar loop with the same order of
     /// fused multiply-adds (so bit for bit): any kc, any number of rows, a packed B panel of one
     /// to three slivers with any width of the last, stored or added, A packed or in place
-    /// (row-major, column-major, rows repeated); C elements outside the written block are left
-    /// alone.
+    /// (row-major, column-major, rows repeated), stored tiles with or without a bias row
+    /// (`bias[j] + acc`); C elements outside the written block are left alone.
     #[test]
     fn simd_kernels_match_fused_reference(
         kc in 0..40usize, rows_frac in 0.0..1.0f64, cols_frac in 0.0..1.0f64, pad in 0..5usize,
-        a_lay in 0..4usize, off in 0..3usize, overwrite: bool, seed: u64,
+        a_lay in 0..4usize, off in 0..3usize, overwrite: bool, with_bias: bool, seed: u64,
     ) {
         for (mr, nr, run) in simd::supported_f32_kernels() {
             let rows = 1 + (rows_frac * mr as f64) as usize % mr;
@@ -385,16 +385,22 @@ proptest! {
             let b_at = |p: usize, j: usize| bp[(j / nr) * kc * nr + p * nr + j % nr];
             let mut got = fill::<f32>(rows * ldc, seed ^ 2);
             let mut want = got.clone();
+            let bias_row = fill::<f32>(cols, seed ^ 3);
+            let bias = (overwrite && with_bias).then_some(&bias_row[..]);
             for i in 0..rows {
                 for j in 0..cols {
                     let acc = (0..kc).fold(0.0f32, |acc, p| a[off + i * a_rs + p * a_cs].mul_add(b_at(p, j), acc));
                     let w = &mut want[i * ldc + j];
-                    *w = if overwrite { acc } else { *w + acc };
+                    *w = match (overwrite, bias) {
+                        (true, Some(b)) => b[j] + acc,
+                        (true, None) => acc,
+                        (false, _) => *w + acc,
+                    };
                 }
             }
             // SAFETY: the kernels write only values into C; `got` is initialised (so adding is fine).
             let c = unsafe { as_uninit(&mut got) };
-            run(kc, mat(&a, off, a_rs, a_cs), &bp, TileOut { c, ldc, rows, cols, overwrite });
+            run(kc, mat(&a, off, a_rs, a_cs), &bp, TileOut { c, ldc, rows, cols, overwrite, bias });
             let (got, want): (Vec<u32>, Vec<u32>) = (got.iter().map(|x| x.to_bits()).collect(), want.iter().map(|x| x.to_bits()).collect());
             prop_assert_eq!(got, want, "{}x{} kernel, {}x{} block, ldc {}, A layout {}", mr, nr, rows, cols, ldc, a_lay);
         }
@@ -452,7 +458,7 @@ fn small_b_in_place_matches_packed_path() {
                     Operand::Strided(a),
                     Operand::Strided(b),
                     as_uninit(&mut packed),
-                    false,
+                    Start::Overwrite,
                     BLOCKING,
                     true,
                 )
@@ -508,30 +514,44 @@ fn batched_in_place_products_match_lone_products() {
 }
 
 /// The product with a bias row: the bits of the product plus the bias for one depth slice
-/// (k ≤ KC), within rounding beyond; the same bits for 1, 2 and 3 threads; a transposed B too.
+/// (k ≤ KC), within rounding beyond; the same bits for 1, 2 and 3 threads; B read transposed
+/// (packed) and row-major (read in place by the 32- and 64-column kernels); k = 0 (the bias
+/// rows alone).
 #[test]
 fn gemm_bias_rows_are_the_product_plus_the_bias() {
-    for (m, n, k) in [(1usize, 3usize, 5usize), (37, 70, 64), (512, 256, 2), (300, 129, KC), (64, 96, 2 * KC + 7)] {
+    for (m, n, k) in [
+        (1usize, 3usize, 5usize),
+        (37, 70, 64),
+        (512, 256, 2),
+        (300, 129, KC),
+        (64, 96, 2 * KC + 7),
+        (8, 64, 100),
+        (20, 64, 64),
+        (3, 2, 0),
+    ] {
         let a = fill::<f32>(m * k, 1);
         let b = fill::<f32>(k * n, 2);
         let bias = fill::<f32>(n, 3);
-        let (am, bt) = (mat(&a, 0, k, 1), mat(&b, 0, 1, k)); // B read transposed, as x·wᵀ does
-        let mut want = vec![0f32; m * n];
-        gemm(m, n, k, am, bt, &mut want, false);
-        let mut first = None;
-        for threads in [1, 2, 3] {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            let got = pool.install(|| gemm_bias_vec(m, n, k, am, bt, &bias));
-            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-                let w = w + bias[i % n];
-                if k <= KC {
-                    assert_eq!(g.to_bits(), w.to_bits(), "{m}x{n}x{k} element {i}");
-                } else {
-                    assert!((g - w).abs() <= 1e-5 * (1.0 + w.abs()), "{m}x{n}x{k} element {i}: {g} vs {w}");
+        let am = mat(&a, 0, k, 1);
+        // B read transposed, as x·wᵀ does, or row-major.
+        for bm in [mat(&b, 0, 1, k.max(1)), mat(&b, 0, n, 1)] {
+            let mut want = vec![0f32; m * n];
+            gemm(m, n, k, am, bm, &mut want, false);
+            let mut first = None;
+            for threads in [1, 2, 3] {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                let got = pool.install(|| gemm_bias_vec(m, n, k, am, bm, &bias));
+                for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                    let w = w + bias[i % n];
+                    if k <= KC {
+                        assert_eq!(g.to_bits(), w.to_bits(), "{m}x{n}x{k} element {i}, B row stride {}", bm.row_stride);
+                    } else {
+                        assert!((g - w).abs() <= 1e-5 * (1.0 + w.abs()), "{m}x{n}x{k} element {i}: {g} vs {w}");
+                    }
                 }
+                let bits_now = bits(&got);
+                assert_eq!(first.get_or_insert_with(|| bits_now.clone()), &bits_now, "{m}x{n}x{k}, {threads} threads");
             }
-            let bits_now = bits(&got);
-            assert_eq!(first.get_or_insert_with(|| bits_now.clone()), &bits_now, "{m}x{n}x{k}, {threads} threads");
         }
     }
 }

@@ -20,15 +20,25 @@ pub fn run_6x16(kc: usize, a: MatRef<f32>, bp: &[f32], out: TileOut<f32>) {
                     b,
                     out.c[j0..].as_mut_ptr().cast::<f32>(),
                     out.ldc,
-                    out.overwrite,
+                    (out.overwrite, out.bias_at(j0)),
                 )
             }
         } else {
             // Edge tiles: through a tile buffer, then only the valid corner into C.
             let mut tile = [0.0f32; 96];
             // SAFETY: as above for the operands; the tile buffer is 6 rows of 16 floats.
-            unsafe { kernel_6x16(kc, (a.data.as_ptr(), a_rows, a.col_stride), b, tile.as_mut_ptr(), 16, true) };
-            TileOut { c: &mut out.c[j0..], ldc: out.ldc, rows: out.rows, cols, overwrite: out.overwrite }
+            unsafe {
+                kernel_6x16(
+                    kc,
+                    (a.data.as_ptr(), a_rows, a.col_stride),
+                    b,
+                    tile.as_mut_ptr(),
+                    16,
+                    (true, std::ptr::null()),
+                )
+            };
+            let bias = out.bias.map(|b| &b[j0..]);
+            TileOut { c: &mut out.c[j0..], ldc: out.ldc, rows: out.rows, cols, overwrite: out.overwrite, bias }
                 .write_tile(&tile, 16);
         }
     }
@@ -43,7 +53,7 @@ pub fn run_avx512<const MR: usize>(kc: usize, a: MatRef<f32>, bp: &[f32], out: T
     let a = (a.data.as_ptr(), rows, a.col_stride);
     let c = out.c.as_mut_ptr().cast::<f32>();
     for (j0, cols, b) in slivers(kc, bp, out.cols, 32) {
-        let tile = (c.wrapping_add(j0), out.ldc, out.rows, cols, out.overwrite);
+        let tile = (c.wrapping_add(j0), out.ldc, out.rows, cols, (out.overwrite, out.bias_at(j0)));
         // SAFETY: the CPU supports AVX-512F (only reachable after detection);
         // `check_operands` bounds every read of A at rows[i] + p·cs, the packed B sliver, and
         // the tile's rows 0..rows of `cols` floats at c + j0 + i·ldc, which is all the kernel
@@ -158,7 +168,7 @@ pub fn run_avx512_b_in_place<const MR: usize>(kc: usize, a: MatRef<f32>, b: MatR
     let c = out.c.as_mut_ptr().cast::<f32>();
     for j0 in (0..out.cols).step_by(32) {
         let bq = InPlace { base: b.data.as_ptr().wrapping_add(b.offset + j0), ld: b.row_stride };
-        let tile = (c.wrapping_add(j0), out.ldc, out.rows, 32, out.overwrite);
+        let tile = (c.wrapping_add(j0), out.ldc, out.rows, 32, (out.overwrite, out.bias_at(j0)));
         // SAFETY: AVX-512F was detected (asserted); A's reads and the tile's rows of 32
         // floats at c + j0 are bounded by check_a and TileOut::check; B's row p < kc of this
         // sliver lies in data[offset + p·ld + j0..][..32], below `end` ≤ len.
@@ -200,7 +210,7 @@ pub fn run_avx512_b_in_place_64<const MR: usize>(
         let (now, rest) = ahead.split(kc);
         ahead = rest;
         let b = (b.data.as_ptr().wrapping_add(b.offset + j0), b.row_stride);
-        let tile = (c.wrapping_add(j0), out.ldc, out.rows, out.overwrite);
+        let tile = (c.wrapping_add(j0), out.ldc, out.rows, (out.overwrite, out.bias_at(j0)));
         // SAFETY: AVX-512F was detected (asserted); A's reads and the tile's rows of 64 floats at
         // c + j0 are bounded by check_a and TileOut::check; B's row p < kc of this tile lies in
         // data[offset + p·ld + j0..][..64], below `end` ≤ len. Prefetches are never dereferenced.
@@ -210,15 +220,16 @@ pub fn run_avx512_b_in_place_64<const MR: usize>(
 
 /// # Safety
 /// AVX-512F must be available; for `p < kc`: `a.0 + a.1[i] + p·a.2` readable for `i < MR`
-/// and `b.0 + p·b.1 + j` for `j < 64`; with `tile = (c, ldc, rows, overwrite)`, `1 ≤ rows ≤
-/// MR` and rows `i < rows` hold 64 floats at `c + i*ldc` (initialised unless `overwrite`).
+/// and `b.0 + p·b.1 + j` for `j < 64`; with `tile = (c, ldc, rows, (overwrite, bias))`,
+/// `1 ≤ rows ≤ MR` and rows `i < rows` hold 64 floats at `c + i*ldc` (initialised unless
+/// `overwrite`); `bias` null, or (with `overwrite`) 64 readable floats added to every row.
 /// MR is at most 6 (4·MR accumulators, four B registers and a broadcast in 32 registers).
 #[target_feature(enable = "avx512f")]
 unsafe fn kernel_avx512_64<const MR: usize>(
     kc: usize,
     (a, a_rows, a_cs): (*const f32, [usize; MR], usize),
     (b, ld): (*const f32, usize),
-    (c, ldc, rows, overwrite): (*mut f32, usize, usize, bool),
+    (c, ldc, rows, (overwrite, bias)): (*mut f32, usize, usize, (bool, *const f32)),
     ahead: Prefetch,
 ) {
     // The C rows are needed after the loop: ask for them now so they arrive meanwhile.
@@ -253,6 +264,10 @@ unsafe fn kernel_avx512_64<const MR: usize>(
             }
         }
     }
+    // The bias row, stored as `bias + acc` (what `c += acc` over C = bias rows would give).
+    // SAFETY: when given, it holds 64 floats (contract).
+    let bias_row =
+        (overwrite && !bias.is_null()).then(|| [0, 16, 32, 48].map(|j| unsafe { _mm512_loadu_ps(bias.add(j)) }));
     for (i, acc) in acc.iter().enumerate().take(rows) {
         // SAFETY: row i < rows holds 64 floats at c + i*ldc (contract), initialised unless
         // `overwrite`.
@@ -260,7 +275,11 @@ unsafe fn kernel_avx512_64<const MR: usize>(
             let row = c.add(i * ldc);
             for (q, &v) in acc.iter().enumerate() {
                 let at = row.add(16 * q);
-                let v = if overwrite { v } else { _mm512_add_ps(_mm512_loadu_ps(at), v) };
+                let v = match (overwrite, bias_row) {
+                    (false, _) => _mm512_add_ps(_mm512_loadu_ps(at), v),
+                    (true, Some(b)) => _mm512_add_ps(b[q], v),
+                    (true, None) => v,
+                };
                 _mm512_storeu_ps(at, v);
             }
         }
@@ -287,7 +306,7 @@ pub fn run_avx512_gathered<const MR: usize>(
     let mut rows = [0usize; MR];
     rows.copy_from_slice(&a_rows[..MR]);
     let b = Gathered { base: data.as_ptr().wrapping_add(start), offs: offs.as_ptr(), kc, d1 };
-    let tile = (out.c.as_mut_ptr().cast::<f32>(), out.ldc, out.rows, 32, out.overwrite);
+    let tile = (out.c.as_mut_ptr().cast::<f32>(), out.ldc, out.rows, 32, (out.overwrite, out.bias_at(0)));
     // SAFETY: AVX-512F was detected (asserted above); A's reads at rows[i] + p·cs and the
     // tile's rows of 32 floats by TileOut::check; every B read lies in
     // data[start + offs[p] .. start + offs[p] + d1 + 16], below `end` ≤ len.
@@ -317,7 +336,7 @@ pub fn run_avx512_row_table<const MR: usize>(
     let a = (data.as_ptr(), a_rows, 1);
     let c = out.c.as_mut_ptr().cast::<f32>();
     for (j0, cols, b) in slivers(kc, bp, out.cols, 32) {
-        let tile = (c.wrapping_add(j0), out.ldc, out.rows, cols, out.overwrite);
+        let tile = (c.wrapping_add(j0), out.ldc, out.rows, cols, (out.overwrite, out.bias_at(j0)));
         // SAFETY: AVX-512F was detected (asserted); every A read is data[rows[i] + p] with
         // rows[i] ≤ the largest start, whose kc columns check_operands bounded; the packed
         // sliver and the tile's rows of `cols` floats are bounded as in `run_avx512`.
@@ -369,7 +388,8 @@ fn check_a(kc: usize, a: &MatRef<f32>, out_rows: usize, mr: usize) -> [usize; MA
 /// # Safety
 /// AVX2 and FMA must be available; for `p < kc`: `a.0 + a.1[i] + p·a.2` readable for `i < 6`
 /// and `b + p·16 + j` for `j < 16` (a packed sliver); `c + i*ldc` valid for 16 writes for each
-/// `i < 6`, and for 16 reads of initialised values unless `overwrite`.
+/// `i < 6`, and for 16 reads of initialised values unless `overwrite`; `bias` null, or (with
+/// `overwrite`) 16 readable floats added to every stored row.
 #[target_feature(enable = "avx2,fma")]
 unsafe fn kernel_6x16(
     kc: usize,
@@ -377,7 +397,7 @@ unsafe fn kernel_6x16(
     b: *const f32,
     c: *mut f32,
     ldc: usize,
-    overwrite: bool,
+    (overwrite, bias): (bool, *const f32),
 ) {
     let mut acc = [_mm256_setzero_ps(); 12];
     // A column-major A read in place (not the packed sliver, column stride 6, nor a
@@ -403,6 +423,10 @@ unsafe fn kernel_6x16(
             }
         }
     }
+    // The bias row, stored as `bias + acc` (what `c += acc` over C = bias rows would give).
+    // SAFETY: when given, it holds 16 floats (contract).
+    let bias_row =
+        (overwrite && !bias.is_null()).then(|| unsafe { (_mm256_loadu_ps(bias), _mm256_loadu_ps(bias.add(8))) });
     for i in 0..6 {
         // SAFETY: row i of C holds 16 floats at c + i*ldc (contract).
         unsafe {
@@ -411,6 +435,9 @@ unsafe fn kernel_6x16(
             if !overwrite {
                 lo = _mm256_add_ps(_mm256_loadu_ps(row), lo);
                 hi = _mm256_add_ps(_mm256_loadu_ps(row.add(8)), hi);
+            } else if let Some((b_lo, b_hi)) = bias_row {
+                lo = _mm256_add_ps(b_lo, lo);
+                hi = _mm256_add_ps(b_hi, hi);
             }
             _mm256_storeu_ps(row, lo);
             _mm256_storeu_ps(row.add(8), hi);
@@ -428,8 +455,9 @@ fn half_mask(cols: usize, first: usize) -> __mmask16 {
 /// # Safety
 /// AVX-512F must be available; for `p < kc`: `a.0 + a.1[i] + p·a.2` readable for `i < MR`
 /// and `b + p·32 + j` for `j < 32` (a packed sliver); with `tile = (c, ldc, rows, cols,
-/// overwrite)`, `1 ≤ rows ≤ MR`, `1 ≤ cols ≤ 32` (32 when `FULL_B`), and rows `i < rows` hold
-/// `cols` floats at `c + i*ldc` (initialised unless `overwrite`: they are read and added to).
+/// (overwrite, bias))`, `1 ≤ rows ≤ MR`, `1 ≤ cols ≤ 32` (32 when `FULL_B`), and rows `i < rows`
+/// hold `cols` floats at `c + i*ldc` (initialised unless `overwrite`: they are read and added
+/// to); `bias` null, or (with `overwrite`) `cols` readable floats added to every stored row.
 /// MR is at most 14 (2·MR accumulators, two B registers and a
 /// broadcast in 32 registers). `PACKED_A`: `a.1[i] == i` and `a.2 == MR`.
 #[target_feature(enable = "avx512f")]
@@ -437,7 +465,7 @@ unsafe fn kernel_avx512<const MR: usize, const FULL_B: bool, const PACKED_A: boo
     kc: usize,
     (a, a_rows, a_cs): (*const f32, [usize; MR], usize),
     b: B,
-    (c, ldc, rows, cols, overwrite): (*mut f32, usize, usize, usize, bool),
+    (c, ldc, rows, cols, (overwrite, bias)): (*mut f32, usize, usize, usize, (bool, *const f32)),
 ) {
     // The C rows are needed after the loop: ask for them now so they arrive meanwhile.
     for i in 0..rows {
@@ -473,6 +501,13 @@ unsafe fn kernel_avx512<const MR: usize, const FULL_B: bool, const PACKED_A: boo
         }
     }
     let (m0, m1) = if FULL_B { (!0, !0) } else { (half_mask(cols, 0), half_mask(cols, 16)) };
+    // The bias row, stored as `bias + acc` (what `c += acc` over C = bias rows would give).
+    // SAFETY: when given, it holds `cols` floats (contract): what the masks read (the second
+    // half only when it has columns).
+    let bias_row = (overwrite && !bias.is_null()).then(|| unsafe {
+        let hi = if m1 != 0 { _mm512_maskz_loadu_ps(m1, bias.add(16)) } else { _mm512_setzero_ps() };
+        (_mm512_maskz_loadu_ps(m0, bias), hi)
+    });
     for (i, &[lo, hi]) in acc.iter().enumerate().take(rows) {
         // SAFETY: row i < rows holds `cols` floats at c + i*ldc (contract); the masks cover
         // exactly those columns, and masked-off lanes are neither read nor written. The
@@ -482,12 +517,16 @@ unsafe fn kernel_avx512<const MR: usize, const FULL_B: bool, const PACKED_A: boo
             let (mut lo, mut hi) = (lo, hi);
             if !overwrite {
                 lo = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, row), lo);
+            } else if let Some((b_lo, _)) = bias_row {
+                lo = _mm512_add_ps(b_lo, lo);
             }
             _mm512_mask_storeu_ps(row, m0, lo);
             if m1 != 0 {
                 let row = row.add(16);
                 if !overwrite {
                     hi = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, row), hi);
+                } else if let Some((_, b_hi)) = bias_row {
+                    hi = _mm512_add_ps(b_hi, hi);
                 }
                 _mm512_mask_storeu_ps(row, m1, hi);
             }
