@@ -555,3 +555,39 @@ fn gemm_bias_rows_are_the_product_plus_the_bias() {
         }
     }
 }
+
+/// A whose rows (row-major) or columns (column-major) lie 4 KiB apart is packed rather than read
+/// in place: the same bits as the same matrix stored with a stride that is read in place.
+#[test]
+fn page_strided_a_is_packed_with_the_same_bits() {
+    let (m, n, k) = (30usize, 70usize, 40usize);
+    let b = fill::<f32>(k * n, 41);
+    let bm = mat(&b, 0, n, 1);
+    for col_major in [false, true] {
+        // Element (i, p) of A at stride `ld` along the outer dimension.
+        let outer = if col_major { k } else { m };
+        let inner = if col_major { m } else { k };
+        let store = |ld: usize| {
+            let mut v = vec![0f32; outer * ld];
+            for o in 0..outer {
+                for (x, i) in v[o * ld..o * ld + inner].iter_mut().zip(0..) {
+                    *x = (((o * 31 + i * 17) % 101) as f32 - 50.0) * 0.01;
+                }
+            }
+            v
+        };
+        fn view(v: &[f32], ld: usize, col_major: bool) -> MatRef<'_, f32> {
+            if col_major {
+                mat(v, 0, 1, ld)
+            } else {
+                mat(v, 0, ld, 1)
+            }
+        }
+        let (paged, near) = (store(1024), store(inner + 3));
+        let mut want = vec![0f32; m * n];
+        gemm(m, n, k, view(&near, inner + 3, col_major), bm, &mut want, false);
+        let mut got = vec![0f32; m * n];
+        gemm(m, n, k, view(&paged, 1024, col_major), bm, &mut got, false);
+        assert_eq!(bits(&got), bits(&want), "A column-major {col_major}");
+    }
+}
