@@ -16,10 +16,10 @@
 /// `mul_add`s fuse, exactly rounded in every copy: an instruction in the AVX copies, libm's
 /// `fmaf` in the baseline one) and the loops are the same, so every copy computes the same bits.
 macro_rules! simd_fn {
-    ($(#[$doc:meta])* fn $name:ident<$T:ident>($($a:ident: $t:ty),*) -> $ret:ty $body:block) => {
+    ($(#[$doc:meta])* $vis:vis fn $name:ident<$T:ident>($($a:ident: $t:ty),*) -> $ret:ty $body:block) => {
         $(#[$doc])*
         #[allow(clippy::too_many_arguments)]
-        fn $name<$T: $crate::Real>($($a: $t),*) -> $ret {
+        $vis fn $name<$T: $crate::Real>($($a: $t),*) -> $ret {
             #[inline(always)]
             #[allow(clippy::too_many_arguments)]
             fn body<$T: $crate::Real>($($a: $t),*) -> $ret $body

@@ -1,6 +1,7 @@
 //! Tests: the fast kernels against the naive references.
 use super::*;
 use crate::gemm::gemm;
+use crate::gemm::RowSource;
 use proptest::prelude::*;
 
 /// Deterministic values in [-1, 1) from a seed (splitmix64).
