@@ -19,11 +19,17 @@ impl Var {
         inputs.extend(b.cloned());
         Ok(Var::from_op(y, Op::Linear, inputs))
     }
-    /// 2-D convolution (NCHW) with an optional bias `[C_out]`.
+    /// 2-D convolution (NCHW) with an optional bias `[C_out]`, added as each image's output is
+    /// written (`Tensor::conv2d_bias`), not by a second op.
     pub fn conv2d(&self, w: &Var, bias: Option<&Var>, p: &Conv2dParams) -> Result<Var> {
-        let y =
-            Var::from_op(self.value().conv2d(w.value(), p)?, Op::Conv2d { params: *p }, vec![self.clone(), w.clone()]);
-        add_channel_bias(y, bias)
+        let op = Op::Conv2d { params: *p };
+        match bias {
+            None => Ok(Var::from_op(self.value().conv2d(w.value(), p)?, op, vec![self.clone(), w.clone()])),
+            Some(b) => {
+                let y = self.value().conv2d_bias(w.value(), b.value(), p)?;
+                Ok(Var::from_op(y, op, vec![self.clone(), w.clone(), b.clone()]))
+            }
+        }
     }
     /// Transposed convolution; `w: [C_in, C_out/groups, kh, kw]`, optional bias `[C_out]`.
     pub fn conv_transpose2d(&self, w: &Var, bias: Option<&Var>, p: &Conv2dParams) -> Result<Var> {
@@ -166,11 +172,18 @@ pub(crate) fn linear_backward(c: &Ctx, g: &Tensor) -> Result<Vec<Option<Tensor>>
 }
 
 // x: [N,Cin,H,W], w: [Cout,Cin/g,kh,kw], dy: [N,Cout,Ho,Wo]
+// With a bias (third input): dbias = Σ over images and pixels of dy, as the broadcast add's rule.
 pub(crate) fn conv2d_backward(p: &Conv2dParams, c: &Ctx, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
     let (x, w) = (c.x(0), c.x(1));
     let dx = if c.need[0] { Some(Tensor::conv2d_backward_input(g, w, x.shape(), p)?) } else { None };
     let dw = if c.need[1] { Some(Tensor::conv2d_backward_weight(x, g, w.shape(), p)?) } else { None };
-    Ok(vec![dx, dw])
+    let mut grads = vec![dx, dw];
+    if c.need.len() > 2 {
+        let c_out = w.shape()[0];
+        let db = if c.need[2] { Some(g.sum_to_shape(&[1, c_out, 1, 1])?.reshape(&[c_out])?) } else { None };
+        grads.push(db);
+    }
+    Ok(grads)
 }
 
 // A transposed conv is the input-gradient of a conv, so its gradients are that conv's forward

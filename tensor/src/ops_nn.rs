@@ -178,6 +178,28 @@ impl Tensor {
         let g = Tensor::conv_geom("conv2d", self.shape(), w.shape(), p)?;
         conv_call(self, w, "conv2d", &[g.n, g.c_out, g.out_h(), g.out_w()], ConvKernel::Forward(g))
     }
+    /// `conv2d(self, w) + bias` with `bias: [C_out]` added to every output channel. On the CPU in
+    /// f32 / f64 the bias is added to each image's output right after its product (no pass over
+    /// the whole tensor, no second output); elsewhere the two ops. The same values either way.
+    pub fn conv2d_bias(&self, w: &Tensor, bias: &Tensor, p: &Conv2dParams) -> Result<Tensor> {
+        same_dtype("conv2d", self, w)?;
+        same_dtype("conv2d (bias)", self, bias)?;
+        let g = Tensor::conv_geom("conv2d", self.shape(), w.shape(), p)?;
+        if bias.shape() != [g.c_out] {
+            return Err(Error::invalid(
+                "conv2d",
+                format!("bias {:?} for {} output channels: expected [{}]", bias.shape(), g.c_out, g.c_out),
+            ));
+        }
+        if !matches!(self.dtype(), DType::F32 | DType::F64) || self.device() != crate::Device::Cpu {
+            return self.conv2d(w, p)?.add(&bias.reshape(&[1, g.c_out, 1, 1])?);
+        }
+        float_dispatch!(self.dtype(), "conv2d", T => {
+            let (xv, wv, bv) = (self.cpu_data::<T>()?, w.cpu_data::<T>()?, bias.cpu_data::<T>()?);
+            let y = kernels::conv::conv2d_forward_bias_vec(&g, &xv, &wv, &bv);
+            Tensor::from_vec(y, &[g.n, g.c_out, g.out_h(), g.out_w()])
+        })
+    }
     /// Gradient of `conv2d` w.r.t. its input: `dy: [N, C_out, Ho, Wo]` → `[N, C_in, H, W]`.
     pub fn conv2d_backward_input(dy: &Tensor, w: &Tensor, x_shape: &[usize], p: &Conv2dParams) -> Result<Tensor> {
         let g = Tensor::conv_geom("conv2d_backward", x_shape, w.shape(), p)?;

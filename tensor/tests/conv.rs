@@ -208,3 +208,28 @@ fn conv_half_precision_computes_in_f32() {
         close_nd(&y, &naive_conv2d(&x, &w, &p), 0.0, 0.0).unwrap();
     }
 }
+
+/// `conv2d_bias` is `conv2d` then the broadcast add, the same bits, in f32, f64 and bf16 (the
+/// two ops); a bias of the wrong shape or dtype is an error naming it.
+#[test]
+fn conv2d_bias_is_the_conv_then_the_add() {
+    let p = Conv2dParams { padding: (1, 1), ..Default::default() };
+    for dt in [DType::F32, DType::F64, DType::BF16] {
+        let x = Tensor::randn(&[2, 3, 5, 16], 0.0, 1.0, 7, DType::F32).unwrap().to_dtype(dt).unwrap();
+        let w = Tensor::randn(&[4, 3, 3, 3], 0.0, 1.0, 8, DType::F32).unwrap().to_dtype(dt).unwrap();
+        let b = Tensor::randn(&[4], 0.0, 1.0, 9, DType::F32).unwrap().to_dtype(dt).unwrap();
+        let want = x.conv2d(&w, &p).unwrap().add(&b.reshape(&[1, 4, 1, 1]).unwrap()).unwrap();
+        let got = x.conv2d_bias(&w, &b, &p).unwrap();
+        assert_eq!(got.shape(), want.shape());
+        let (g, e) = (
+            got.to_dtype(DType::F64).unwrap().to_vec::<f64>().unwrap(),
+            want.to_dtype(DType::F64).unwrap().to_vec::<f64>().unwrap(),
+        );
+        assert!(g.iter().zip(&e).all(|(a, b)| a.to_bits() == b.to_bits()), "{dt:?}");
+    }
+    let x = Tensor::randn(&[1, 3, 4, 4], 0.0, 1.0, 1, DType::F32).unwrap();
+    let w = Tensor::randn(&[4, 3, 3, 3], 0.0, 1.0, 2, DType::F32).unwrap();
+    let err = x.conv2d_bias(&w, &Tensor::zeros(&[3], DType::F32), &p).unwrap_err().to_string();
+    assert!(err.contains("bias") && err.contains("[4]"), "{err}");
+    assert!(x.conv2d_bias(&w, &Tensor::zeros(&[4], DType::F64), &p).is_err());
+}

@@ -42,5 +42,5 @@ pub(super) fn backward_input<T: Real>(g: &Conv2dGeom, gt: &Conv2dGeom, dy: &[T],
             }
         }
     }
-    super::forward_into(gt, dy, &wt, dx);
+    super::forward_into(gt, dy, &wt, dx, None);
 }

@@ -148,19 +148,43 @@ fn bands(g: &Conv2dGeom, band: usize) -> impl Iterator<Item = (usize, usize)> {
 // x: [N, C_in, H, W], w: [C_out, C_in/groups, kh, kw], y: [N, C_out, Ho, Wo] (overwritten)
 pub fn conv2d_forward<T: Real>(g: &Conv2dGeom, x: &[T], w: &[T], y: &mut [T]) {
     // SAFETY: `forward_into` writes only values (GEMM results, copies, zeros) into `y`.
-    forward_into(g, x, w, unsafe { crate::memory::as_uninit(y) });
+    forward_into(g, x, w, unsafe { crate::memory::as_uninit(y) }, None);
 }
 
 /// [`conv2d_forward`] into a new vector (`[N, C_out, Ho, Wo]`), written without being filled first.
 pub fn conv2d_forward_vec<T: Real>(g: &Conv2dGeom, x: &[T], w: &[T]) -> Vec<T> {
     let len = g.n * g.c_out * g.col_cols();
     // SAFETY: `forward_into` writes every element of y (see there) or panics.
-    unsafe { crate::memory::written_vec(len, |y| forward_into(g, x, w, y)) }
+    unsafe { crate::memory::written_vec(len, |y| forward_into(g, x, w, y, None)) }
 }
 
-/// The forward pass into `y` (every element written): the implicit GEMM where it applies,
-/// im2col otherwise (the same bits either way).
-fn forward_into<T: Real>(g: &Conv2dGeom, x: &[T], w: &[T], y: &mut [MaybeUninit<T>]) {
+/// [`conv2d_forward_vec`] plus `bias[co]` on every element of output channel `co` (`bias:
+/// [C_out]`), added to each image's output right after its product, while it is still in cache,
+/// instead of by a pass over the whole tensor: the same bits as the convolution, then the add.
+pub fn conv2d_forward_bias_vec<T: Real>(g: &Conv2dGeom, x: &[T], w: &[T], bias: &[T]) -> Vec<T> {
+    assert_eq!(bias.len(), g.c_out, "conv2d bias: one per output channel");
+    let len = g.n * g.c_out * g.col_cols();
+    // SAFETY: `forward_into` writes every element of y (see there) or panics.
+    unsafe { crate::memory::written_vec(len, |y| forward_into(g, x, w, y, Some(bias))) }
+}
+
+/// Adds `bias[co]` to every element of channel `co` of one image's output (`y_img: [C_out, P]`,
+/// every element written before this runs).
+fn add_bias<T: Real>(y_img: &mut [MaybeUninit<T>], bias: Option<&[T]>) {
+    let Some(bias) = bias else { return };
+    let p = y_img.len() / bias.len().max(1);
+    for (row, &b) in y_img.chunks_exact_mut(p.max(1)).zip(bias) {
+        for v in row {
+            // SAFETY: the convolution has written every element of the image (contract).
+            let v = unsafe { v.assume_init_mut() };
+            *v += b;
+        }
+    }
+}
+
+/// The forward pass into `y` (every element written, plus `bias` on each output channel when
+/// given): the implicit GEMM where it applies, im2col otherwise (the same bits either way).
+fn forward_into<T: Real>(g: &Conv2dGeom, x: &[T], w: &[T], y: &mut [MaybeUninit<T>], bias: Option<&[T]>) {
     let x_img_len = g.c_in * g.h * g.w;
     let plan = if g.is_pointwise() { None } else { Implicit::plan::<T>(g) };
     match plan {
@@ -170,19 +194,31 @@ fn forward_into<T: Real>(g: &Conv2dGeom, x: &[T], w: &[T], y: &mut [MaybeUninit<
             let inner = inner_parallel(g.n);
             let _warm = crate::parallel::keep_warm();
             let chunks = y.par_chunks_mut(g.c_out * g.col_cols()).zip(x.par_chunks(x_img_len));
-            chunks.for_each(|(y_img, x_img)| plan.forward_image(g, (x_img, w), y_img, inner));
+            chunks.for_each(|(y_img, x_img)| {
+                plan.forward_image(g, (x_img, w), y_img, inner);
+                add_bias(y_img, bias);
+            });
         }
-        _ => forward_banded(g, x, w, y, band_rows(g)),
+        _ => forward_banded(g, x, w, y, band_rows(g), bias),
     }
 }
 
-/// Writes every element of `y`: zeros for an empty input, otherwise each image's groups in full
-/// (whole images through the GEMM, or band by band through `tmp` and copies that tile the image).
-fn forward_banded<T: Real>(g: &Conv2dGeom, x: &[T], w: &[T], y: &mut [MaybeUninit<T>], band: usize) {
+/// Writes every element of `y` (plus `bias` on each output channel when given): zeros for an
+/// empty input, otherwise each image's groups in full (whole images through the GEMM, or band by
+/// band through `tmp` and copies that tile the image).
+fn forward_banded<T: Real>(
+    g: &Conv2dGeom,
+    x: &[T],
+    w: &[T],
+    y: &mut [MaybeUninit<T>],
+    band: usize,
+    bias: Option<&[T]>,
+) {
     g.check(x.len(), w.len(), y.len());
     let x_img_len = g.c_in * g.h * g.w;
     if y.is_empty() || x_img_len == 0 {
         y.fill(MaybeUninit::new(T::zero()));
+        y.chunks_mut(g.c_out * g.col_cols()).for_each(|y_img| add_bias(y_img, bias));
         return;
     }
     let (p, wo, ho) = (g.col_cols(), g.out_w(), g.out_h());
@@ -198,6 +234,7 @@ fn forward_banded<T: Real>(g: &Conv2dGeom, x: &[T], w: &[T], y: &mut [MaybeUnini
                 let b = Operand::Strided(mat(x_img, gi * k * p, p, 1));
                 gemm_op_uninit(inner_parallel(g.n), cog, p, k, (wg(gi), b), c);
             }
+            add_bias(y_img, bias);
         });
         return;
     }
@@ -238,7 +275,8 @@ fn forward_banded<T: Real>(g: &Conv2dGeom, x: &[T], w: &[T], y: &mut [MaybeUnini
                     }
                 }
             }
-        })
+        });
+        add_bias(y_img, bias);
     });
 }
 

@@ -66,7 +66,7 @@ fn check_forward(g: &Conv2dGeom, seed: u64) {
     for band in test_bands(g) {
         let mut got = vec![f64::NAN; y_len(g)];
         // SAFETY: forward_banded writes only values.
-        forward_banded(g, &x, &w, unsafe { crate::memory::as_uninit(&mut got) }, band);
+        forward_banded(g, &x, &w, unsafe { crate::memory::as_uninit(&mut got) }, band, None);
         for (i, (a, b)) in got.iter().zip(&want).enumerate() {
             assert_close(*a, *b, 1e-12, g, &format!("band {band}: y[{i}]"));
         }
@@ -280,7 +280,7 @@ fn im2col_rows_on_demand_match_the_stored_matrix() {
         for band in [1, 2, ho] {
             let mut y = vec![f32::NAN; y_len(g)];
             // SAFETY: forward_banded writes only values.
-            forward_banded(g, &x, &w, unsafe { crate::memory::as_uninit(&mut y) }, band);
+            forward_banded(g, &x, &w, unsafe { crate::memory::as_uninit(&mut y) }, band, None);
             assert_eq!(y, want, "{g:?} band {band}");
         }
     }
@@ -308,7 +308,7 @@ fn implicit_forward_equals_im2col_bitwise() {
             let w: Vec<f32> = rand_vec(8, g.weight_len()).iter().map(|&v| v as f32).collect();
             let mut want = vec![f32::NAN; y_len(g)];
             // SAFETY: forward_banded writes only values.
-            forward_banded(g, &x, &w, unsafe { crate::memory::as_uninit(&mut want) }, band_rows(g));
+            forward_banded(g, &x, &w, unsafe { crate::memory::as_uninit(&mut want) }, band_rows(g), None);
             let got = conv2d_forward_vec(g, &x, &w);
             let bits = |v: &[f32]| v.iter().map(|a| a.to_bits()).collect::<Vec<u32>>();
             assert_eq!(bits(&got), bits(&want), "{g:?}");
@@ -498,6 +498,36 @@ fn small_output_weight_grad_matches_the_definition() {
                     assert_close(*a as f64, *b, 1e-4, g, &format!("budget {budget}: dw[{i}]"));
                 }
             }
+        }
+    }
+}
+
+/// The convolution with a bias per output channel is the convolution, then the add, bit for bit:
+/// through the implicit GEMM (stride 1, rows of 16 and 32 pixels), im2col bands (stride 2, odd
+/// widths, groups), the 1×1 path, and several images at 1 and 2 threads.
+#[test]
+fn forward_with_bias_is_the_forward_then_the_add() {
+    let cases = [
+        geo([3, 5, 8, 16, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1]),
+        geo([2, 4, 6, 32, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1]),
+        geo([3, 6, 9, 7, 4, 3, 3, 2, 2, 1, 1, 1, 1, 2]),
+        geo([2, 6, 5, 5, 8, 1, 1, 1, 1, 0, 0, 1, 1, 1]),
+    ];
+    for g in cases {
+        let x: Vec<f32> = rand_vec(71, x_len(&g)).iter().map(|&v| v as f32).collect();
+        let w: Vec<f32> = rand_vec(72, g.c_out * (g.c_in / g.groups) * g.kh * g.kw).iter().map(|&v| v as f32).collect();
+        let bias: Vec<f32> = rand_vec(73, g.c_out).iter().map(|&v| v as f32).collect();
+        let p = g.out_h() * g.out_w();
+        let want: Vec<u32> = conv2d_forward_vec(&g, &x, &w)
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (v + bias[(i / p) % g.c_out]).to_bits())
+            .collect();
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let got = pool.install(|| conv2d_forward_bias_vec(&g, &x, &w, &bias));
+            let got: Vec<u32> = got.iter().map(|v| v.to_bits()).collect();
+            assert_eq!(got, want, "{g:?}, {threads} threads");
         }
     }
 }
