@@ -591,3 +591,32 @@ fn page_strided_a_is_packed_with_the_same_bits() {
         assert_eq!(bits(&got), bits(&want), "A column-major {col_major}");
     }
 }
+
+/// Deep products at least as wide as tall split their columns between threads: the same bits as
+/// one thread, stored, accumulated and with a bias row, for B row-major and transposed, with
+/// column shares that end mid-panel.
+#[test]
+fn column_split_products_match_one_thread() {
+    for (m, n, k) in [(40usize, 200usize, 300usize), (13, 130, 600), (96, 300, 1100)] {
+        let a = fill::<f32>(m * k, 51);
+        let b = fill::<f32>(k * n, 52);
+        let bias = fill::<f32>(n, 53);
+        let am = mat(&a, 0, 1, m); // column-major A, as a weight gradient's dYᵀ
+        for bm in [mat(&b, 0, n, 1), mat(&b, 0, 1, k)] {
+            let run = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                pool.install(|| {
+                    let mut stored = fill::<f32>(m * n, 54);
+                    gemm(m, n, k, am, bm, &mut stored, false);
+                    let mut added = fill::<f32>(m * n, 55);
+                    gemm(m, n, k, am, bm, &mut added, true);
+                    let biased = gemm_bias_vec(m, n, k, am, bm, &bias);
+                    (bits(&stored), bits(&added), bits(&biased))
+                })
+            };
+            let one = run(1);
+            assert_eq!(one, run(2), "{m}x{n}x{k}, 2 threads");
+            assert_eq!(one, run(3), "{m}x{n}x{k}, 3 threads");
+        }
+    }
+}
