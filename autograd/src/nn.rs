@@ -19,8 +19,9 @@ impl Var {
         inputs.extend(b.cloned());
         Ok(Var::from_op(y, Op::Linear, inputs))
     }
-    /// 2-D convolution (NCHW) with an optional bias `[C_out]`, added as each image's output is
-    /// written (`Tensor::conv2d_bias`), not by a second op.
+    /// 2-D convolution (NCHW) with an optional bias of shape exactly `[C_out]` (anything else is
+    /// an error), added as each image's output is written (`Tensor::conv2d_bias`), not by a
+    /// second op.
     pub fn conv2d(&self, w: &Var, bias: Option<&Var>, p: &Conv2dParams) -> Result<Var> {
         let op = Op::Conv2d { params: *p };
         match bias {

@@ -218,7 +218,9 @@ fn forward_banded<T: Real>(
     let x_img_len = g.c_in * g.h * g.w;
     if y.is_empty() || x_img_len == 0 {
         y.fill(MaybeUninit::new(T::zero()));
-        y.chunks_mut(g.c_out * g.col_cols()).for_each(|y_img| add_bias(y_img, bias));
+        if !y.is_empty() {
+            y.chunks_mut(g.c_out * g.col_cols()).for_each(|y_img| add_bias(y_img, bias));
+        }
         return;
     }
     let (p, wo, ho) = (g.col_cols(), g.out_w(), g.out_h());

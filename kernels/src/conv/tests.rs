@@ -531,3 +531,19 @@ fn forward_with_bias_is_the_forward_then_the_add() {
         }
     }
 }
+
+/// No output channels, or no input channels: an empty output, or the bias rows alone.
+#[test]
+fn forward_with_bias_of_empty_convolutions() {
+    let none_out = geo([2, 3, 4, 16, 0, 3, 3, 1, 1, 1, 1, 1, 1, 1]);
+    let x = vec![1f32; x_len(&none_out)];
+    assert!(conv2d_forward_bias_vec(&none_out, &x, &[], &[]).is_empty());
+    assert!(conv2d_forward_vec(&none_out, &x, &[]).is_empty());
+    let none_in = geo([2, 0, 4, 5, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1]);
+    let y = conv2d_forward_bias_vec(&none_in, &[], &[], &[0.5f32, -1.0, 2.0]);
+    let p = none_in.out_h() * none_in.out_w();
+    assert_eq!(y.len(), 2 * 3 * p);
+    for (i, v) in y.iter().enumerate() {
+        assert_eq!(*v, [0.5f32, -1.0, 2.0][(i / p) % 3], "element {i}");
+    }
+}

@@ -117,6 +117,7 @@ pub(crate) fn with_derivative<T: Real>(op: UnaryOp, k: impl WithDerivative<T>) {
         UnaryOp::Silu => k.run(GradSilu),
         UnaryOp::GeluTanh => k.run(GradGeluTanh),
         UnaryOp::GeluErf => k.run(GradGeluErf),
+        UnaryOp::Softplus => k.run(GradSoftplus),
         // Constant or polynomial derivatives (attention's score scale, `neg`, `mse`'s square):
         // inlined closures, so the loop vectorises instead of matching on `op` per element.
         UnaryOp::Affine(a, _) => {
@@ -159,6 +160,14 @@ macro_rules! pointwise {
 pointwise! {
     GradRelu => grad_relu, GradSigmoid => grad_sigmoid, GradTanh => grad_tanh, GradExp => grad_exp,
     GradSilu => grad_silu, GradGeluTanh => grad_gelu_tanh, GradGeluErf => grad_gelu_erf,
+    GradSoftplus => grad_softplus,
+}
+
+/// `softplus' = σ(x)`: inlined into the vector loops (its exponential's fused multiply-adds would
+/// otherwise be libm calls, one per element, from a function built for baseline x86-64).
+#[inline(always)]
+fn grad_softplus<T: Real>(x: T, _y: T) -> T {
+    sigmoid(x)
 }
 
 #[inline(always)]
@@ -198,7 +207,8 @@ fn run_map<T: Real>(x: &[T], y: &mut [MaybeUninit<T>], p: impl Pointwise<T>) {
 
 simd_fn! {
     /// `out[i] = p(x[i])` over one chunk, compiled for AVX-512 / AVX2 where the CPU has them
-    /// (the same IEEE operations lane by lane, never contracted into FMAs: the same values).
+    /// (the same IEEE operations lane by lane, fused multiply-adds only where the code says
+    /// `mul_add`, exactly rounded everywhere: the same values).
     fn map_chunk<T>(out: &mut [MaybeUninit<T>], x: &[T], p: &impl Pointwise<T>) -> () {
         let n = out.len();
         let x = &x[..n];

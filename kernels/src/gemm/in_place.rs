@@ -5,9 +5,9 @@
 //! A batch of them (attention over batch × heads) runs one product after another on a thread,
 //! each a few microseconds long and each on operands that are not yet in cache: the next
 //! product's A, B and C are fetched from L3 while the current one computes ([`Ahead`]). At one
-//! thread this took 64×64×64 × 256 from 125-131 to 150-170 GFLOP/s, above what the same
-//! products reach with every operand already in L1 (C's lines, written and so first read for
-//! ownership, were the larger part).
+//! thread this took 64×64×64 × 256 from 120-125 to 173-176 GFLOP/s (`bench gemm`; numpy
+//! 147-155 in the same runs), above what the same products reach with every operand already in
+//! L1 (C's lines, written and so first read for ownership, were the larger part).
 //!
 //! The sums are those of [`super::gemm`] with the same blocking (depth slices of
 //! `k.div_ceil(k.div_ceil(KC))`, each a fresh sum over increasing `p` by an AVX-512 kernel,

@@ -442,9 +442,9 @@ unsafe fn gemm_blocked<T: Real>(
     // hardware prefetch across pages): packed, as are other layouts and rows made on demand
     // (sq1000 with A transposed at 1 thread: 162-182 → 194-195 GFLOP/s; sq2048, columns 8 KiB
     // apart: 93-107 → 157-164).
-    let bytes = |stride: usize| stride * std::mem::size_of::<T>();
+    let bytes = |stride: usize| stride.saturating_mul(std::mem::size_of::<T>());
     let direct_a = matches!(a, Operand::Strided(a)
-        if (a.col_stride == 1 && (a.row_stride == 0 || !bytes(a.row_stride).is_multiple_of(4096)))
+        if (a.col_stride == 1 && (m == 1 || a.row_stride == 0 || !bytes(a.row_stride).is_multiple_of(4096)))
             || (a.row_stride == 1 && bytes(a.col_stride) < 4096));
     // Packed B panel: up to nc/nr slivers of kc×nr, reused by every row block. Packing writes
     // every element of the part it uses (padding included), so the buffer is per-thread scratch.
@@ -480,6 +480,13 @@ unsafe impl<T: Send> Send for SharedC<T> {}
 // SAFETY: as above; no two tasks touch the same element.
 unsafe impl<T: Send> Sync for SharedC<T> {}
 
+impl<T> SharedC<T> {
+    /// Element `i` of C (a method, so closures capture the whole `Send` wrapper).
+    fn at(self, i: usize) -> *mut MaybeUninit<T> {
+        self.0.wrapping_add(i)
+    }
+}
+
 /// [`gemm_blocked`] split by columns: task `t` computes `C[:, j0..j0 + w]` (a multiple of the
 /// panel width) into a scratch block, as a serial product of A and that slice of B, and copies
 /// it into its columns of C (from them first when accumulating). Each element is the same sum as
@@ -504,10 +511,9 @@ unsafe fn column_split<T: Real>(
     let shared = SharedC(c.as_mut_ptr());
     (0..n.div_ceil(part)).into_par_iter().with_min_len(1).for_each(|t| {
         let (j0, w) = (t * part, part.min(n - t * part));
-        let shared = shared;
         // SAFETY: row i's columns j0..j0 + w lie inside c[..m·n]; task t alone touches them (the
         // tasks' column ranges are disjoint), and `c` stays borrowed for the whole loop.
-        let row = |i: usize| unsafe { std::slice::from_raw_parts_mut(shared.0.add(i * n + j0), w) };
+        let row = |i: usize| unsafe { std::slice::from_raw_parts_mut(shared.at(i * n + j0), w) };
         crate::scratch::with_scratch(m * w, |ct: &mut [T]| {
             if let Start::Accumulate = start {
                 for (i, dst) in ct.chunks_exact_mut(w).enumerate() {

@@ -516,7 +516,7 @@ fn batched_in_place_products_match_lone_products() {
 /// The product with a bias row: the bits of the product plus the bias for one depth slice
 /// (k ≤ KC), within rounding beyond; the same bits for 1, 2 and 3 threads; B read transposed
 /// (packed) and row-major (read in place by the 32- and 64-column kernels); k = 0 (the bias
-/// rows alone).
+/// rows alone); wider than one packed panel (the bias from the second panel's first column).
 #[test]
 fn gemm_bias_rows_are_the_product_plus_the_bias() {
     for (m, n, k) in [
@@ -528,6 +528,7 @@ fn gemm_bias_rows_are_the_product_plus_the_bias() {
         (8, 64, 100),
         (20, 64, 64),
         (3, 2, 0),
+        (20, 600, 40),
     ] {
         let a = fill::<f32>(m * k, 1);
         let b = fill::<f32>(k * n, 2);

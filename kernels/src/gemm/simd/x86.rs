@@ -251,7 +251,7 @@ unsafe fn kernel_avx512_64<const MR: usize>(
         unsafe {
             let row = b.add(p * ld);
             let bq = [0, 16, 32, 48].map(|j| _mm512_loadu_ps(row.add(j)));
-            let pf = row.wrapping_add(B_PREFETCH * ld);
+            let pf = row.wrapping_add(B_PREFETCH.wrapping_mul(ld));
             for q in 0..4 {
                 _mm_prefetch::<_MM_HINT_T0>(pf.wrapping_add(16 * q).cast::<i8>());
             }
