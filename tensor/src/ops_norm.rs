@@ -33,6 +33,22 @@ fn rows_d(op: &'static str, x: &Tensor, norm_shape: &[usize]) -> Result<(usize, 
     Ok((x.elem_count().checked_div(d).unwrap_or(0), d))
 }
 
+/// A norm's backward results as tensors: `dx` in `x`'s shape, `dgamma` / `dbeta` (when computed)
+/// in the parameters' shape.
+#[allow(clippy::type_complexity)]
+fn norm_grads<T: crate::WithDType>(
+    dx: Vec<T>,
+    x_shape: &[usize],
+    (dg, db): (Option<Vec<T>>, Option<Vec<T>>),
+    param_shape: &[usize],
+) -> Result<(Tensor, Option<Tensor>, Option<Tensor>)>
+where
+    crate::CpuStorage: From<Vec<T>>,
+{
+    let param = |v: Option<Vec<T>>| v.map(|v| Tensor::from_vec(v, param_shape)).transpose();
+    Ok((Tensor::from_vec(dx, x_shape)?, param(dg)?, param(db)?))
+}
+
 fn is_half(t: &Tensor) -> bool {
     matches!(t.dtype(), DType::F16 | DType::BF16)
 }
@@ -112,11 +128,7 @@ impl Tensor {
             let mut dg = gamma.map(|_| vec![T::default(); d]);
             let mut db = if has_beta { Some(vec![T::default(); d]) } else { None };
             kernels::norm::layer_norm_backward(&xv, &gv, rows, d, g.as_deref(), &mean, &rstd, &mut dx, dg.as_deref_mut(), db.as_deref_mut());
-            Ok((
-                Tensor::from_vec(dx, x.shape())?,
-                dg.map(|v| Tensor::from_vec(v, norm_shape)).transpose()?,
-                db.map(|v| Tensor::from_vec(v, norm_shape)).transpose()?,
-            ))
+            norm_grads(dx, x.shape(), (dg, db), norm_shape)
         })
     }
 
@@ -217,11 +229,7 @@ impl Tensor {
             let mut db = if has_beta { Some(vec![T::default(); c]) } else { None };
             let (stats, param_grads) = ((&mean[..], &rstd[..]), (dg.as_deref_mut(), db.as_deref_mut()));
             let dx = kernels::norm::group_norm_backward_vec(&xv, &gv, (n, c, s), groups, g.as_deref(), stats, param_grads);
-            Ok((
-                Tensor::from_vec(dx, x.shape())?,
-                dg.map(|v| Tensor::from_vec(v, &[c])).transpose()?,
-                db.map(|v| Tensor::from_vec(v, &[c])).transpose()?,
-            ))
+            norm_grads(dx, x.shape(), (dg, db), &[c])
         })
     }
 
@@ -278,11 +286,7 @@ impl Tensor {
             let (stats, param_grads) = ((&mean[..], &rstd[..]), (dg.as_deref_mut(), db.as_deref_mut()));
             let affine = (g.as_deref(), b.as_deref());
             let dx = kernels::norm::group_norm_silu_backward_vec(&xv, &dzv, (n, c, s), groups, affine, stats, param_grads);
-            Ok((
-                Tensor::from_vec(dx, x.shape())?,
-                dg.map(|v| Tensor::from_vec(v, &[c])).transpose()?,
-                db.map(|v| Tensor::from_vec(v, &[c])).transpose()?,
-            ))
+            norm_grads(dx, x.shape(), (dg, db), &[c])
         })
     }
 

@@ -108,43 +108,33 @@ pub fn gemm_b_in_place(
         let capacity = kc_max.min(k) * (n / 64);
         let quota = ahead.lines().div_ceil(calls.saturating_sub(3).max(1)).min(capacity);
         let mut next_piece = ahead.pieces(quota);
-        for pc in (0..k).step_by(kc_max) {
-            let kc = kc_max.min(k - pc);
-            for ir in (0..m).step_by(mr) {
-                let rows = mr.min(m - ir);
-                // The first slice overwrites, so every element is initialised when later slices add.
-                let out = TileOut {
-                    c: &mut c[ir * n..],
-                    ldc: n,
-                    rows,
-                    cols: n,
-                    overwrite: pc == 0,
-                    bias: bias.filter(|_| pc == 0),
-                };
-                run(kc, a.at(ir, pc), b.at(pc, 0), out, next_piece());
-            }
-        }
+        each_sliver((m, n, k, kc_max, mr), (a, b), c, bias, |kc, a, b, out| run(kc, a, b, out, next_piece()));
         return true;
     }
     let Some((mr, run)) = simd::b_in_place_f32_kernel() else { return false };
+    each_sliver((m, n, k, kc_max, mr), (a, b), c, bias, run);
+    true
+}
+
+/// Runs `run(kc, A sliver, B slice, tile)` over each depth slice (at most `kc_max` deep) and each
+/// `mr`-row sliver of C's `m × n` rows, in that order: the first slice stores (plus the bias), the
+/// later ones add, so every element is initialised before a slice adds to it.
+fn each_sliver(
+    (m, n, k, kc_max, mr): (usize, usize, usize, usize, usize),
+    (a, b): (MatRef<f32>, MatRef<f32>),
+    c: &mut [MaybeUninit<f32>],
+    bias: Option<&[f32]>,
+    mut run: impl FnMut(usize, MatRef<f32>, MatRef<f32>, TileOut<f32>),
+) {
     for pc in (0..k).step_by(kc_max) {
         let kc = kc_max.min(k - pc);
-        let b_slice = b.at(pc, 0);
         for ir in (0..m).step_by(mr) {
             let rows = mr.min(m - ir);
-            // The first slice overwrites, so every element is initialised when later slices add.
-            let out = TileOut {
-                c: &mut c[ir * n..],
-                ldc: n,
-                rows,
-                cols: n,
-                overwrite: pc == 0,
-                bias: bias.filter(|_| pc == 0),
-            };
-            run(kc, a.at(ir, pc), b_slice, out);
+            let (overwrite, bias) = (pc == 0, bias.filter(|_| pc == 0));
+            let out = TileOut { c: &mut c[ir * n..], ldc: n, rows, cols: n, overwrite, bias };
+            run(kc, a.at(ir, pc), b.at(pc, 0), out);
         }
     }
-    true
 }
 
 #[cfg(test)]

@@ -596,3 +596,5 @@ fn macro_kernel<T: Real>(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_paths;

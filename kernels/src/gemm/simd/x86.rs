@@ -154,15 +154,7 @@ impl BRows for InPlace {
 /// slivers side by side (`out.cols` a multiple of 32). Checks A and C as [`run_avx512`] does
 /// and B's last row.
 pub fn run_avx512_b_in_place<const MR: usize>(kc: usize, a: MatRef<f32>, b: MatRef<f32>, out: TileOut<f32>) {
-    assert!(super::has_avx512(), "the in-place-B kernel needs AVX-512F");
-    assert!(out.cols.is_multiple_of(32) && b.col_stride == 1 && kc > 0, "in-place B: row-major, whole slivers");
-    out.check(MR, usize::MAX);
-    let a_rows = check_a(kc, &a, out.rows, MR);
-    let end =
-        (kc - 1).checked_mul(b.row_stride).and_then(|o| o.checked_add(b.offset)).and_then(|o| o.checked_add(out.cols));
-    assert!(end.is_some_and(|e| e <= b.data.len()), "in-place B outside its slice");
-    let mut rows = [0usize; MR];
-    rows.copy_from_slice(&a_rows[..MR]);
+    let rows = check_in_place::<MR>(kc, &a, &b, &out, 32);
     let packed_a = a.offset == 0 && a.row_stride == 1 && a.col_stride == MR && out.rows == MR;
     let a = (a.data.as_ptr(), rows, a.col_stride);
     let c = out.c.as_mut_ptr().cast::<f32>();
@@ -182,6 +174,28 @@ pub fn run_avx512_b_in_place<const MR: usize>(kc: usize, a: MatRef<f32>, b: MatR
     }
 }
 
+/// The checks of the in-place-B kernels: AVX-512F, a row-major B of whole `width`-column tiles
+/// whose last row lies in its slice, and A and C as [`run_avx512`] checks them. Returns A's
+/// row offsets for the `MR` tile rows.
+fn check_in_place<const MR: usize>(
+    kc: usize,
+    a: &MatRef<f32>,
+    b: &MatRef<f32>,
+    out: &TileOut<f32>,
+    width: usize,
+) -> [usize; MR] {
+    assert!(super::has_avx512(), "the in-place-B kernel needs AVX-512F");
+    assert!(out.cols.is_multiple_of(width) && b.col_stride == 1 && kc > 0, "in-place B: row-major, whole tiles");
+    out.check(MR, usize::MAX);
+    let a_rows = check_a(kc, a, out.rows, MR);
+    let end =
+        (kc - 1).checked_mul(b.row_stride).and_then(|o| o.checked_add(b.offset)).and_then(|o| o.checked_add(out.cols));
+    assert!(end.is_some_and(|e| e <= b.data.len()), "in-place B outside its slice");
+    let mut rows = [0usize; MR];
+    rows.copy_from_slice(&a_rows[..MR]);
+    rows
+}
+
 /// The 64-column AVX-512 kernel with a row-major B read where it is
 /// (`gemm::in_place::gemm_b_in_place`): B's row `p` is `b.data[b.offset + p·b.row_stride..]`,
 /// `out.cols / 64` tiles side by side (`out.cols` a multiple of 64). Checks A and C as
@@ -194,15 +208,7 @@ pub fn run_avx512_b_in_place_64<const MR: usize>(
     out: TileOut<f32>,
     ahead: Prefetch,
 ) {
-    assert!(super::has_avx512(), "the in-place-B kernel needs AVX-512F");
-    assert!(out.cols.is_multiple_of(64) && b.col_stride == 1 && kc > 0, "in-place B: row-major, whole tiles");
-    out.check(MR, usize::MAX);
-    let a_rows = check_a(kc, &a, out.rows, MR);
-    let end =
-        (kc - 1).checked_mul(b.row_stride).and_then(|o| o.checked_add(b.offset)).and_then(|o| o.checked_add(out.cols));
-    assert!(end.is_some_and(|e| e <= b.data.len()), "in-place B outside its slice");
-    let mut rows = [0usize; MR];
-    rows.copy_from_slice(&a_rows[..MR]);
+    let rows = check_in_place::<MR>(kc, &a, &b, &out, 64);
     let a = (a.data.as_ptr(), rows, a.col_stride);
     let c = out.c.as_mut_ptr().cast::<f32>();
     let mut ahead = ahead;
