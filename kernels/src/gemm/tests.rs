@@ -250,11 +250,12 @@ proptest! {
     }
 }
 
-/// Every kc remainder (0..8 and beyond one block) and every line count at each width, exhaustively
-/// for small kc, so the block / tail / zero-group boundaries are all hit regardless of sampling.
+/// Every kc remainder (0..8 and beyond one block) and every line count at each width (so the
+/// last group of 8 columns is 1 to 8 wide), exhaustively for small kc, so the block / tail /
+/// zero-group boundaries and every partial row store are hit regardless of sampling.
 #[test]
 fn pack_interleaved_edges_exhaustive() {
-    for width in [4usize, 5, 6, 8, 12, 14, 16, 24, 32] {
+    for width in [4usize, 5, 6, 7, 8, 9, 10, 11, 12, 14, 16, 24, 32] {
         for kc in 0..=17usize {
             for lines in 0..=width {
                 let src = raw_f32(lines * kc, (width * 1000 + kc * 40 + lines) as u64);
