@@ -6,7 +6,8 @@
 //! `C: m×n` (row-major, contiguous):
 //!
 //! ```text
-//! for jc in 0..n step NC                      // column panel of B and C        (nc ≤ NC)
+//! for jc in 0..n step NC                      // column panel of B and C        (nc ≤ NC; 2·NC
+//!                                             //   when A is packed: fewer repacks of A)
 //!   for pc in 0..k step KC                    // depth slice                    (kc ≤ KC)
 //!     pack B[pc.., jc..] (kc×nc) -> Bp        // NR-wide slivers, Bp[sliver][p][0..NR]; stays in L2
 //!     for ic in 0..m step mc  (rayon tasks)   // row block of A and C           (mc ≤ MC)
@@ -94,6 +95,7 @@ const KC: usize = 512;
 const MC: usize = 240;
 /// Maximum width of a packed B panel (`nc`); a multiple of every kernel's `nr` (16 and 32).
 /// The panel, `KC×NC` floats (1 MiB), should stay in L2 while the A slivers stream past it.
+/// Products that pack A use panels twice as wide (see `gemm_blocked`).
 const NC: usize = 512;
 /// Parallel products with at least this many rows per thread split the rows between threads
 /// up front (each thread packs its own B); shorter ones share each packed B panel.
@@ -448,9 +450,13 @@ unsafe fn gemm_blocked<T: Real>(
             || (a.row_stride == 1 && bytes(a.col_stride) < 4096));
     // Packed B panel: up to nc/nr slivers of kc×nr, reused by every row block. Packing writes
     // every element of the part it uses (padding included), so the buffer is per-thread scratch.
-    crate::scratch::with_scratch(round_up(blk.nc.min(n), nr) * kc_max, |b_pack: &mut [T]| {
-        for jc in (0..n).step_by(blk.nc) {
-            let nc = blk.nc.min(n - jc);
+    // A packed A sliver is packed again for every B panel: with A packed, panels twice as wide
+    // halve that work (1 thread on a Zen 4 EPYC, whose L2 holds only 1 MiB: sq1024, sq2048 and
+    // 4096×1024×1024 with A transposed +2-5 %; A read in place gains nothing from it).
+    let panel = if direct_a { blk.nc } else { 2 * blk.nc };
+    crate::scratch::with_scratch(round_up(panel.min(n), nr) * kc_max, |b_pack: &mut [T]| {
+        for jc in (0..n).step_by(panel) {
+            let nc = panel.min(n - jc);
             for pc in (0..k).step_by(kc_max) {
                 let kc = kc_max.min(k - pc);
                 // The first depth slice overwrites C (plus the bias) unless the caller asked to

@@ -72,7 +72,7 @@ fn check<T: Real>(
 
 /// [`gemm_blocked`] on an initialised C, as the public entry points call it.
 #[allow(clippy::too_many_arguments)]
-fn blocked<T: Real>(
+pub(super) fn blocked<T: Real>(
     m: usize,
     n: usize,
     k: usize,
@@ -89,7 +89,7 @@ fn blocked<T: Real>(
 
 /// Tiny block sizes so 0..70 matrices cross every mc / kc / nc boundary.
 // mc and nc are multiples of every kernel's tile (6, 8 and 12 rows, 16 and 32 columns).
-const SMALL: Blocking = Blocking { mc: 24, kc: 7, nc: 64 };
+pub(super) const SMALL: Blocking = Blocking { mc: 24, kc: 7, nc: 64 };
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]

@@ -1,8 +1,9 @@
 //! Tests of the paths a product takes besides the blocked loop: B read in place (attention's
 //! blocks, with the next item fetched ahead), a bias row stored with the first depth slice, A
-//! packed where reading it in place would thrash, and the split by columns between threads.
+//! packed where reading it in place would thrash (and met in wider B panels), and the split by
+//! columns between threads.
 //! Each against the blocked path or a lone product, bit for bit.
-use super::tests::{bits, fill, mat};
+use super::tests::{bits, blocked, fill, mat, SMALL};
 use super::*;
 
 /// Small row-major B read in place (attention-sized products, `in_place::gemm_b_in_place`): the same
@@ -159,6 +160,42 @@ fn page_strided_a_is_packed_with_the_same_bits() {
         let mut got = vec![0f32; m * n];
         gemm(m, n, k, view(&paged, 1024, col_major), bm, &mut got, false);
         assert_eq!(bits(&got), bits(&want), "A column-major {col_major}");
+    }
+}
+
+/// A packed A meets B in panels twice as wide as with A read in place: across several such
+/// panels (small blocks: 128 columns against 64), stored and accumulated, on 1 and 2 threads,
+/// the same bits as A read in place, and within rounding of the reference.
+#[test]
+fn packed_a_with_wide_panels_matches_a_in_place() {
+    let (m, n, k) = (30usize, 300usize, 40usize);
+    let b = fill::<f32>(k * n, 61);
+    let bm = mat(&b, 0, n, 1);
+    // A row-major with rows 4 KiB apart (packed) and k + 3 apart (read in place).
+    let store = |ld: usize| {
+        let mut v = vec![0f32; m * ld];
+        for i in 0..m {
+            for p in 0..k {
+                v[i * ld + p] = (((i * 29 + p * 13) % 97) as f32 - 48.0) * 0.01;
+            }
+        }
+        v
+    };
+    let (paged, near) = (store(1024), store(k + 3));
+    for (acc, par) in [(false, false), (true, false), (false, true), (true, true)] {
+        let start = fill::<f32>(m * n, 62);
+        let run = |a: &[f32], ld: usize| {
+            let mut c = start.clone();
+            blocked(m, n, k, Operand::Strided(mat(a, 0, ld, 1)), Operand::Strided(bm), &mut c, acc, SMALL, par);
+            c
+        };
+        let (got, want) = (run(&paged, 1024), run(&near, k + 3));
+        assert_eq!(bits(&got), bits(&want), "accumulate {acc}, parallel {par}");
+        let mut reference = start.clone();
+        gemm_reference(m, n, k, mat(&near, 0, k + 3, 1), bm, &mut reference, acc);
+        for (g, r) in got.iter().zip(&reference) {
+            assert!((g - r).abs() <= 1e-5 * (k as f32 + 2.0), "accumulate {acc}: {g} against {r}");
+        }
     }
 }
 
