@@ -142,7 +142,24 @@ pub(super) fn pack_b<T: Real>(
         }
     };
     let (rs, cs) = (b.row_stride, b.col_stride);
-    dst.par_chunks_exact_mut(kc * nr).with_min_len(min_len).enumerate().for_each(|(s, sliver)| {
+    // Row-major B: the whole slivers are copied a run of several slivers' columns per row (read
+    // in order, a row at a time), rather than one sliver's `nr` columns from every row in turn.
+    let runs = if cs == 1 && rs != 1 && (nr == 16 || nr == 32) { nc / nr } else { 0 };
+    if runs > 0 {
+        // Serial: the whole panel at once; parallel: a few slivers per task.
+        let group = if min_len == usize::MAX { runs } else { PACK_B_GROUP };
+        dst[..runs * kc * nr].par_chunks_mut(group * kc * nr).with_min_len(min_len).enumerate().for_each(
+            |(g, part)| {
+                let base = b.offset + p0 * rs + j0 + g * group * nr;
+                match nr {
+                    16 => copy_row_runs::<T, 16>(part, b.data, base, rs, kc),
+                    _ => copy_row_runs::<T, 32>(part, b.data, base, rs, kc),
+                }
+            },
+        );
+    }
+    dst[runs * kc * nr..].par_chunks_exact_mut(kc * nr).with_min_len(min_len).enumerate().for_each(|(s, sliver)| {
+        let s = runs + s;
         let w = nr.min(nc - s * nr);
         let base = b.offset + p0 * rs + (j0 + s * nr) * cs;
         if rs == 1 && cs != 1 {
@@ -166,6 +183,23 @@ pub(super) fn pack_b<T: Real>(
             }
         }
     });
+}
+
+/// Slivers per parallel task when [`pack_b`] copies a row-major B in row runs.
+pub(super) const PACK_B_GROUP: usize = 4;
+
+/// `part` holds whole `W`-wide slivers of depth `kc`: `part[s·kc·W + p·W + j] = data[base +
+/// p·stride + s·W + j]`. Row by row, each row's run of `slivers·W` floats in order.
+fn copy_row_runs<T: Copy, const W: usize>(part: &mut [T], data: &[T], base: usize, stride: usize, kc: usize) {
+    let slivers = part.len() / (kc * W);
+    for p in 0..kc {
+        let row = &data[base + p * stride..][..slivers * W];
+        for (s, src) in row.chunks_exact(W).enumerate() {
+            let src: &[T; W] = src.try_into().expect("a chunk of W elements");
+            let out: &mut [T; W] = (&mut part[(s * kc + p) * W..][..W]).try_into().expect("W elements");
+            *out = *src;
+        }
+    }
 }
 
 /// A full sliver whose lines are contiguous in the source: `sliver[p·width + i] = data[base +

@@ -316,6 +316,38 @@ fn pack_a_b_layouts() {
     run::<f64>();
 }
 
+/// `pack_b` over panels of several widths (row-major B is copied in runs of slivers: the whole
+/// panel at once when serial, [`pack::PACK_B_GROUP`] slivers per task in parallel), on every
+/// layout: each sliver holds exactly `B[p][j]`, zero-padded past the panel.
+#[test]
+fn pack_b_panels_serial_and_parallel() {
+    fn run<T: Real>() {
+        let (kc, p0, j0) = (23usize, 2usize, 5usize);
+        for nc in [37usize, 150] {
+            for lay in [Layout::RowMajor(0), Layout::RowMajor(3), Layout::ColMajor(0), Layout::ColMajor(2)] {
+                let (d, rs, cs) = matrix::<T>(p0 + kc, j0 + nc, lay, 1, 47);
+                let b = mat(&d, 1, rs, cs);
+                let at = |p: usize, j: usize| d[1 + p * rs + j * cs];
+                for (nr, min_len) in [(16usize, usize::MAX), (32, usize::MAX), (16, 1), (32, 1)] {
+                    let mut bp = vec![T::one(); round_up(nc, nr) * kc];
+                    pack_b(&mut bp, Operand::Strided(b), (p0, kc), (j0, nc), nr, min_len);
+                    for (s, sliver) in bp.chunks_exact(kc * nr).enumerate() {
+                        for p in 0..kc {
+                            for j in 0..nr {
+                                let c = s * nr + j;
+                                let want = if c < nc { at(p0 + p, j0 + c) } else { T::zero() };
+                                assert_eq!(sliver[p * nr + j], want, "{lay:?} nc {nc} nr {nr}: col {c}, p {p}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    run::<f32>();
+    run::<f64>();
+}
+
 /// A stored row-major matrix handed over as rows made on demand.
 struct StoredRows<'a> {
     data: &'a [f32],
