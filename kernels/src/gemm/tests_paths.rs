@@ -1,8 +1,7 @@
 //! Tests of the paths a product takes besides the blocked loop: B read in place (attention's
 //! blocks, with the next item fetched ahead), a bias row stored with the first depth slice, A
 //! packed where reading it in place would thrash (and met in wider B panels), and the split by
-//! columns between threads.
-//! Each against the blocked path or a lone product, bit for bit.
+//! columns between threads. Each against the blocked path or a lone product, bit for bit.
 use super::tests::{bits, blocked, fill, mat, SMALL};
 use super::*;
 
