@@ -6,8 +6,7 @@
 //! `C: m×n` (row-major, contiguous):
 //!
 //! ```text
-//! for jc in 0..n step NC                      // column panel of B and C        (nc ≤ NC; 2·NC
-//!                                             //   when A is packed: fewer repacks of A)
+//! for jc in 0..n step NC                      // column panel of B and C        (nc ≤ NC)
 //!   for pc in 0..k step KC                    // depth slice                    (kc ≤ KC)
 //!     pack B[pc.., jc..] (kc×nc) -> Bp        // NR-wide slivers, Bp[sliver][p][0..NR]; stays in L2
 //!     for ic in 0..m step mc  (rayon tasks)   // row block of A and C           (mc ≤ MC)
@@ -20,6 +19,9 @@
 //! The thin operand (MR rows of A, broadcast one element at a time) is the one kept in L1, and
 //! the wide one (NR columns of B, whole vector loads) streams from L2, as in BLIS; the micro-kernel
 //! adds its register tile into C itself (masked stores at the edges), so no tile is copied.
+//! When A has to be packed, each sliver is packed again for every panel, so those products use
+//! panels of 2·NC columns: fewer repacks of A, traded for a panel (2 MiB of f32) that no longer
+//! stays whole in a 1 MiB L2 (measured faster all the same, see `gemm_blocked`).
 //! Packing reads B (and A when it is neither row- nor column-major) through their strides, so any
 //! layout (row-major, transposed, padded, broadcast with stride 0, nonzero offset) feeds the same
 //! micro-kernel. Packed B slivers are zero-padded to a full NR; the kernel reads only the valid
@@ -94,8 +96,8 @@ const KC: usize = 512;
 /// 8 and 12). A is packed one sliver at a time, so this only sets the size of the parallel tasks.
 const MC: usize = 240;
 /// Maximum width of a packed B panel (`nc`); a multiple of every kernel's `nr` (16 and 32).
-/// The panel, `KC×NC` floats (1 MiB), should stay in L2 while the A slivers stream past it.
-/// Products that pack A use panels twice as wide (see `gemm_blocked`).
+/// The panel, `KC×NC` elements (1 MiB of f32), should stay in L2 while the A slivers stream
+/// past it. Products that pack A use panels twice as wide (see the module docs).
 const NC: usize = 512;
 /// Parallel products with at least this many rows per thread split the rows between threads
 /// up front (each thread packs its own B); shorter ones share each packed B panel.
@@ -493,11 +495,11 @@ impl<T> SharedC<T> {
     }
 }
 
-/// [`gemm_blocked`] split by columns: task `t` computes `C[:, j0..j0 + w]` (a multiple of the
-/// panel width) into a scratch block, as a serial product of A and that slice of B, and copies
-/// it into its columns of C (from them first when accumulating). Each element is the same sum as
-/// in the whole product (the depth slices and the kernel depend on `k` and `m` only), so the
-/// same bits.
+/// [`gemm_blocked`] split by columns: task `t` computes `C[:, j0..j0 + w]` (`w` a multiple of the
+/// kernel's tile width, except for the last task) into a scratch block, as a serial product of A
+/// and that slice of B, and copies it into its columns of C (from them first when accumulating).
+/// Each element is the same sum as in the whole product (the depth slices and the kernel depend
+/// on `k` and `m` only), so the same bits.
 ///
 /// # Safety
 /// As [`gemm_blocked`]: with [`Start::Accumulate`], `c[..m·n]` is initialised.

@@ -72,7 +72,7 @@ fn check<T: Real>(
 
 /// [`gemm_blocked`] on an initialised C, as the public entry points call it.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn blocked<T: Real>(
+fn blocked<T: Real>(
     m: usize,
     n: usize,
     k: usize,
@@ -260,10 +260,11 @@ fn pack_interleaved_edges_exhaustive() {
             for lines in 0..=width {
                 let src = raw_f32(lines * kc, (width * 1000 + kc * 40 + lines) as u64);
                 let line = |i: usize| &src[i * kc..][..kc];
-                let mut want = vec![f32::from_bits(0x7FC0_1234); kc * width];
+                // Past the sliver: canaries that no store may touch.
+                let mut want = vec![f32::from_bits(0x7FC0_1234); kc * width + 16];
                 let mut got = want.clone();
-                pack::pack_interleaved_ref(&mut want, width, kc, (0..lines).map(line));
-                pack_interleaved(&mut got, width, kc, (0..lines).map(line));
+                pack::pack_interleaved_ref(&mut want[..kc * width], width, kc, (0..lines).map(line));
+                pack_interleaved(&mut got[..kc * width], width, kc, (0..lines).map(line));
                 assert_eq!(bits(&got), bits(&want), "width {width}, kc {kc}, lines {lines}");
             }
         }
@@ -318,13 +319,22 @@ fn pack_a_b_layouts() {
 
 /// `pack_b` over panels of several widths (row-major B is copied in runs of slivers: the whole
 /// panel at once when serial, [`pack::PACK_B_GROUP`] slivers per task in parallel), on every
-/// layout: each sliver holds exactly `B[p][j]`, zero-padded past the panel.
+/// layout (rows repeated with stride 0 included): each sliver holds exactly `B[p][j]`,
+/// zero-padded past the panel.
 #[test]
 fn pack_b_panels_serial_and_parallel() {
     fn run<T: Real>() {
         let (kc, p0, j0) = (23usize, 2usize, 5usize);
-        for nc in [37usize, 150] {
-            for lay in [Layout::RowMajor(0), Layout::RowMajor(3), Layout::ColMajor(0), Layout::ColMajor(2)] {
+        // 300 columns: several groups of 4 slivers for nr 32 too, and a partial last sliver.
+        for nc in [37usize, 150, 300] {
+            let layouts = [
+                Layout::RowMajor(0),
+                Layout::RowMajor(3),
+                Layout::ColMajor(0),
+                Layout::ColMajor(2),
+                Layout::BroadcastRows,
+            ];
+            for lay in layouts {
                 let (d, rs, cs) = matrix::<T>(p0 + kc, j0 + nc, lay, 1, 47);
                 let b = mat(&d, 1, rs, cs);
                 let at = |p: usize, j: usize| d[1 + p * rs + j * cs];

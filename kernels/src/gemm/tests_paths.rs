@@ -2,7 +2,7 @@
 //! blocks, with the next item fetched ahead), a bias row stored with the first depth slice, A
 //! packed where reading it in place would thrash (and met in wider B panels), and the split by
 //! columns between threads. Each against the blocked path or a lone product, bit for bit.
-use super::tests::{bits, blocked, fill, mat, SMALL};
+use super::tests::{bits, fill, mat, SMALL};
 use super::*;
 
 /// Small row-major B read in place (attention-sized products, `in_place::gemm_b_in_place`): the same
@@ -163,8 +163,8 @@ fn page_strided_a_is_packed_with_the_same_bits() {
 }
 
 /// A packed A meets B in panels twice as wide as with A read in place: across several such
-/// panels (small blocks: 128 columns against 64), stored and accumulated, on 1 and 2 threads,
-/// the same bits as A read in place, and within rounding of the reference.
+/// panels (small blocks: 128 columns against 64), stored, accumulated and with a bias row, on 1
+/// and 2 threads, the same bits as A read in place, and within rounding of the reference.
 #[test]
 fn packed_a_with_wide_panels_matches_a_in_place() {
     let (m, n, k) = (30usize, 300usize, 40usize);
@@ -181,19 +181,32 @@ fn packed_a_with_wide_panels_matches_a_in_place() {
         v
     };
     let (paged, near) = (store(1024), store(k + 3));
-    for (acc, par) in [(false, false), (true, false), (false, true), (true, true)] {
-        let start = fill::<f32>(m * n, 62);
-        let run = |a: &[f32], ld: usize| {
-            let mut c = start.clone();
-            blocked(m, n, k, Operand::Strided(mat(a, 0, ld, 1)), Operand::Strided(bm), &mut c, acc, SMALL, par);
-            c
-        };
-        let (got, want) = (run(&paged, 1024), run(&near, k + 3));
-        assert_eq!(bits(&got), bits(&want), "accumulate {acc}, parallel {par}");
-        let mut reference = start.clone();
-        gemm_reference(m, n, k, mat(&near, 0, k + 3, 1), bm, &mut reference, acc);
-        for (g, r) in got.iter().zip(&reference) {
-            assert!((g - r).abs() <= 1e-5 * (k as f32 + 2.0), "accumulate {acc}: {g} against {r}");
+    let bias = fill::<f32>(n, 63);
+    let two = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    for start_kind in 0..3 {
+        for par in [false, true] {
+            let init = fill::<f32>(m * n, 62);
+            let start = match start_kind {
+                0 => Start::Overwrite,
+                1 => Start::Accumulate,
+                _ => Start::Bias(&bias),
+            };
+            let run = |a: &[f32], ld: usize| {
+                let mut c = init.clone();
+                let a = Operand::Strided(mat(a, 0, ld, 1));
+                // SAFETY: `c` is initialised.
+                two.install(|| unsafe {
+                    gemm_blocked(m, n, k, a, Operand::Strided(bm), as_uninit(&mut c), start, SMALL, par)
+                });
+                c
+            };
+            let (got, want) = (run(&paged, 1024), run(&near, k + 3));
+            assert_eq!(bits(&got), bits(&want), "start {start_kind}, parallel {par}");
+            let mut reference = if start_kind == 2 { bias.repeat(m) } else { init.clone() };
+            gemm_reference(m, n, k, mat(&near, 0, k + 3, 1), bm, &mut reference, start_kind > 0);
+            for (g, r) in got.iter().zip(&reference) {
+                assert!((g - r).abs() <= 1e-5 * (k as f32 + 2.0), "start {start_kind}: {g} against {r}");
+            }
         }
     }
 }
