@@ -107,10 +107,7 @@ fn forward<T: Real>(
         .with_min_len(min_rows(d))
         .for_each(|(r, (yr, (m, rs)))| {
             let xr = &x[r * d..(r + 1) * d];
-            // The lane sums over the row's slice (no index checks, so the loops vectorise).
-            let mu = if center { lane_fold::<T, LANES>(xr, T::zero(), |v| v, |a, v| a + v) * inv_d } else { T::zero() };
-            let var = lane_fold::<T, LANES>(xr, T::zero(), |v| (v - mu) * (v - mu), |a, v| a + v) * inv_d;
-            let inv = T::one() / (var + eps).sqrt();
+            let (mu, inv) = row_stats(xr, center, inv_d, eps);
             (*m, *rs) = (mu, inv);
             let c0 = (r % groups) * (d / s);
             match act {
@@ -125,10 +122,35 @@ fn forward<T: Real>(
         });
 }
 
-/// `yr = (xr − mu)·inv·gamma + beta` for one row whose element `i` has channel `c0 + i / s`
-/// (every element written).
+simd_fn! {
+    /// One row's `(mean, 1/sqrt(var + eps))` (mean 0 unless `center`), from lane sums over the
+    /// row's slice (no index checks, so the loops vectorise); compiled for AVX-512 / AVX2 where
+    /// the CPU has them, the same bits (nothing fused or reordered).
+    fn row_stats<T>(xr: &[T], center: bool, inv_d: T, eps: T) -> (T, T) {
+        let mu = if center { lane_fold::<T, LANES>(xr, T::zero(), |v| v, |a, v| a + v) * inv_d } else { T::zero() };
+        let var = lane_fold::<T, LANES>(xr, T::zero(), |v| (v - mu) * (v - mu), |a, v| a + v) * inv_d;
+        (mu, T::one() / (var + eps).sqrt())
+    }
+}
+
+simd_fn! {
+    /// `yr = (xr − mu)·inv·gamma + beta` for one row whose element `i` has channel `c0 + i / s`
+    /// (every element written), compiled for AVX-512 / AVX2 where the CPU has them (the same bits).
+    fn normalize_row<T>(
+        xr: &[T],
+        yr: &mut [MaybeUninit<T>],
+        stats: (T, T),
+        channels: (usize, usize),
+        gamma: Option<&[T]>,
+        beta: Option<&[T]>
+    ) -> () {
+        normalize_row_body(xr, yr, stats, channels, gamma, beta)
+    }
+}
+
+/// [`normalize_row`]'s loops.
 #[inline(always)]
-fn normalize_row<T: Real>(
+fn normalize_row_body<T: Real>(
     xr: &[T],
     yr: &mut [MaybeUninit<T>],
     (mu, inv): (T, T),
@@ -185,6 +207,23 @@ fn backward_dx<T: Real>(
         let (xr, dyr) = (&x[r * d..(r + 1) * d], &dy[r * d..(r + 1) * d]);
         let (mu, rs) = (mean.map_or(T::zero(), |m| m[r]), rstd[r]);
         let c0 = (r % groups) * (d / s);
+        backward_dx_row(xr, dyr, dxr, (mu, rs, inv_d), mean.is_some(), (c0, s), gamma);
+    });
+}
+
+simd_fn! {
+    /// One row of [`backward_dx`] (`center`: the `mean(g)` term, dropped for RMS norm), compiled
+    /// for AVX-512 / AVX2 where the CPU has them (the same bits: nothing fused or reordered).
+    fn backward_dx_row<T>(
+        xr: &[T],
+        dyr: &[T],
+        dxr: &mut [T],
+        stats: (T, T, T),
+        center: bool,
+        channels: (usize, usize),
+        gamma: Option<&[T]>
+    ) -> () {
+        let ((mu, rs, inv_d), (c0, s), d) = (stats, channels, xr.len());
         // Lane sums (see LANES): term i goes to lane i % LANES.
         let (mut sg, mut sgx) = ([T::zero(); LANES], [T::zero(); LANES]);
         if let (1, Some(g)) = (s, gamma) {
@@ -200,7 +239,7 @@ fn backward_dx<T: Real>(
                     *ax += gi * ((xv - mu) * rs);
                 }
             }
-            let mg = mean.map_or(T::zero(), |_| combine(sg) * inv_d);
+            let mg = if center { combine(sg) * inv_d } else { T::zero() };
             let mgx = combine(sgx) * inv_d;
             for (((o, &xv), &dv), &gv) in dxr.iter_mut().zip(xr).zip(dyr).zip(g) {
                 *o = rs * (dv * gv - mg - (xv - mu) * rs * mgx);
@@ -212,12 +251,12 @@ fn backward_dx<T: Real>(
             sg[i % LANES] += gi;
             sgx[i % LANES] += gi * ((xr[i] - mu) * rs);
         });
-        let mg = mean.map_or(T::zero(), |_| combine(sg) * inv_d); // no centring term for RMS
+        let mg = if center { combine(sg) * inv_d } else { T::zero() }; // no centring term for RMS
         let mgx = combine(sgx) * inv_d;
         for_channels(d, s, c0, gamma, None, |i, g, _| {
             dxr[i] = rs * (dyr[i] * g - mg - (xr[i] - mu) * rs * mgx);
         });
-    });
+    }
 }
 
 /// Deterministic column sums over rows, `k` outputs laid out `[k][d]`: `acc(r, cols, part)` adds
