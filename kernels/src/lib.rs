@@ -39,11 +39,11 @@ macro_rules! simd_fn {
                 unsafe fn avx2<$T: $crate::Real>($($a: $t),*) -> $ret {
                     body($($a),*)
                 }
-                if crate::gemm::has_avx512() {
+                if crate::gemm::has_avx512() && $crate::simd_copy_allowed(2) {
                     // SAFETY: AVX-512F was detected at run time.
                     return unsafe { avx512($($a),*) };
                 }
-                if crate::gemm::has_avx2_fma() {
+                if crate::gemm::has_avx2_fma() && $crate::simd_copy_allowed(1) {
                     // SAFETY: AVX2 and FMA were detected at run time.
                     return unsafe { avx2($($a),*) };
                 }
@@ -51,6 +51,43 @@ macro_rules! simd_fn {
             body($($a),*)
         }
     };
+}
+
+#[cfg(test)]
+thread_local! {
+    /// The widest `simd_fn!` copy calls on this thread may take (2: AVX-512, 1: AVX2, 0: the
+    /// portable one); tests lower it to compare the copies ([`with_simd_copy`]).
+    static SIMD_COPY: std::cell::Cell<u8> = const { std::cell::Cell::new(2) };
+}
+
+/// Whether `simd_fn!` calls on this thread may take the copy of `level` (2: AVX-512, 1: AVX2):
+/// always, outside the tests.
+#[inline(always)]
+#[doc(hidden)]
+pub fn simd_copy_allowed(level: u8) -> bool {
+    #[cfg(test)]
+    return SIMD_COPY.with(|c| c.get() >= level);
+    #[cfg(not(test))]
+    {
+        let _ = level;
+        true
+    }
+}
+
+/// Runs `f` with `simd_fn!` calls made on this thread limited to the copy of `level` or narrower
+/// (2: AVX-512, 1: AVX2, 0: portable), so a test can check that every copy gives the same bits.
+/// Work `f` hands to other threads is not limited.
+#[cfg(test)]
+pub(crate) fn with_simd_copy<R>(level: u8, f: impl FnOnce() -> R) -> R {
+    let before = SIMD_COPY.with(|c| c.replace(level));
+    struct Restore(u8);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            SIMD_COPY.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(before);
+    f()
 }
 
 pub mod conv;

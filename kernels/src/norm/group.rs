@@ -213,7 +213,7 @@ simd_fn! {
     /// `share`, then `dx = rs·(dy·g − mean(dy·g) − xhat·mean(dy·g·xhat))` (g = gamma of the
     /// element's channel `c0 + i / s`). Compiled for AVX-512 / AVX2 where the CPU has them (the
     /// same bits: no operation is fused or reordered).
-    fn backward_row<T>(
+    pub(super) fn backward_row<T>(
         xr: &[T],
         dyr: &[T],
         dxr: &mut [MaybeUninit<T>],

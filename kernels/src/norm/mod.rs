@@ -123,9 +123,10 @@ fn forward<T: Real>(
 }
 
 simd_fn! {
-    /// One row's `(mean, 1/sqrt(var + eps))` (mean 0 unless `center`), from lane sums over the
-    /// row's slice (no index checks, so the loops vectorise); compiled for AVX-512 / AVX2 where
-    /// the CPU has them, the same bits (nothing fused or reordered).
+    /// One row's `(mean, 1/sqrt(var + eps))` (mean 0 and `var` the mean square unless `center`:
+    /// RMS norm), from lane sums over the row's slice (no index checks, so the loops vectorise);
+    /// compiled for AVX-512 / AVX2 where the CPU has them, the same bits (nothing fused or
+    /// reordered).
     fn row_stats<T>(xr: &[T], center: bool, inv_d: T, eps: T) -> (T, T) {
         let mu = if center { lane_fold::<T, LANES>(xr, T::zero(), |v| v, |a, v| a + v) * inv_d } else { T::zero() };
         let var = lane_fold::<T, LANES>(xr, T::zero(), |v| (v - mu) * (v - mu), |a, v| a + v) * inv_d;
@@ -212,7 +213,7 @@ fn backward_dx<T: Real>(
 }
 
 simd_fn! {
-    /// One row of [`backward_dx`] (`center`: the `mean(g)` term, dropped for RMS norm), compiled
+    /// One row of [`backward_dx`] (`center`: keep the `mean(g)` term; false for RMS norm), compiled
     /// for AVX-512 / AVX2 where the CPU has them (the same bits: nothing fused or reordered).
     fn backward_dx_row<T>(
         xr: &[T],

@@ -355,3 +355,43 @@ fn group_norm_silu_is_group_norm_then_silu_bitwise() {
         });
     }
 }
+
+/// Every `simd_fn!` copy of the row loops (AVX-512, AVX2, portable; those this CPU has) gives the
+/// same bits: row statistics, normalisation, the layer / RMS norm dx row and group norm's
+/// backward row, for channels of 1 and of several elements, with and without gamma / beta, rows
+/// shorter and longer than the lanes.
+#[test]
+fn row_loops_give_the_same_bits_in_every_simd_copy() {
+    let vals = |len: usize, seed: usize| -> Vec<f32> {
+        (0..len).map(|i| (((i * 7919 + seed * 104729) % 1013) as f32 / 337.0 - 1.4) * 1.7).collect()
+    };
+    for (d, s) in [(37usize, 1usize), (128, 1), (96, 3), (300, 25), (5, 5)] {
+        let (x, dy) = (vals(d, 1), vals(d, 2));
+        let (gamma, beta) = (vals(d / s + 4, 3), vals(d / s + 4, 4));
+        for (ga, be, center) in [(true, true, true), (false, false, true), (true, false, false), (false, true, false)] {
+            let (g, b) = (ga.then_some(&gamma[..]), be.then_some(&beta[..]));
+            let run = |level: u8| {
+                crate::with_simd_copy(level, || {
+                    let (mu, inv) = row_stats(&x, center, 1.0 / d as f32, 1e-5);
+                    let mut y = vec![0f32; d];
+                    // SAFETY: normalize_row writes only values.
+                    normalize_row(&x, unsafe { as_uninit(&mut y) }, (mu, inv), (2, s), g, b);
+                    let mut dx = vec![0f32; d];
+                    backward_dx_row(&x, &dy, &mut dx, (mu, inv, 1.0 / d as f32), center, (2, s), g);
+                    let mut dxg = vec![0f32; d];
+                    let mut share = vec![(0f32, 0f32); d / s];
+                    // SAFETY: backward_row writes only values.
+                    let stats = (mu, inv, 1.0 / d as f32);
+                    group::backward_row(&x, &dy, unsafe { as_uninit(&mut dxg) }, &mut share, stats, (2, s), g);
+                    let mut all = vec![mu, inv];
+                    all.extend(y.iter().chain(&dx).chain(&dxg).copied().chain(share.iter().flat_map(|&(a, b)| [a, b])));
+                    all.iter().map(|v| v.to_bits()).collect::<Vec<u32>>()
+                })
+            };
+            let widest = run(2);
+            for level in [1, 0] {
+                assert_eq!(run(level), widest, "copy {level}: d {d}, s {s}, gamma {ga}, beta {be}, center {center}");
+            }
+        }
+    }
+}
