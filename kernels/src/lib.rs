@@ -63,8 +63,7 @@ thread_local! {
 /// Whether `simd_fn!` calls on this thread may take the copy of `level` (2: AVX-512, 1: AVX2):
 /// always, outside the tests.
 #[inline(always)]
-#[doc(hidden)]
-pub fn simd_copy_allowed(level: u8) -> bool {
+pub(crate) fn simd_copy_allowed(level: u8) -> bool {
     #[cfg(test)]
     return SIMD_COPY.with(|c| c.get() >= level);
     #[cfg(not(test))]
