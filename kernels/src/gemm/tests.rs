@@ -271,11 +271,11 @@ fn pack_interleaved_edges_exhaustive() {
     }
 }
 
-/// The packers themselves, for f32 and f64, on every layout (row-major A / column-major B take
-/// the interleaved path, full column-major A / row-major B slivers the fixed-size copies): the
-/// sliver must hold exactly `A[i][p]` / `B[p][j]`, zero-padded.
+/// `pack_a` for f32 and f64 on every layout (row-major A takes the interleaved path, full
+/// column-major slivers the fixed-size copies): the sliver must hold exactly `A[i][p]`,
+/// zero-padded. (`pack_b`: [`pack_b_panels_serial_and_parallel`].)
 #[test]
-fn pack_a_b_layouts() {
+fn pack_a_layouts() {
     fn run<T: Real>() {
         let (rows, kc, p0, i0) = (19usize, 37usize, 3usize, 2usize); // full and partial slivers for every mr and nr
         for lay in [Layout::RowMajor(0), Layout::RowMajor(3), Layout::ColMajor(0), Layout::ColMajor(2)] {
@@ -291,22 +291,6 @@ fn pack_a_b_layouts() {
                             let r = s * mr + i;
                             let want = if r < rows { at(i0 + r, p0 + p) } else { T::zero() };
                             assert_eq!(sliver[p * mr + i], want, "{lay:?} mr {mr}: A row {r}, p {p}");
-                        }
-                    }
-                }
-            }
-            // The same buffer read as B: kc×nc starting at (p0, j0) = (p0 of A's rows, ...).
-            let (nc, j0) = (kc, p0);
-            let kcb = rows;
-            for nr in [16usize, 32] {
-                let mut bp = vec![T::one(); round_up(nc, nr) * kcb];
-                pack_b(&mut bp, Operand::Strided(a), (i0, kcb), (j0, nc), nr, usize::MAX);
-                for (s, sliver) in bp.chunks_exact(kcb * nr).enumerate() {
-                    for p in 0..kcb {
-                        for j in 0..nr {
-                            let c = s * nr + j;
-                            let want = if c < nc { at(i0 + p, j0 + c) } else { T::zero() };
-                            assert_eq!(sliver[p * nr + j], want, "{lay:?} nr {nr}: B col {c}, p {p}");
                         }
                     }
                 }
