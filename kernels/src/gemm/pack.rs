@@ -142,9 +142,10 @@ pub(super) fn pack_b<T: Real>(
         }
     };
     let (rs, cs) = (b.row_stride, b.col_stride);
-    // Row-major B: the whole slivers are copied a run of several slivers' columns per row (read
-    // in order, a row at a time), rather than one sliver's `nr` columns from every row in turn.
-    let runs = if cs == 1 && rs != 1 && (nr == 16 || nr == 32) { nc / nr } else { 0 };
+    // Row-major B (or rows repeated, stride 0): the whole slivers are copied a run of several
+    // slivers' columns per row (read in order, a row at a time), rather than one sliver's `nr`
+    // columns from every row in turn. The partial last sliver takes the loop below.
+    let runs = if cs == 1 && (nr == 16 || nr == 32) { nc / nr } else { 0 };
     if runs > 0 {
         // Serial: the whole panel at once; parallel: a few slivers per task.
         let group = if min_len == usize::MAX { runs } else { PACK_B_GROUP };
@@ -167,9 +168,6 @@ pub(super) fn pack_b<T: Real>(
             pack_interleaved(sliver, nr, kc, (0..w).map(|j| &b.data[base + j * cs..base + j * cs + kc]));
             return;
         }
-        if cs == 1 && w == nr && copy_lines(sliver, b.data, base, rs, nr) {
-            return;
-        }
         for (p, out) in sliver.chunks_exact_mut(nr).enumerate() {
             let row = base + p * rs;
             let (head, tail) = out.split_at_mut(w);
@@ -189,9 +187,10 @@ pub(super) fn pack_b<T: Real>(
 pub(super) const PACK_B_GROUP: usize = 4;
 
 /// `part` holds whole `W`-wide slivers of depth `kc`: `part[s·kc·W + p·W + j] = data[base +
-/// p·stride + s·W + j]`. Row by row, each row's run of `slivers·W` floats in order.
+/// p·stride + s·W + j]`. Row by row, each row's run of `slivers·W` elements in order, copied as
+/// fixed-size arrays (one or two vector moves each). [`copy_lines`] is its one-sliver case.
 fn copy_row_runs<T: Copy, const W: usize>(part: &mut [T], data: &[T], base: usize, stride: usize, kc: usize) {
-    let slivers = part.len() / (kc * W);
+    let slivers = part.len().checked_div(kc * W).unwrap_or(0);
     for p in 0..kc {
         let row = &data[base + p * stride..][..slivers * W];
         for (s, src) in row.chunks_exact(W).enumerate() {
@@ -203,24 +202,17 @@ fn copy_row_runs<T: Copy, const W: usize>(part: &mut [T], data: &[T], base: usiz
 }
 
 /// A full sliver whose lines are contiguous in the source: `sliver[p·width + i] = data[base +
-/// p·stride + i]` for every `p` and `i < width`, copied as fixed-size arrays (one or two vector
-/// moves per line; a `copy_from_slice` of a run-time length is a `memcpy` call per line, which
-/// cost more than the copy for these 24–128-byte lines). Returns false, writing nothing, for a
-/// width without a fixed-size path.
+/// p·stride + i]` for every `p` and `i < width`, by [`copy_row_runs`] (fixed-size copies; a
+/// `copy_from_slice` of a run-time length is a `memcpy` call per line, which cost more than the
+/// copy for these 24–128-byte lines). Returns false, writing nothing, for a width without a
+/// fixed-size path.
 fn copy_lines<T: Real>(sliver: &mut [T], data: &[T], base: usize, stride: usize, width: usize) -> bool {
-    fn copy<T: Copy, const W: usize>(sliver: &mut [T], data: &[T], base: usize, stride: usize) {
-        for (p, out) in sliver.chunks_exact_mut(W).enumerate() {
-            let start = base + p * stride;
-            let src: &[T; W] = data[start..start + W].try_into().expect("a slice of W elements");
-            let out: &mut [T; W] = out.try_into().expect("a chunk of W elements");
-            *out = *src;
-        }
-    }
+    let kc = sliver.len() / width.max(1);
     match width {
-        6 => copy::<T, 6>(sliver, data, base, stride),
-        8 => copy::<T, 8>(sliver, data, base, stride),
-        16 => copy::<T, 16>(sliver, data, base, stride),
-        32 => copy::<T, 32>(sliver, data, base, stride),
+        6 => copy_row_runs::<T, 6>(sliver, data, base, stride, kc),
+        8 => copy_row_runs::<T, 8>(sliver, data, base, stride, kc),
+        16 => copy_row_runs::<T, 16>(sliver, data, base, stride, kc),
+        32 => copy_row_runs::<T, 32>(sliver, data, base, stride, kc),
         _ => return false,
     }
     true
